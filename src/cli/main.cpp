@@ -1,0 +1,21 @@
+// The `mpheap` executable: argument parsing only; the work happens in libmpheap.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "mpheap shows where the RAM of a MicroPython or CircuitPython firmware goes: which code "
+      "allocated the live heap blocks, how the heap changes over time and what it costs.",
+      "mpheap"};
+  app.set_version_flag("--version", "mpheap 0.1.0");
+  app.require_subcommand(1);
+  int status = 0;
+  mpheap::cli::add_trace_command(app, &status);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return status;
+}

@@ -1,0 +1,182 @@
+// `mpheap trace LOG`: reads a gdb GC log and prints or writes the trace analyses.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "mpheap/io/line_reader.h"
+#include "mpheap/report/history_json.h"
+#include "mpheap/report/output.h"
+#include "mpheap/report/trace_report.h"
+#include "mpheap/trace/call_tree.h"
+#include "mpheap/trace/trace_analysis.h"
+
+namespace mpheap::cli {
+namespace {
+
+struct TraceArgs {
+  std::string log;
+  std::string history;
+  std::string summary_json;
+  std::string folded;
+  std::string folded_weight = "live";
+  bool json = false;
+  bool collections = false;
+  bool no_tree = false;
+  bool quiet = false;
+  std::optional<std::uint64_t> at;
+  std::optional<std::uint64_t> block_size;
+  std::size_t top = 5;
+  std::string hook = "gc_log_change";
+};
+
+// Progress on stderr for long inputs, only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(std::uint64_t total) : total_(total), enabled_(isatty(STDERR_FILENO) != 0) {}
+  void update(std::uint64_t bytes, std::uint64_t events) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (elapsed < 1.0 || now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    shown_ = true;
+    std::string pct = total_ ? fmt::format(" ({:.0f}%)", 100.0 * static_cast<double>(bytes) / static_cast<double>(total_)) : "";
+    fmt::print(stderr, "\rread {:.1f} MB{}, {} events, {:.0f} MB/s, {:.0f} events/s   ",
+               static_cast<double>(bytes) / 1e6, pct, events, static_cast<double>(bytes) / 1e6 / elapsed,
+               static_cast<double>(events) / elapsed);
+  }
+  ~Progress() {
+    if (shown_) fmt::print(stderr, "\n");
+  }
+
+ private:
+  std::uint64_t total_;
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_ = start_;
+};
+
+int fail(const Error& e) {
+  fmt::print(stderr, "mpheap trace: {}\n", e.message());
+  return 1;
+}
+
+// Writes `text` to `path` ("-" = stdout).
+std::optional<Error> write_file(const std::string& path, const std::string& text) {
+  auto out = report::Output::open(path);
+  if (!out) return out.error();
+  (*out)->write(text);
+  auto closed = (*out)->close();
+  if (!closed) return closed.error();
+  return std::nullopt;
+}
+
+int run_trace(const TraceArgs& a) {
+  auto input = io::LineReader::open(a.log);
+  if (!input) return fail(input.error());
+  Progress progress((*input)->size_hint());
+
+  trace::TraceOptions options;
+  options.hook = a.hook;
+  options.at_event = a.at;
+  options.block_size = a.block_size;
+  options.progress = [&](std::uint64_t bytes, std::uint64_t events) { progress.update(bytes, events); };
+
+  std::unique_ptr<report::Output> history_out;
+  std::optional<report::HistoryJsonWriter> history;
+  if (!a.history.empty()) {
+    auto out = report::Output::open(a.history);
+    if (!out) return fail(out.error());
+    history_out = std::move(*out);
+    history.emplace(*history_out);
+  }
+  auto result = trace::analyze_trace(**input, options, history ? &*history : nullptr);
+  if (!result) return fail(result.error());
+  if (history) {
+    history->finish();
+    if (auto closed = history_out->close(); !closed) return fail(closed.error());
+  }
+  const trace::TraceResult& r = *result;
+  fmt::print(stderr, "{}", report::summary_warnings(r.summary));
+
+  trace::CallTree tree = build_call_tree(r.stacks, std::span<const std::int64_t>(r.live_by_stack));
+  bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-";
+  if (!a.summary_json.empty())
+    if (auto e = write_file(a.summary_json, report::summary_json(r))) return fail(*e);
+  if (!a.folded.empty()) {
+    trace::CallTree weights =
+        a.folded_weight == "allocated"
+            ? build_call_tree(r.stacks, std::span<const std::uint64_t>(r.allocated_by_stack))
+            : tree;
+    if (auto e = write_file(a.folded, report::folded_stacks(weights))) return fail(*e);
+  }
+  if (stdout_taken || a.quiet) return 0;
+  if (a.json) {
+    fmt::print("{}", report::call_tree_json(tree, r.tree_event, r.summary.block_size));
+    return 0;
+  }
+  std::size_t collections = 0;
+  for (const auto& c : r.collections) collections += c.trailing ? 0 : 1;
+  fmt::print("{}", report::summary_text(r.summary, collections));
+  if (a.collections) fmt::print("\n{}", report::collections_text(r, a.top));
+  if (!a.no_tree) {
+    fmt::print("\nlive blocks by call site after event {} (frames in py/gc.c and py/malloc.c left out):\n",
+               r.tree_event);
+    fmt::print("{}", report::call_tree_text(tree));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_trace_command(CLI::App& app, int* status) {
+  auto args = std::make_shared<TraceArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "trace",
+      "Analyse a gdb log of the firmware's gc_log_change(start_block, length) hook: event counts "
+      "by kind, allocation lifespans, the live blocks by call site, collections, flame graphs.");
+  cmd->footer(
+      "The log is what gdb printed while it stopped at the hook: per stop a 'backtrace' (or "
+      "CircuitPython's 'p/x' values followed by 'up' commands) and '$N = value' lines for "
+      "start_block, length and optionally ticks_ms. Repeated reports of one stop (seen with "
+      "QEMU's gdbstub) are dropped. Events are classified by the hook's caller (gc_alloc, "
+      "gc_free, gc_sweep*, gc_realloc), else by the block state. See docs/trace.md.\n\n"
+      "Examples:\n"
+      "  mpheap trace gc_log.txt\n"
+      "  mpheap trace gc_log.txt --history allocation_history.json --summary-json summary.json\n"
+      "  mpheap trace gc_log.txt --at 500 --json > tree.json\n"
+      "  mpheap trace gc_log.txt --folded live.folded && flamegraph.pl live.folded > live.svg");
+  cmd->add_option("LOG", args->log, "gdb log file ('-' reads standard input)")->required();
+  cmd->add_option("--history", args->history,
+                  "write allocation lifespans as allocation_history.json (the schema of "
+                  "CircuitPython's gc_activity.html), streamed while reading");
+  cmd->add_flag("--json", args->json, "print the live call tree as JSON instead of text");
+  cmd->add_option("--at", args->at, "show the live call tree as it stood after this event (0-based)");
+  cmd->add_option("--summary-json", args->summary_json,
+                  "write the summary (counts by kind, live and peak blocks, sizes) as JSON");
+  cmd->add_flag("--collections", args->collections,
+                "print statistics between collections (runs of sweep events)");
+  cmd->add_option("--top", args->top, "allocation sites listed per collection")->capture_default_str();
+  cmd->add_option("--folded", args->folded,
+                  "write folded stacks (frame;frame;frame weight) for flamegraph.pl or speedscope");
+  cmd->add_option("--folded-weight", args->folded_weight,
+                  "weight folded stacks by 'live' blocks (at the end or --at) or by all 'allocated' blocks")
+      ->check(CLI::IsMember({"live", "allocated"}))
+      ->capture_default_str();
+  cmd->add_option("--block-size", args->block_size,
+                  "bytes per GC block (default: 32 when the log shows 64-bit addresses, else 16)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--hook", args->hook, "name of the hook function gdb stops in")->capture_default_str();
+  cmd->add_flag("--no-tree", args->no_tree, "print the summary only");
+  cmd->add_flag("-q,--quiet", args->quiet, "print nothing on stdout (files and warnings only)");
+  cmd->callback([args, status] { *status = run_trace(*args); });
+}
+
+}  // namespace mpheap::cli

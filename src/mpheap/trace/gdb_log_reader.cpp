@@ -1,0 +1,291 @@
+// The gdb log reader: assembles stops of the hook (values + frames) into GcEvents, drops
+// repeated reports, and decides where the trace ends and whether its last stop is complete.
+#include "mpheap/trace/gdb_log_reader.h"
+
+#include <fmt/format.h>
+
+#include "mpheap/trace/gdb_lines.h"
+
+namespace mpheap::trace {
+
+const char* to_string(LogStyle style) {
+  switch (style) {
+    case LogStyle::backtrace: return "backtrace";
+    case LogStyle::up: return "p/x + up";
+    case LogStyle::summary: return "one line per stop";
+    case LogStyle::unknown: break;
+  }
+  return "values only";
+}
+
+GdbLogReader::GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook)
+    : input_(input), stacks_(stacks), hook_(std::move(hook)) {}
+
+Error GdbLogReader::error_at(std::uint64_t line, std::string what) const {
+  return Error{input_.name(), line, 0, std::move(what)};
+}
+
+Expected<std::optional<GcEvent>> GdbLogReader::next() {
+  for (;;) {
+    if (!ready_.empty()) {
+      GcEvent e = ready_.front();
+      ready_.pop_front();
+      return std::optional<GcEvent>(e);
+    }
+    if (done_) return std::optional<GcEvent>();
+    io::Line line;
+    if (ended_ || !input_.next(line)) {
+      if (input_.error() != nullptr) return *input_.error();
+      if (auto s = flush_wrapped(); !s) return s.error();
+      if (auto s = finish_pending(/*at_eof=*/!ended_); !s) return s.error();
+      done_ = true;
+      if (stats_.stops == 0) {
+        return Error{input_.name(), 0, 0,
+                     fmt::format("expected stops of gdb at the hook, lines like 'Breakpoint 1, "
+                                 "{} (start_block=..., length=...) at .../gc.c:NNN', found none in "
+                                 "{} lines",
+                                 hook_, line.number)};
+      }
+      continue;
+    }
+    auto step = consume(line);
+    if (!step) return step.error();
+  }
+}
+
+Expected<GdbLogReader::Step> GdbLogReader::flush_wrapped() {
+  if (wrapped_.empty()) return Step::more;
+  std::string text = std::move(wrapped_);
+  wrapped_.clear();
+  add_frame_text(text);
+  return Step::more;
+}
+
+void GdbLogReader::add_frame_text(std::string_view text) {
+  auto parsed = gdb::parse_frame_line(text);
+  gdb::FrameText frame;
+  std::uint32_t index = 0;
+  if (parsed) {
+    frame = parsed->frame;
+    index = parsed->index;
+  } else {
+    // "#3  <signal handler called>" and other frames gdb describes in words.
+    std::size_t sp = text.find(' ');
+    frame.function = sp == std::string_view::npos ? std::string_view("??") : text.substr(sp + 1);
+    while (!frame.function.empty() && frame.function.front() == ' ') frame.function.remove_prefix(1);
+  }
+  if (index == 0 && frame.function == hook_) {
+    stats_.style = LogStyle::backtrace;
+    return;  // the hook's own frame
+  }
+  if (stats_.style == LogStyle::unknown) stats_.style = index == 0 ? LogStyle::backtrace : LogStyle::up;
+  if (frame.location.empty()) ++stats_.frames_without_source;
+  FrameId id = stacks_.intern_frame(frame.address.empty() ? "0x0" : frame.address,
+                                    frame.location.empty() ? "??" : frame.location,
+                                    frame.function.empty() ? "??" : frame.function);
+  if (stacks_.frame(id).wide_address) stats_.wide_addresses = true;
+  pending_.frames.push_back(id);
+  pending_.values_last = false;
+}
+
+Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
+  std::string_view text = line.text;
+  if (!wrapped_.empty()) {
+    if (!text.empty() && (text[0] == ' ' || text[0] == '\t')) {
+      std::size_t i = 0;
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      if (!wrapped_.empty() && wrapped_.back() != ' ') wrapped_.push_back(' ');
+      wrapped_.append(text.substr(i));
+      if (!line.terminated) pending_.last_line_cut = true;
+      return Step::more;
+    }
+    if (auto s = flush_wrapped(); !s) return s;
+  }
+  if (pending_.active) pending_.last_line_cut = !line.terminated;
+  if (text.empty()) {
+    if (pending_.active && line.terminated) pending_.terminated = true;
+    return Step::more;
+  }
+  switch (text[0]) {
+    case '#':
+      if (!pending_.active) return Step::more;
+      if (!gdb::frame_line_looks_complete(text)) {
+        wrapped_.assign(text);
+        wrapped_line_ = line.number;
+        return Step::more;
+      }
+      add_frame_text(text);
+      return Step::more;
+    case '$': {
+      if (!pending_.active) return Step::more;
+      auto v = gdb::parse_value_line(text);
+      if (!v) return Step::more;
+      auto number = gdb::parse_integer(v->value);
+      if (!number) {
+        return error_at(line.number,
+                        fmt::format("expected a number (start_block, length or ticks) after '{}', "
+                                    "found '{}'",
+                                    text.substr(0, text.size() - v->value.size()),
+                                    v->value.substr(0, 60)));
+      }
+      if (pending_.value_count < 3) pending_.values[pending_.value_count] = *number;
+      ++pending_.value_count;
+      pending_.values_last = true;
+      return Step::more;
+    }
+    case 'B':
+    case 'T':
+    case 'H':
+      return consume_stop(text, line);
+    case 's':
+      if (text.starts_with("stop ") && text.find(" start_block=") != std::string_view::npos)
+        return consume_summary_line(line);
+      return Step::more;
+    case '[':
+      if (text.starts_with("[Inferior ") && (text.find(" exited") != std::string_view::npos ||
+                                             text.find(" killed") != std::string_view::npos)) {
+        if (stats_.stops == 0) return Step::more;
+        ended_ = true;
+        stats_.end_reason = fmt::format("the program ended (line {})", line.number);
+        if (pending_.active) pending_.terminated = true;
+        return finish_pending(false);
+      }
+      return Step::more;
+    case 'C':
+    case 'P':
+      if (pending_.active &&
+          (text.starts_with("Continuing.") || text.starts_with("Program received signal")))
+        pending_.terminated = true;
+      return Step::more;
+    default:
+      return Step::more;
+  }
+}
+
+Expected<GdbLogReader::Step> GdbLogReader::consume_stop(std::string_view text,
+                                                        const io::Line& line) {
+  auto stop = gdb::parse_stop_line(text);
+  if (!stop) return Step::more;
+  if (pending_.active) pending_.terminated = true;
+  if (stop->frame.function != hook_) {
+    if (stats_.stops == 0) return Step::more;  // a stop before the trace starts
+    ended_ = true;
+    stats_.end_reason = fmt::format("stop at breakpoint {} in {} (line {})", stop->breakpoint,
+                                    stop->frame.function, line.number);
+    return finish_pending(false);
+  }
+  auto finished = finish_pending(false);
+  if (!finished) return finished;
+  ++stats_.stops;
+  pending_ = Pending{};
+  pending_.active = true;
+  pending_.line = line.number;
+  pending_.last_line_cut = !line.terminated;
+  pending_.header_start = gdb::argument_integer(stop->frame.args, 0);
+  pending_.header_length = gdb::argument_integer(stop->frame.args, 1);
+  return finished;
+}
+
+// `stop 12 start_block=11 length=2 counts=10,2,0,0 caller=gc_alloc + 247 in section .text`
+Expected<GdbLogReader::Step> GdbLogReader::consume_summary_line(const io::Line& line) {
+  if (pending_.active) pending_.terminated = true;
+  auto finished = finish_pending(false);
+  if (!finished) return finished;
+  std::string_view text = line.text;
+  auto field = [&](std::string_view key) -> std::optional<std::string_view> {
+    std::size_t at = text.find(key);
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view v = text.substr(at + key.size());
+    return v.substr(0, v.find(' '));
+  };
+  auto start = field(" start_block=");
+  auto length = field(" length=");
+  std::optional<std::uint64_t> s = start ? gdb::parse_integer(*start) : std::nullopt;
+  std::optional<std::uint64_t> l = length ? gdb::parse_integer(*length) : std::nullopt;
+  if (!s || !l) {
+    return error_at(line.number,
+                    fmt::format("expected 'start_block=N length=N' numbers in the stop summary, "
+                                "found '{}'",
+                                text.substr(0, 80)));
+  }
+  ++stats_.stops;
+  stats_.style = LogStyle::summary;
+  Pending p;
+  p.active = true;
+  p.line = line.number;
+  p.values[0] = *s;
+  p.values[1] = *l;
+  p.value_count = 2;
+  if (auto t = field(" ticks_ms="); t) {
+    if (auto tv = gdb::parse_integer(*t)) p.values[p.value_count++] = *tv;
+  } else if (auto t2 = field(" ticks="); t2) {
+    if (auto tv = gdb::parse_integer(*t2)) p.values[p.value_count++] = *tv;
+  }
+  if (auto caller = field(" caller="); caller && !caller->empty()) {
+    p.frames.push_back(stacks_.intern_frame("0x0", "??", *caller));
+  }
+  p.terminated = line.terminated;
+  p.last_line_cut = !line.terminated;
+  pending_ = std::move(p);
+  return finish_pending(!line.terminated);
+}
+
+bool GdbLogReader::matches_last_shape(const Pending& p) const {
+  bool has_values = p.value_count >= 2 || (p.header_start && p.header_length);
+  if (!last_shape_.known) return has_values;
+  if (p.value_count != last_shape_.value_count) return false;
+  if (!p.frames.empty() != last_shape_.has_frames) return false;
+  if (p.values_last != last_shape_.values_last) return false;
+  if (p.values_last || p.frames.empty()) return true;
+  if (stats_.style == LogStyle::up) return p.frames.size() == last_shape_.frame_count;
+  return stacks_.frame(p.frames.back()).function == last_shape_.outermost;
+}
+
+Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
+  if (!pending_.active) return Step::more;
+  Pending p = std::move(pending_);
+  pending_ = Pending{};
+  if (at_eof && (!p.terminated || p.last_line_cut)) {
+    if (p.last_line_cut || !matches_last_shape(p)) {
+      stats_.incomplete_last_event = true;
+      stats_.incomplete_line = p.line;
+      return Step::more;
+    }
+  }
+  GcEvent ev;
+  ev.line = p.line;
+  if (p.value_count >= 2) {
+    ev.start_block = p.values[0];
+    ev.length = p.values[1];
+    if (p.value_count >= 3) ev.ticks = p.values[2];
+  } else if (p.header_start && p.header_length) {
+    ev.start_block = *p.header_start;
+    ev.length = *p.header_length;
+  } else {
+    return error_at(p.line,
+                    fmt::format("expected start_block and length for this stop in {}: two '$N = "
+                                "value' lines after it or numbers in its argument list, found {}",
+                                hook_,
+                                p.value_count == 1 ? "one value" : "neither"));
+  }
+  if (ev.start_block > 0xffffffffULL || ev.length > 0xffffffffULL) {
+    return error_at(p.line, fmt::format("expected start_block and length below 2^32 (the hook takes "
+                                        "uint32_t arguments), found {} and {}",
+                                        ev.start_block, ev.length));
+  }
+  ev.stack = stacks_.intern_stack(p.frames);
+  last_shape_ = Shape{true, p.value_count, !p.frames.empty(), p.values_last, p.frames.size(),
+                      p.frames.empty() ? std::string() : stacks_.frame(p.frames.back()).function};
+  if (last_emitted_ && last_emitted_->start_block == ev.start_block &&
+      last_emitted_->length == ev.length && last_emitted_->ticks == ev.ticks &&
+      last_emitted_->stack == ev.stack) {
+    ++stats_.duplicates;
+    return Step::more;
+  }
+  last_emitted_ = ev;
+  ready_.push_back(ev);
+  ++emitted_;
+  return Step::event;
+}
+
+}  // namespace mpheap::trace

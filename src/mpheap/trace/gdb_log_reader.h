@@ -1,0 +1,97 @@
+// Reads the log gdb writes while it stops on gc_log_change and emits GcEvents as a stream.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpheap/io/line_reader.h"
+#include "mpheap/trace/gc_event.h"
+#include "mpheap/trace/stack_table.h"
+#include "mpheap/util/error.h"
+
+namespace mpheap::trace {
+
+// How the callers of each stop were printed.
+enum class LogStyle {
+  unknown,    // no frames at all
+  backtrace,  // `backtrace` after (or before) the `$N` values: frames #0..#N
+  up,         // CircuitPython's `p/x` values followed by `up` commands: frame + source line each
+  summary,    // one line per stop: `stop N start_block=X length=Y ... caller=FUNC ...`
+};
+
+const char* to_string(LogStyle style);
+
+struct LogReadStats {
+  std::uint64_t stops = 0;             // hook stops read, repeats included
+  std::uint64_t duplicates = 0;        // stops dropped as repeats of the one before
+  bool incomplete_last_event = false;  // the log ended inside a stop; it was dropped
+  std::uint64_t incomplete_line = 0;   // line of that stop
+  std::string end_reason = "end of file";
+  LogStyle style = LogStyle::unknown;
+  bool wide_addresses = false;         // frames printed with 64-bit addresses
+  std::uint64_t frames_without_source = 0;  // `?? ()` frames and frames with no file:line
+};
+
+class GdbLogReader {
+ public:
+  // `hook` is the function gdb stops in; every other stop after the first hook stop ends the log.
+  GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook = "gc_log_change");
+
+  // The next event, std::nullopt at the end of the trace, or the error that stops reading.
+  Expected<std::optional<GcEvent>> next();
+
+  [[nodiscard]] const LogReadStats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    bool active = false;
+    std::uint64_t line = 0;
+    std::optional<std::uint64_t> header_start, header_length;
+    std::uint64_t values[3] = {0, 0, 0};
+    int value_count = 0;
+    bool values_last = false;      // the last thing printed was a `$N` value
+    bool terminated = false;       // something followed the stop's output
+    bool last_line_cut = false;    // the stop's last line had no newline
+    int max_frame_index = -1;
+    std::vector<FrameId> frames;
+    FrameId outermost = 0;
+  };
+  struct Shape {
+    bool known = false;
+    int value_count = 0;
+    bool has_frames = false;
+    bool values_last = false;
+    std::size_t frame_count = 0;
+    std::string outermost;
+  };
+
+  enum class Step { more, event, end };
+  Expected<Step> consume(const io::Line& line);
+  Expected<Step> finish_pending(bool at_eof);
+  Error error_at(std::uint64_t line, std::string what) const;
+  void add_frame_text(std::string_view text);
+  Expected<Step> flush_wrapped();
+  Expected<Step> consume_summary_line(const io::Line& line);
+  Expected<Step> consume_stop(std::string_view text, const io::Line& line);
+  [[nodiscard]] bool matches_last_shape(const Pending& p) const;
+
+  io::LineReader& input_;
+  StackTable& stacks_;
+  std::string hook_;
+  std::optional<std::uint32_t> hook_breakpoint_;
+  LogReadStats stats_;
+  Pending pending_;
+  Shape last_shape_;
+  std::string wrapped_;          // a frame line gdb wrapped, being joined
+  std::uint64_t wrapped_line_ = 0;
+  std::deque<GcEvent> ready_;  // finished events not yet returned
+  std::optional<GcEvent> last_emitted_;
+  bool ended_ = false;
+  bool done_ = false;
+  std::uint64_t emitted_ = 0;
+};
+
+}  // namespace mpheap::trace

@@ -1,0 +1,97 @@
+// Frame and call-stack interning.
+#include "mpheap/trace/stack_table.h"
+
+#include <functional>
+
+namespace mpheap::trace {
+namespace {
+
+std::uint64_t frame_hash(std::string_view a, std::string_view l, std::string_view f) {
+  std::hash<std::string_view> h;
+  std::uint64_t x = h(a);
+  x = x * 0x9E3779B97F4A7C15ULL ^ h(l);
+  x = x * 0x9E3779B97F4A7C15ULL ^ h(f);
+  return x;
+}
+
+bool ends_with_path(std::string_view file, std::string_view tail) {
+  if (!file.ends_with(tail)) return false;
+  if (file.size() == tail.size()) return true;
+  char c = file[file.size() - tail.size() - 1];
+  return c == '/' || c == '\\';
+}
+
+constexpr std::uint32_t kNoFrame = 0xffffffffU;
+
+}  // namespace
+
+bool is_allocator_location(std::string_view location) {
+  auto colon = location.rfind(':');
+  std::string_view file = colon == std::string_view::npos ? location : location.substr(0, colon);
+  return ends_with_path(file, "py/gc.c") || ends_with_path(file, "py/malloc.c");
+}
+
+StackTable::StackTable() { nodes_.push_back(Node{}); }
+
+FrameId StackTable::intern_frame(std::string_view address, std::string_view location,
+                                 std::string_view function) {
+  std::uint64_t h = frame_hash(address, location, function);
+  auto first = frame_index_.find(h);
+  if (first) {
+    for (FrameId id = *first; id != kNoFrame; id = frame_chain_[id]) {
+      const Frame& f = frames_[id];
+      if (f.address == address && f.location == location && f.function == function) return id;
+    }
+  }
+  auto id = static_cast<FrameId>(frames_.size());
+  Frame f{std::string(address), std::string(location), std::string(function),
+          is_allocator_location(location), false};
+  std::string_view digits = address.starts_with("0x") ? address.substr(2) : address;
+  f.wide_address = digits.size() > 8;
+  frames_.push_back(std::move(f));
+  if (first) {
+    // Chain the new frame behind the existing ones with the same hash.
+    FrameId last = *first;
+    while (frame_chain_[last] != kNoFrame) last = frame_chain_[last];
+    frame_chain_.push_back(kNoFrame);
+    frame_chain_[last] = id;
+  } else {
+    frame_chain_.push_back(kNoFrame);
+    frame_index_.insert(h, id);
+  }
+  return id;
+}
+
+StackId StackTable::intern_stack(std::span<const FrameId> innermost_first) {
+  StackId node = kEmptyStack;
+  for (auto it = innermost_first.rbegin(); it != innermost_first.rend(); ++it) {
+    std::uint64_t key = (static_cast<std::uint64_t>(node) << 32) | *it;
+    auto found = child_index_.find(key);
+    if (found) {
+      node = *found;
+      continue;
+    }
+    auto id = static_cast<StackId>(nodes_.size());
+    nodes_.push_back(Node{*it, node, nodes_[node].depth + 1});
+    child_index_.insert(key, id);
+    node = id;
+  }
+  return node;
+}
+
+std::vector<FrameId> StackTable::frames_innermost_first(StackId s) const {
+  std::vector<FrameId> out;
+  out.reserve(nodes_[s].depth);
+  for (; s != kEmptyStack; s = nodes_[s].parent) out.push_back(nodes_[s].frame);
+  return out;
+}
+
+std::size_t StackTable::memory_bytes() const {
+  std::size_t n = frames_.capacity() * sizeof(Frame) + nodes_.capacity() * sizeof(Node) +
+                  frame_chain_.capacity() * sizeof(FrameId) +
+                  (frame_index_.size() + child_index_.size()) * 32;
+  for (const Frame& f : frames_) n += f.address.capacity() + f.location.capacity() + f.function.capacity();
+  return n;
+}
+
+}  // namespace mpheap::trace

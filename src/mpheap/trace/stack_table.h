@@ -1,0 +1,67 @@
+// Interned frames and call stacks: a stack seen a million times costs one index per event.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/util/flat_hash_map.h"
+
+namespace mpheap::trace {
+
+using FrameId = std::uint32_t;
+// A call stack as a node of a tree whose root is the outermost frame. 0 is the empty stack.
+using StackId = std::uint32_t;
+inline constexpr StackId kEmptyStack = 0;
+
+struct Frame {
+  std::string address;   // as gdb printed it ("0x0000d898"); "0x0" for inlined frames without one
+  std::string location;  // "file:line", a library path ("/lib/libc.so.6") or "??"
+  std::string function;  // "mp_map_init" or "??"
+  bool allocator = false;  // lives in py/gc.c or py/malloc.c (left out of call trees)
+  bool wide_address = false;  // printed with more than 8 hex digits (a 64-bit target)
+};
+
+class StackTable {
+ public:
+  StackTable();
+
+  FrameId intern_frame(std::string_view address, std::string_view location,
+                       std::string_view function);
+  // `innermost_first` lists a backtrace as gdb prints it (#1, #2, ...).
+  StackId intern_stack(std::span<const FrameId> innermost_first);
+
+  [[nodiscard]] const Frame& frame(FrameId id) const { return frames_[id]; }
+  [[nodiscard]] FrameId frame_of(StackId s) const { return nodes_[s].frame; }
+  [[nodiscard]] StackId parent(StackId s) const { return nodes_[s].parent; }
+  [[nodiscard]] std::uint32_t depth(StackId s) const { return nodes_[s].depth; }
+  [[nodiscard]] std::size_t frame_count() const { return frames_.size(); }
+  [[nodiscard]] std::size_t stack_count() const { return nodes_.size(); }
+  // The innermost frame's function, or "" for the empty stack.
+  [[nodiscard]] std::string_view innermost_function(StackId s) const {
+    return s == kEmptyStack ? std::string_view{} : std::string_view{frames_[nodes_[s].frame].function};
+  }
+  // Frames from innermost to outermost.
+  [[nodiscard]] std::vector<FrameId> frames_innermost_first(StackId s) const;
+  // Approximate heap bytes held by the table (for benchmarks).
+  [[nodiscard]] std::size_t memory_bytes() const;
+
+ private:
+  struct Node {
+    FrameId frame = 0;
+    StackId parent = kEmptyStack;
+    std::uint32_t depth = 0;
+  };
+  std::vector<Frame> frames_;
+  std::vector<Node> nodes_;
+  FlatHashMap64 frame_index_;   // hash of (address, location, function) -> first FrameId
+  std::vector<FrameId> frame_chain_;  // next FrameId with the same hash (collisions)
+  FlatHashMap64 child_index_;   // (parent << 32 | frame) -> StackId
+};
+
+// True for a source location in MicroPython's allocator (py/gc.c, py/malloc.c).
+bool is_allocator_location(std::string_view location);
+
+}  // namespace mpheap::trace
