@@ -39,6 +39,7 @@ class LineReader {
 
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] std::uint64_t bytes_consumed() const { return consumed_; }
+  [[nodiscard]] std::uint64_t lines_read() const { return line_number_; }
   // Total size in bytes when known (regular files and memory), else 0.
   [[nodiscard]] std::uint64_t size_hint() const { return size_hint_; }
   [[nodiscard]] const Error* error() const { return error_ ? error_.get() : nullptr; }

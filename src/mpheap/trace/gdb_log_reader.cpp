@@ -44,7 +44,7 @@ Expected<std::optional<GcEvent>> GdbLogReader::next() {
                      fmt::format("expected stops of gdb at the hook, lines like 'Breakpoint 1, "
                                  "{} (start_block=..., length=...) at .../gc.c:NNN', found none in "
                                  "{} lines",
-                                 hook_, line.number)};
+                                 hook_, input_.lines_read())};
       }
       continue;
     }
@@ -84,8 +84,23 @@ void GdbLogReader::add_frame_text(std::string_view text) {
                                     frame.location.empty() ? "??" : frame.location,
                                     frame.function.empty() ? "??" : frame.function);
   if (stacks_.frame(id).wide_address) stats_.wide_addresses = true;
+  last_frame_open_ = frame.location.empty();
   pending_.frames.push_back(id);
   pending_.values_last = false;
+}
+
+// gdb may also break a frame line just before its location: "    at ../../py/map.c:95".
+void GdbLogReader::attach_wrapped_location(std::string_view text) {
+  if (!last_frame_open_ || !pending_.active || pending_.frames.empty()) return;
+  last_frame_open_ = false;
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  const std::string frame_text = "f () " + std::string(text.substr(i));
+  auto parsed = gdb::parse_frame_text(frame_text);
+  if (!parsed || parsed->location.empty()) return;
+  const Frame old = stacks_.frame(pending_.frames.back());
+  if (old.location == "??" && stats_.frames_without_source > 0) --stats_.frames_without_source;
+  pending_.frames.back() = stacks_.intern_frame(old.address, parsed->location, old.function);
 }
 
 Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
@@ -102,6 +117,11 @@ Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
     if (auto s = flush_wrapped(); !s) return s;
   }
   if (pending_.active) pending_.last_line_cut = !line.terminated;
+  if (!text.empty() && (text[0] == ' ' || text[0] == '\t')) {
+    attach_wrapped_location(text);
+    return Step::more;
+  }
+  last_frame_open_ = false;
   if (text.empty()) {
     if (pending_.active && line.terminated) pending_.terminated = true;
     return Step::more;

@@ -73,6 +73,7 @@ class GdbLogReader {
   Expected<Step> finish_pending(bool at_eof);
   Error error_at(std::uint64_t line, std::string what) const;
   void add_frame_text(std::string_view text);
+  void attach_wrapped_location(std::string_view text);
   Expected<Step> flush_wrapped();
   Expected<Step> consume_summary_line(const io::Line& line);
   Expected<Step> consume_stop(std::string_view text, const io::Line& line);
@@ -89,6 +90,7 @@ class GdbLogReader {
   std::uint64_t wrapped_line_ = 0;
   std::deque<GcEvent> ready_;  // finished events not yet returned
   std::optional<GcEvent> last_emitted_;
+  bool last_frame_open_ = false;  // the last frame line had no location (gdb may wrap it)
   bool ended_ = false;
   bool done_ = false;
   std::uint64_t emitted_ = 0;
