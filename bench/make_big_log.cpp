@@ -79,7 +79,8 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
-// The function of a stop line, `[Thread N "x" hit ][Temporary ]Breakpoint N, FUNC (...) ...`;
+// The function of a stop line, `[Thread N "x" hit ]Breakpoint N, FUNC (...) ...` (or
+// `Temporary breakpoint N, ...`, `Hardware assisted breakpoint N, ...`);
 // nullopt for other lines (including `Breakpoint N at 0x...: file ...` definitions).
 std::optional<std::string_view> stop_function(std::string_view line) {
   if (line.starts_with("Thread ")) {
@@ -87,9 +88,16 @@ std::optional<std::string_view> stop_function(std::string_view line) {
     if (hit == std::string_view::npos) return std::nullopt;
     line.remove_prefix(hit + 5);
   }
-  if (line.starts_with("Temporary ")) line.remove_prefix(10);
-  if (!line.starts_with("Breakpoint ")) return std::nullopt;
-  line.remove_prefix(11);
+  bool found = false;
+  for (std::string_view prefix : {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
+                                  std::string_view("Hardware assisted breakpoint ")}) {
+    if (line.starts_with(prefix)) {
+      line.remove_prefix(prefix.size());
+      found = true;
+      break;
+    }
+  }
+  if (!found) return std::nullopt;
   std::size_t digits = 0;
   while (digits < line.size() && is_digit(line[digits])) ++digits;
   if (digits == 0) return std::nullopt;

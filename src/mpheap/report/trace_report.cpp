@@ -161,7 +161,7 @@ std::string summary_json(const trace::TraceResult& r) {
       {"distinct_stacks", s.distinct_stacks},
   };
   if (s.incomplete_last_event) j["incomplete_line"] = s.incomplete_line;
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string call_tree_text(const trace::CallTree& tree) {
@@ -178,7 +178,7 @@ std::string call_tree_json(const trace::CallTree& tree, std::uint64_t at_event,
                  {"block_size", block_size},
                  {"total_blocks", tree.total_blocks},
                  {"tree", tree_json(tree.roots)}};
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string collections_text(const trace::TraceResult& r, std::size_t top_sites) {

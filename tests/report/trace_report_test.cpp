@@ -1,0 +1,58 @@
+// Presenters on awkward input: bytes that are not UTF-8 must still give valid JSON.
+#include "mpheap/report/trace_report.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "mpheap/report/output.h"
+#include "../trace/test_util.h"
+
+namespace mpheap::report {
+namespace {
+
+TEST(TraceReport, NonUtf8NamesGiveValidJson) {
+  std::string log =
+      "\nBreakpoint 1, gc_log_change (start_block=1, length=2) at py/gc.c:1\n"
+      "#1  0x00000100 in gc_alloc (n=1) at py/gc.c:2\n"
+      "#2  0x00000200 in caf\xe9 () at caf\xe9.c:3\n"
+      "$1 = 1\n$2 = 2\n";
+  auto r = mpheap::testing::analyze_text(log);
+  ASSERT_TRUE(r) << r.error().message();
+  trace::CallTree tree = trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
+  auto j = nlohmann::json::parse(call_tree_json(tree, 0, 16));
+  EXPECT_EQ(j["total_blocks"], 2);
+  EXPECT_EQ(j["tree"][0]["function"], "caf\xef\xbf\xbd");  // U+FFFD replaces the stray byte
+  EXPECT_TRUE(nlohmann::json::accept(summary_json(*r)));
+  std::string s;
+  append_json_string(s, "caf\xe9 \"q\" \x01 \xc3\xa9");
+  EXPECT_EQ(s, "\"caf\\u00e9 \\\"q\\\" \\u0001 \xc3\xa9\"");
+}
+
+TEST(TraceReport, TreeTextLayout) {
+  std::string log =
+      "\nBreakpoint 1, gc_log_change (start_block=1, length=2) at py/gc.c:1\n"
+      "#1  0x00000100 in gc_alloc (n=1) at ../../py/gc.c:2\n"
+      "#2  0x00000200 in m_malloc (n=1) at ../../py/malloc.c:86\n"
+      "#3  0x00000300 in list_new (n=1) at ../../py/objlist.c:477\n"
+      "#4  0x00000400 in main () at main.c:50\n"
+      "$1 = 1\n$2 = 2\n"
+      "\nBreakpoint 1, gc_log_change (start_block=3, length=1) at py/gc.c:1\n"
+      "#1  0x00000100 in gc_alloc (n=1) at ../../py/gc.c:2\n"
+      "#2  0x00000500 in main () at main.c:40\n"
+      "$3 = 3\n$4 = 1\n";
+  auto r = mpheap::testing::analyze_text(log);
+  ASSERT_TRUE(r) << r.error().message();
+  trace::CallTree tree = trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
+  EXPECT_EQ(call_tree_text(tree),
+            "main.c:40 main 1 blocks\n"
+            "main.c:50 main 2 blocks\n"
+            "  ../../py/objlist.c:477 list_new 2 blocks\n"
+            "3 total blocks\n");
+  EXPECT_EQ(folded_stacks(tree),
+            "main (main.c:40) 1\n"
+            "main (main.c:50);list_new (../../py/objlist.c:477) 2\n");
+}
+
+}  // namespace
+}  // namespace mpheap::report
