@@ -1,12 +1,11 @@
 // `mpheap trace LOG`: reads a gdb GC log and prints or writes the trace analyses.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "mpheap/io/line_reader.h"
@@ -46,10 +45,12 @@ class Progress {
     if (elapsed < 1.0 || now - last_ < std::chrono::milliseconds(250)) return;
     last_ = now;
     shown_ = true;
-    std::string pct = total_ ? fmt::format(" ({:.0f}%)", 100.0 * static_cast<double>(bytes) / static_cast<double>(total_)) : "";
+    std::string pct = total_ ? fmt::format(" ({:.0f}%)", 100.0 * static_cast<double>(bytes) /
+                                                             static_cast<double>(total_))
+                             : "";
     fmt::print(stderr, "\rread {:.1f} MB{}, {} events, {:.0f} MB/s, {:.0f} events/s   ",
-               static_cast<double>(bytes) / 1e6, pct, events, static_cast<double>(bytes) / 1e6 / elapsed,
-               static_cast<double>(events) / elapsed);
+               static_cast<double>(bytes) / 1e6, pct, events,
+               static_cast<double>(bytes) / 1e6 / elapsed, static_cast<double>(events) / elapsed);
   }
   ~Progress() {
     if (shown_) fmt::print(stderr, "\n");
@@ -87,7 +88,9 @@ int run_trace(const TraceArgs& a) {
   options.hook = a.hook;
   options.at_event = a.at;
   options.block_size = a.block_size;
-  options.progress = [&](std::uint64_t bytes, std::uint64_t events) { progress.update(bytes, events); };
+  options.progress = [&](std::uint64_t bytes, std::uint64_t events) {
+    progress.update(bytes, events);
+  };
 
   std::unique_ptr<report::Output> history_out;
   std::optional<report::HistoryJsonWriter> history;
@@ -127,8 +130,9 @@ int run_trace(const TraceArgs& a) {
   fmt::print("{}", report::summary_text(r.summary, collections));
   if (a.collections) fmt::print("\n{}", report::collections_text(r, a.top));
   if (!a.no_tree) {
-    fmt::print("\nlive blocks by call site after event {} (frames in py/gc.c and py/malloc.c left out):\n",
-               r.tree_event);
+    fmt::print(
+        "\nlive blocks by call site after event {} (frames in py/gc.c and py/malloc.c left out):\n",
+        r.tree_event);
     fmt::print("{}", report::call_tree_text(tree));
   }
   return 0;
@@ -158,22 +162,26 @@ void add_trace_command(CLI::App& app, int* status) {
                   "write allocation lifespans as allocation_history.json (the schema of "
                   "CircuitPython's gc_activity.html), streamed while reading");
   cmd->add_flag("--json", args->json, "print the live call tree as JSON instead of text");
-  cmd->add_option("--at", args->at, "show the live call tree as it stood after this event (0-based)");
+  cmd->add_option("--at", args->at,
+                  "show the live call tree as it stood after this event (0-based)");
   cmd->add_option("--summary-json", args->summary_json,
                   "write the summary (counts by kind, live and peak blocks, sizes) as JSON");
   cmd->add_flag("--collections", args->collections,
                 "print statistics between collections (runs of sweep events)");
-  cmd->add_option("--top", args->top, "allocation sites listed per collection")->capture_default_str();
+  cmd->add_option("--top", args->top, "allocation sites listed per collection")
+      ->capture_default_str();
   cmd->add_option("--folded", args->folded,
                   "write folded stacks (frame;frame;frame weight) for flamegraph.pl or speedscope");
-  cmd->add_option("--folded-weight", args->folded_weight,
-                  "weight folded stacks by 'live' blocks (at the end or --at) or by all 'allocated' blocks")
+  cmd->add_option(
+         "--folded-weight", args->folded_weight,
+         "weight folded stacks by 'live' blocks (at the end or --at) or by all 'allocated' blocks")
       ->check(CLI::IsMember({"live", "allocated"}))
       ->capture_default_str();
   cmd->add_option("--block-size", args->block_size,
                   "bytes per GC block (default: 32 when the log shows 64-bit addresses, else 16)")
       ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--hook", args->hook, "name of the hook function gdb stops in")->capture_default_str();
+  cmd->add_option("--hook", args->hook, "name of the hook function gdb stops in")
+      ->capture_default_str();
   cmd->add_flag("--no-tree", args->no_tree, "print the summary only");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on stdout (files and warnings only)");
   cmd->callback([args, status] { *status = run_trace(*args); });

@@ -21,7 +21,8 @@ struct CliRun {
 
 // Runs the CLI with `args`; stderr goes to stdout when `merge_stderr`.
 CliRun run(const std::string& args, bool merge_stderr = false) {
-  std::string cmd = std::string(MPHEAP_CLI) + " trace " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  std::string cmd =
+      std::string(MPHEAP_CLI) + " trace " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -40,7 +41,8 @@ std::string temp_path(const std::string& name) {
 TEST(TraceCli, DefaultPrintsSummaryAndTree) {
   CliRun r = run(data_path("unix-x64/gc_log_pup.txt"));
   ASSERT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("317 hook calls: alloc 162, free 83, sweep 9, realloc 63"), std::string::npos);
+  EXPECT_NE(r.out.find("317 hook calls: alloc 162, free 83, sweep 9, realloc 63"),
+            std::string::npos);
   EXPECT_NE(r.out.find("70 allocations, 137 blocks = 4384 bytes"), std::string::npos);
   EXPECT_NE(r.out.find("\n137 total blocks\n"), std::string::npos);
 }
@@ -110,14 +112,16 @@ TEST(TraceCli, FoldedStacksSumToLiveBlocks) {
 TEST(TraceCli, BadInputGivesOneLineAndNonZeroExit) {
   CliRun missing = run("/nonexistent/log.txt", true);
   EXPECT_EQ(missing.status, 1);
-  EXPECT_EQ(missing.out, "mpheap trace: /nonexistent/log.txt: cannot open: No such file or directory\n");
+  EXPECT_EQ(missing.out,
+            "mpheap trace: /nonexistent/log.txt: cannot open: No such file or directory\n");
   CliRun notlog = run(data_path("unix-x64/reference_allocation_history.json"), true);
   EXPECT_EQ(notlog.status, 1);
   EXPECT_NE(notlog.out.find("expected stops of gdb at the hook"), std::string::npos);
   EXPECT_EQ(std::count(notlog.out.begin(), notlog.out.end(), '\n'), 1);
   CliRun at = run(data_path("unix-x64/gc_log_pup.txt") + " --at 5000", true);
   EXPECT_EQ(at.status, 1);
-  EXPECT_NE(at.out.find("--at 5000 is past the last event: the log has 317 events"), std::string::npos);
+  EXPECT_NE(at.out.find("--at 5000 is past the last event: the log has 317 events"),
+            std::string::npos);
   CliRun usage = run("", true);
   EXPECT_NE(usage.status, 0);
 }

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mpheap/report/output.h"
 #include "../trace/test_util.h"
+#include "mpheap/report/output.h"
 
 namespace mpheap::report {
 namespace {
@@ -19,7 +19,8 @@ TEST(TraceReport, NonUtf8NamesGiveValidJson) {
       "$1 = 1\n$2 = 2\n";
   auto r = mpheap::testing::analyze_text(log);
   ASSERT_TRUE(r) << r.error().message();
-  trace::CallTree tree = trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
+  trace::CallTree tree =
+      trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
   auto j = nlohmann::json::parse(call_tree_json(tree, 0, 16));
   EXPECT_EQ(j["total_blocks"], 2);
   EXPECT_EQ(j["tree"][0]["function"], "caf\xef\xbf\xbd");  // U+FFFD replaces the stray byte
@@ -43,7 +44,8 @@ TEST(TraceReport, TreeTextLayout) {
       "$3 = 3\n$4 = 1\n";
   auto r = mpheap::testing::analyze_text(log);
   ASSERT_TRUE(r) << r.error().message();
-  trace::CallTree tree = trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
+  trace::CallTree tree =
+      trace::build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack));
   EXPECT_EQ(call_tree_text(tree),
             "main.c:40 main 1 blocks\n"
             "main.c:50 main 2 blocks\n"

@@ -29,17 +29,25 @@ struct Truth {
 
 // unix-x64/README.md, qemu-microbit/README.md, circuitpython-unix/README.md.
 const Truth kTruths[] = {
-    {"unix-x64/gc_log_backtrace.txt", 1201, 0, 607, 45, 490, 59, 72, 396, 0, 2014, LogStyle::backtrace, 32},
+    {"unix-x64/gc_log_backtrace.txt", 1201, 0, 607, 45, 490, 59, 72, 396, 0, 2014,
+     LogStyle::backtrace, 32},
     {"unix-x64/gc_log_pup.txt", 317, 0, 162, 83, 9, 63, 70, 137, 0, 290, LogStyle::up, 32},
-    {"unix-x64/gc_log_nosweep.txt", 711, 0, 607, 45, 0, 59, 198, 2010, 364, 0, LogStyle::backtrace, 32},
-    {"qemu-microbit/gc_log_backtrace.txt", 1486, 15, 759, 61, 650, 1, 48, 98, 0, 0, LogStyle::backtrace, 16},
+    {"unix-x64/gc_log_nosweep.txt", 711, 0, 607, 45, 0, 59, 198, 2010, 364, 0, LogStyle::backtrace,
+     32},
+    {"qemu-microbit/gc_log_backtrace.txt", 1486, 15, 759, 61, 650, 1, 48, 98, 0, 0,
+     LogStyle::backtrace, 16},
     {"qemu-microbit/gc_log_pup.txt", 1490, 19, 759, 61, 650, 1, 48, 98, 0, 0, LogStyle::up, 16},
-    {"qemu-microbit/gc_log_ram.txt", 1488, 17, 759, 61, 650, 1, 48, 98, 0, 0, LogStyle::summary, 16},
-    {"circuitpython-unix/gc_log_backtrace.txt", 1255, 0, 1032, 104, 0, 119, 377, 1960, 551, 1981, LogStyle::backtrace, 32},
-    {"circuitpython-unix/gc_log_cpstyle.txt", 1255, 0, 1032, 104, 0, 119, 377, 1960, 551, 1981, LogStyle::up, 32},
+    {"qemu-microbit/gc_log_ram.txt", 1488, 17, 759, 61, 650, 1, 48, 98, 0, 0, LogStyle::summary,
+     16},
+    {"circuitpython-unix/gc_log_backtrace.txt", 1255, 0, 1032, 104, 0, 119, 377, 1960, 551, 1981,
+     LogStyle::backtrace, 32},
+    {"circuitpython-unix/gc_log_cpstyle.txt", 1255, 0, 1032, 104, 0, 119, 377, 1960, 551, 1981,
+     LogStyle::up, 32},
 };
 
-void PrintTo(const Truth& t, std::ostream* os) { *os << t.file; }
+void PrintTo(const Truth& t, std::ostream* os) {
+  *os << t.file;
+}
 
 class FixtureLog : public ::testing::TestWithParam<Truth> {};
 
@@ -101,7 +109,8 @@ TEST(FixtureHistory, MatchesReferenceToolOnUnixBacktraceLog) {
   }
   auto mine = nlohmann::json::parse(read_file(path));
   std::remove(path.c_str());
-  auto ref = nlohmann::json::parse(read_file(data_path("unix-x64/reference_allocation_history.json")));
+  auto ref =
+      nlohmann::json::parse(read_file(data_path("unix-x64/reference_allocation_history.json")));
   ASSERT_EQ(mine.size(), ref.size());
   std::map<std::pair<int, int>, nlohmann::json> by_key;
   for (auto& e : mine) by_key[{e["start_block"].get<int>(), e["start_time"].get<int>()}] = e;
@@ -135,9 +144,12 @@ TEST(FixtureHistory, MatchesReferenceToolOnUnixBacktraceLog) {
   EXPECT_EQ(first["start_time"], 1);
   EXPECT_EQ(first["end_time"], 20);
   EXPECT_EQ(first["end_cause"], "free");
-  EXPECT_EQ(first["start_trace"][0], nlohmann::json::parse(R"(["0x000055555556d63b", "../../py/gc.c:967", "gc_alloc"])"));
-  EXPECT_EQ(first["start_trace"].back(), nlohmann::json::parse(R"(["0x00005555555be488", "main.c:452", "main"])"));
-  EXPECT_EQ(first["end_trace"][1], nlohmann::json::parse(R"(["0x0", "../../py/gc.c:1020", "gc_free"])"));
+  EXPECT_EQ(first["start_trace"][0],
+            nlohmann::json::parse(R"(["0x000055555556d63b", "../../py/gc.c:967", "gc_alloc"])"));
+  EXPECT_EQ(first["start_trace"].back(),
+            nlohmann::json::parse(R"(["0x00005555555be488", "main.c:452", "main"])"));
+  EXPECT_EQ(first["end_trace"][1],
+            nlohmann::json::parse(R"(["0x0", "../../py/gc.c:1020", "gc_free"])"));
 }
 
 // The live tree equals the reference tool's, less the frames in py/gc.c and py/malloc.c (which
@@ -159,7 +171,8 @@ TEST(FixtureTree, MatchesReferenceToolTree) {
     if (b != std::string::npos) want.push_back(line.substr(b));
   }
   std::istringstream ts(text);
-  for (std::string line; std::getline(ts, line);) got.push_back(line.substr(line.find_first_not_of(' ')));
+  for (std::string line; std::getline(ts, line);)
+    got.push_back(line.substr(line.find_first_not_of(' ')));
   EXPECT_EQ(got, want);
   EXPECT_EQ(got.front(), "main.c:452 main 396 blocks");
   EXPECT_EQ(got.back(), "396 total blocks");
@@ -181,8 +194,9 @@ TEST(FixtureTree, AtEventMatchesSnapshotState) {
     o.at_event = c.at;
     auto r = analyze_trace(**input, o, nullptr);
     ASSERT_TRUE(r);
-    EXPECT_EQ(build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack)).total_blocks,
-              c.blocks)
+    EXPECT_EQ(
+        build_call_tree(r->stacks, std::span<const std::int64_t>(r->live_by_stack)).total_blocks,
+        c.blocks)
         << c.file;
     EXPECT_EQ(r->tree_event, c.at);
   }

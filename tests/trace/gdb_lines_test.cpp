@@ -8,7 +8,8 @@ namespace {
 
 TEST(GdbLines, FrameWithAddressArgsAndLocation) {
   auto f = parse_frame_line(
-      "#1  0x000055555556d63b in gc_alloc (n_bytes=n_bytes@entry=48, alloc_flags=alloc_flags@entry=0) "
+      "#1  0x000055555556d63b in gc_alloc (n_bytes=n_bytes@entry=48, "
+      "alloc_flags=alloc_flags@entry=0) "
       "at ../../py/gc.c:967");
   ASSERT_TRUE(f);
   EXPECT_EQ(f->index, 1u);
@@ -49,21 +50,23 @@ TEST(GdbLines, AtInsideStringArgumentIsNotALocation) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->frame.function, "mp_print_str");
   EXPECT_EQ(f->frame.location, "");
-  auto g = parse_frame_line(
-      "#4  0x00001234 in f (s=0x2000 \"x at y.c:1\") at ../../py/objstr.c:12");
+  auto g =
+      parse_frame_line("#4  0x00001234 in f (s=0x2000 \"x at y.c:1\") at ../../py/objstr.c:12");
   ASSERT_TRUE(g);
   EXPECT_EQ(g->frame.location, "../../py/objstr.c:12");
 }
 
 TEST(GdbLines, StopLines) {
-  auto s = parse_stop_line("Breakpoint 1, gc_log_change (start_block=1622, length=0) at ../../py/gc.c:151");
+  auto s = parse_stop_line(
+      "Breakpoint 1, gc_log_change (start_block=1622, length=0) at ../../py/gc.c:151");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->breakpoint, 1u);
   EXPECT_EQ(s->frame.function, "gc_log_change");
   EXPECT_EQ(argument_integer(s->frame.args, 0), 1622u);
   EXPECT_EQ(argument_integer(s->frame.args, 1), 0u);
   auto t = parse_stop_line(
-      "Thread 1 \"micropython\" hit Breakpoint 3, gc_log_change (start_block=start_block@entry=0x10, "
+      "Thread 1 \"micropython\" hit Breakpoint 3, gc_log_change "
+      "(start_block=start_block@entry=0x10, "
       "length=<optimized out>) at py/gc.c:140");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->breakpoint, 3u);
@@ -91,7 +94,8 @@ TEST(GdbLines, SourceLinesAndWrapping) {
   EXPECT_TRUE(is_source_line("967\tin ../../py/gc.c"));
   EXPECT_FALSE(is_source_line("151 not a tab"));
   EXPECT_FALSE(frame_line_looks_complete("#1  0x00000a7e in gc_alloc (n_bytes=n_bytes@entry=24, "));
-  EXPECT_TRUE(frame_line_looks_complete("#1  0x00000a7e in gc_alloc (n_bytes=24) at ../../py/gc.c:965"));
+  EXPECT_TRUE(
+      frame_line_looks_complete("#1  0x00000a7e in gc_alloc (n_bytes=24) at ../../py/gc.c:965"));
   EXPECT_TRUE(frame_line_looks_complete("#7  0x00000000 in ?? ()"));
 }
 

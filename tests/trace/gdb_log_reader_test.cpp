@@ -21,7 +21,8 @@ std::string backtrace_stop(int start, int length, const std::string& caller, int
       "151\t    gc_log_sink = start_block;\n"
       "#0  gc_log_change (start_block={0}, length={1}) at ../../py/gc.c:151\n"
       "#1  0x000055555556d63b in {2} (n_bytes=n_bytes@entry=48) at ../../py/gc.c:967\n"
-      "#2  0x0000555555587e5e in mp_map_init (map=0x5555555f25d8 <mp_state_ctx+408>, n=n@entry=3) at ../../py/map.c:95\n"
+      "#2  0x0000555555587e5e in mp_map_init (map=0x5555555f25d8 <mp_state_ctx+408>, n=n@entry=3) "
+      "at ../../py/map.c:95\n"
       "#3  0x00005555555be488 in main (argc=4, argv=0x7fffffffed28) at main.c:452\n"
       "${3} = 0x{0:x}\n${4} = 0x{1:x}\n",
       start, length, caller, value_number, value_number + 1);
@@ -33,9 +34,11 @@ std::string up_stop(int start, int length, const std::string& caller) {
       "\nBreakpoint 1, gc_log_change (start_block={0}, length={1}) at ../../py/gc.c:168\n"
       "168\t    change_me += length; // Break on this line.\n"
       "$1 = 0x{0:x}\n$2 = 0x{1:x}\n"
-      "#1  0x000055555556a625 in {2} (n_bytes=n_bytes@entry=48, alloc_flags=0) at ../../py/gc.c:1040\n"
+      "#1  0x000055555556a625 in {2} (n_bytes=n_bytes@entry=48, alloc_flags=0) at "
+      "../../py/gc.c:1040\n"
       "1040\t    gc_log_change(start_block, end_block - start_block + 1);\n"
-      "#2  0x0000555555586420 in mp_map_init (map=0x5555555de558 <mp_state_ctx+440>, n=n@entry=3) at ../../py/map.c:99\n"
+      "#2  0x0000555555586420 in mp_map_init (map=0x5555555de558 <mp_state_ctx+440>, n=n@entry=3) "
+      "at ../../py/map.c:99\n"
       "99\t        map->table = malloc_table(map->alloc);\n",
       start, length, caller);
 }
@@ -119,7 +122,8 @@ TEST(GdbLogReader, NoiseThreadsTicksAndDecimalValues) {
       "warning: could not load shared library symbols\n"
       "Temporary breakpoint 3, main () at main.c:10\n"  // a stop before the trace: preamble
       "Continuing.\n"
-      "\nThread 1 \"micropython\" hit Breakpoint 1, gc_log_change (start_block=7, length=1) at py/gc.c:140\n"
+      "\nThread 1 \"micropython\" hit Breakpoint 1, gc_log_change (start_block=7, length=1) at "
+      "py/gc.c:140\n"
       "140\t    x;\n$1 = 7\n$2 = 1\n$3 = 1000\n"
       "#1  0x08000100 in gc_alloc (n=16) at py/gc.c:900\n900\t    y;\n"
       "Continuing.\n"
@@ -152,8 +156,9 @@ TEST(GdbLogReader, ValuesFromTheStopLineWhenNotPrinted) {
 
 TEST(GdbLogReader, RepeatedReportIsDroppedAndCounted) {
   std::string once = backtrace_stop(4, 2, "gc_alloc", 1);
-  std::string log = once + backtrace_stop(4, 2, "gc_alloc", 3) + backtrace_stop(4, 0, "gc_free", 5) +
-                    backtrace_stop(4, 0, "gc_free", 7) + backtrace_stop(4, 2, "gc_alloc", 9);
+  std::string log = once + backtrace_stop(4, 2, "gc_alloc", 3) +
+                    backtrace_stop(4, 0, "gc_free", 5) + backtrace_stop(4, 0, "gc_free", 7) +
+                    backtrace_stop(4, 2, "gc_alloc", 9);
   auto r = analyze_text(log);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->summary.stops, 5u);
@@ -198,13 +203,15 @@ TEST(GdbLogReader, MalformedInputGivesOneClearError) {
   EXPECT_NE(v.error().what.find("expected a number"), std::string::npos);
   EXPECT_NE(v.error().what.find("found '{1, 2}'"), std::string::npos);
 
-  auto huge = analyze_text(backtrace_stop(0, 2, "gc_alloc").replace(
-      backtrace_stop(0, 2, "gc_alloc").find("$1 = 0x0"), 8, "$1 = 0x100000000"));
+  auto huge = analyze_text(
+      backtrace_stop(0, 2, "gc_alloc")
+          .replace(backtrace_stop(0, 2, "gc_alloc").find("$1 = 0x0"), 8, "$1 = 0x100000000"));
   ASSERT_FALSE(huge);
   EXPECT_NE(huge.error().what.find("below 2^32"), std::string::npos);
 
   auto no_values = analyze_text(
-      "\nBreakpoint 1, gc_log_change (start_block=<optimized out>, length=<optimized out>) at gc.c:1\n"
+      "\nBreakpoint 1, gc_log_change (start_block=<optimized out>, length=<optimized out>) at "
+      "gc.c:1\n"
       "#1  0x1 in gc_alloc () at py/gc.c:2\n\n");
   ASSERT_FALSE(no_values);
   EXPECT_EQ(no_values.error().line, 2u);

@@ -63,7 +63,7 @@ TEST_F(ReplayTest, AllocationOverLiveBlocksEndsThemUnlogged) {
   // CircuitPython does not log its sweep: block 10 is collected and handed out again.
   apply(10, 4, "gc_alloc");
   apply(20, 1, "gc_alloc");
-  auto r = apply(12, 9, "gc_alloc");  // covers blocks 12..20
+  auto r = apply(12, 9, "gc_alloc");    // covers blocks 12..20
   EXPECT_EQ(r.kind, EventKind::alloc);  // by caller, not a realloc as gc_activity.py says
   ASSERT_EQ(ended.size(), 2u);
   EXPECT_EQ(ended[0].allocation.start_block, 10u);

@@ -1,18 +1,20 @@
 // Helpers shared by the trace tests: run the pipeline over a file or a string.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "mpheap/io/line_reader.h"
 #include "mpheap/trace/trace_analysis.h"
 
 namespace mpheap::testing {
 
-inline std::string data_path(const std::string& rel) { return std::string(MPHEAP_TEST_DATA) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+  return std::string(MPHEAP_TEST_DATA) + "/" + rel;
+}
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

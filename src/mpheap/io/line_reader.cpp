@@ -2,13 +2,12 @@
 #include "mpheap/io/line_reader.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace mpheap::io {
 
@@ -65,9 +64,10 @@ bool LineReader::refill() {
   }
   if (buffer_.size() - end_ < kBlockBytes / 2) {
     if (buffer_.size() >= kMaxLineBytes) {
-      error_ = std::make_unique<Error>(Error{name_, line_number_ + 1, 0,
-          fmt::format("expected a text line, found more than {} MiB without a newline",
-                      kMaxLineBytes >> 20)});
+      error_ = std::make_unique<Error>(
+          Error{name_, line_number_ + 1, 0,
+                fmt::format("expected a text line, found more than {} MiB without a newline",
+                            kMaxLineBytes >> 20)});
       return false;
     }
     buffer_.resize(buffer_.size() * 2);
@@ -77,8 +77,8 @@ bool LineReader::refill() {
     ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error_ = std::make_unique<Error>(
-          Error{name_, 0, window_offset_ + end_, fmt::format("read failed: {}", std::strerror(errno))});
+      error_ = std::make_unique<Error>(Error{name_, 0, window_offset_ + end_,
+                                             fmt::format("read failed: {}", std::strerror(errno))});
       eof_ = true;
       return false;
     }
@@ -96,8 +96,7 @@ bool LineReader::next(Line& line) {
   for (;;) {
     const char* start = base_ + begin_;
     std::size_t avail = end_ - begin_;
-    const char* nl =
-        avail ? static_cast<const char*>(std::memchr(start, '\n', avail)) : nullptr;
+    const char* nl = avail ? static_cast<const char*>(std::memchr(start, '\n', avail)) : nullptr;
     std::size_t len = 0;
     if (nl != nullptr) {
       len = static_cast<std::size_t>(nl - start);

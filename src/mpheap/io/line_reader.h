@@ -12,10 +12,10 @@
 namespace mpheap::io {
 
 struct Line {
-  std::string_view text;       // without the line terminator ("\n" or "\r\n")
-  std::uint64_t number = 0;    // 1-based
-  std::uint64_t offset = 0;    // byte offset of the line's first character
-  bool terminated = true;      // false for a last line that ends without a newline
+  std::string_view text;     // without the line terminator ("\n" or "\r\n")
+  std::uint64_t number = 0;  // 1-based
+  std::uint64_t offset = 0;  // byte offset of the line's first character
+  bool terminated = true;    // false for a last line that ends without a newline
 };
 
 // Reads lines in large blocks. A line's text stays valid until the next call to next().
@@ -53,10 +53,10 @@ class LineReader {
   bool owns_fd_ = false;
   bool eof_ = false;
   std::vector<char> buffer_;
-  std::string_view memory_;      // for from_memory: the whole input
-  std::size_t begin_ = 0;        // first unread byte in the current window
-  std::size_t end_ = 0;          // end of valid bytes in the current window
-  const char* base_ = nullptr;   // start of the current window
+  std::string_view memory_;          // for from_memory: the whole input
+  std::size_t begin_ = 0;            // first unread byte in the current window
+  std::size_t end_ = 0;              // end of valid bytes in the current window
+  const char* base_ = nullptr;       // start of the current window
   std::uint64_t window_offset_ = 0;  // input offset of base_[0]
   std::uint64_t consumed_ = 0;
   std::uint64_t line_number_ = 0;

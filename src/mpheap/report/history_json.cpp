@@ -6,8 +6,10 @@
 
 namespace mpheap::report {
 
-const std::string& HistoryJsonWriter::frame_json(trace::FrameId id, const trace::StackTable& stacks) {
-  if (id >= frame_json_.size()) frame_json_.resize(std::max<std::size_t>(id + 1, stacks.frame_count()));
+const std::string& HistoryJsonWriter::frame_json(trace::FrameId id,
+                                                 const trace::StackTable& stacks) {
+  if (id >= frame_json_.size())
+    frame_json_.resize(std::max<std::size_t>(id + 1, stacks.frame_count()));
   std::string& s = frame_json_[id];
   if (s.empty()) {
     const trace::Frame& f = stacks.frame(id);
@@ -37,8 +39,8 @@ void HistoryJsonWriter::append_trace(trace::StackId stack, const trace::StackTab
 void HistoryJsonWriter::begin_entry(const trace::Allocation& a, const trace::StackTable& stacks) {
   std::string& b = out_.buffer();
   if (entries_++ > 0) b += ", ";
-  fmt::format_to(std::back_inserter(b), "{{\"start_block\": {}, \"size\": {}, \"start_trace\": ",
-                 a.start_block, a.size);
+  fmt::format_to(std::back_inserter(b),
+                 "{{\"start_block\": {}, \"size\": {}, \"start_trace\": ", a.start_block, a.size);
   append_trace(a.start_stack, stacks);
   fmt::format_to(std::back_inserter(b), ", \"start_time\": {}, \"end_trace\": ", a.start_time);
 }

@@ -32,7 +32,8 @@ class Output {
 
  private:
   static constexpr std::size_t kFlushBytes = 1 << 20;
-  Output(std::string path, std::FILE* f, bool owned) : path_(std::move(path)), file_(f), owned_(owned) {}
+  Output(std::string path, std::FILE* f, bool owned)
+      : path_(std::move(path)), file_(f), owned_(owned) {}
   void flush();
 
   std::string path_;

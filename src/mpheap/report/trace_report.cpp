@@ -1,9 +1,9 @@
 // Text and JSON renderings of a trace analysis.
 #include "mpheap/report/trace_report.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace mpheap::report {
@@ -53,7 +53,8 @@ void folded_lines(const std::vector<trace::CallTreeNode>& nodes, std::string& pa
     path += frame_label(n.function, n.location);
     std::uint64_t below = 0;
     for (const auto& c : n.children) below += c.blocks;
-    if (n.blocks > below) fmt::format_to(std::back_inserter(out), "{} {}\n", path, n.blocks - below);
+    if (n.blocks > below)
+      fmt::format_to(std::back_inserter(out), "{} {}\n", path, n.blocks - below);
     folded_lines(n.children, path, out);
     path.resize(keep);
   }
@@ -95,7 +96,8 @@ std::string summary_text(const trace::TraceSummary& s, std::size_t collections) 
   } else {
     out += "collections  not visible: the log has no sweep events\n";
   }
-  fmt::format_to(std::back_inserter(out), "unlogged     {} allocations ended unlogged; {} frees of blocks not live\n",
+  fmt::format_to(std::back_inserter(out),
+                 "unlogged     {} allocations ended unlogged; {} frees of blocks not live\n",
                  s.unlogged, s.unmatched_frees);
   fmt::format_to(std::back_inserter(out), "end          {}\n", s.end_reason);
   return out;
@@ -185,24 +187,29 @@ std::string collections_text(const trace::TraceResult& r, std::size_t top_sites)
   const trace::TraceSummary& s = r.summary;
   std::string out;
   if (!s.sweeps_logged) {
-    out += "collections cannot be seen in this log: it has no sweep events (the firmware's "
-           "collector does not call the hook)\n";
+    out +=
+        "collections cannot be seen in this log: it has no sweep events (the firmware's "
+        "collector does not call the hook)\n";
     return out;
   }
   for (const trace::Collection& c : r.collections) {
     if (c.trailing) {
-      fmt::format_to(std::back_inserter(out), "after the last collection: {} events, {} allocations ({} blocks)\n",
+      fmt::format_to(std::back_inserter(out),
+                     "after the last collection: {} events, {} allocations ({} blocks)\n",
                      c.events_since_previous, c.allocations_since_previous,
                      c.blocks_allocated_since_previous);
     } else {
+      fmt::format_to(
+          std::back_inserter(out),
+          "collection {}: events {}..{}, freed {} objects / {} blocks, live {} -> {} blocks\n",
+          c.index, c.first_event, c.last_event, c.objects_freed, c.blocks_freed,
+          c.live_blocks_before, c.live_blocks_after);
       fmt::format_to(std::back_inserter(out),
-                     "collection {}: events {}..{}, freed {} objects / {} blocks, live {} -> {} blocks\n",
-                     c.index, c.first_event, c.last_event, c.objects_freed, c.blocks_freed,
-                     c.live_blocks_before, c.live_blocks_after);
-      fmt::format_to(std::back_inserter(out), "  since the previous one: {} events, {} allocations ({} blocks)",
+                     "  since the previous one: {} events, {} allocations ({} blocks)",
                      c.events_since_previous, c.allocations_since_previous,
                      c.blocks_allocated_since_previous);
-      if (c.ms_since_previous) fmt::format_to(std::back_inserter(out), ", {} ms", *c.ms_since_previous);
+      if (c.ms_since_previous)
+        fmt::format_to(std::back_inserter(out), ", {} ms", *c.ms_since_previous);
       out += "\n";
     }
     if (!c.allocations_by_size.empty())

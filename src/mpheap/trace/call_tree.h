@@ -13,7 +13,7 @@ namespace mpheap::trace {
 struct CallTreeNode {
   std::string location;  // "file:line"
   std::string function;
-  std::uint64_t blocks = 0;  // this frame and everything it called
+  std::uint64_t blocks = 0;            // this frame and everything it called
   std::vector<CallTreeNode> children;  // sorted by (location, function)
 };
 

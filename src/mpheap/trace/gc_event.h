@@ -10,10 +10,10 @@ namespace mpheap::trace {
 
 struct GcEvent {
   std::uint64_t start_block = 0;
-  std::uint64_t length = 0;               // blocks; 0 for a free or sweep
-  std::optional<std::uint64_t> ticks;     // a third printed value (ticks_ms), when the log has one
-  StackId stack = kEmptyStack;            // the hook's callers, innermost first; hook frame excluded
-  std::uint64_t line = 0;                 // line of the stop in the log (1-based)
+  std::uint64_t length = 0;            // blocks; 0 for a free or sweep
+  std::optional<std::uint64_t> ticks;  // a third printed value (ticks_ms), when the log has one
+  StackId stack = kEmptyStack;         // the hook's callers, innermost first; hook frame excluded
+  std::uint64_t line = 0;              // line of the stop in the log (1-based)
 };
 
 }  // namespace mpheap::trace

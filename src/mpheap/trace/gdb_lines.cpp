@@ -6,7 +6,9 @@
 namespace mpheap::trace::gdb {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::string_view skip_spaces(std::string_view s) {
   std::size_t i = 0;
@@ -129,9 +131,9 @@ std::optional<StopLine> parse_stop_line(std::string_view line) {
     if (hit == std::string_view::npos) return std::nullopt;
     line.remove_prefix(hit + 5);
   }
-  for (std::string_view prefix : {std::string_view("Breakpoint "),
-                                  std::string_view("Temporary breakpoint "),
-                                  std::string_view("Hardware assisted breakpoint ")}) {
+  for (std::string_view prefix :
+       {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
+        std::string_view("Hardware assisted breakpoint ")}) {
     if (!line.starts_with(prefix)) continue;
     StopLine out;
     auto rest = take_number(line.substr(prefix.size()), out.breakpoint);

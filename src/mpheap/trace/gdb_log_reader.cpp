@@ -10,10 +10,14 @@ namespace mpheap::trace {
 
 const char* to_string(LogStyle style) {
   switch (style) {
-    case LogStyle::backtrace: return "backtrace";
-    case LogStyle::up: return "p/x + up";
-    case LogStyle::summary: return "one line per stop";
-    case LogStyle::unknown: break;
+    case LogStyle::backtrace:
+      return "backtrace";
+    case LogStyle::up:
+      return "p/x + up";
+    case LogStyle::summary:
+      return "one line per stop";
+    case LogStyle::unknown:
+      break;
   }
   return "values only";
 }
@@ -72,13 +76,15 @@ void GdbLogReader::add_frame_text(std::string_view text) {
     // "#3  <signal handler called>" and other frames gdb describes in words.
     std::size_t sp = text.find(' ');
     frame.function = sp == std::string_view::npos ? std::string_view("??") : text.substr(sp + 1);
-    while (!frame.function.empty() && frame.function.front() == ' ') frame.function.remove_prefix(1);
+    while (!frame.function.empty() && frame.function.front() == ' ')
+      frame.function.remove_prefix(1);
   }
   if (index == 0 && frame.function == hook_) {
     stats_.style = LogStyle::backtrace;
     return;  // the hook's own frame
   }
-  if (stats_.style == LogStyle::unknown) stats_.style = index == 0 ? LogStyle::backtrace : LogStyle::up;
+  if (stats_.style == LogStyle::unknown)
+    stats_.style = index == 0 ? LogStyle::backtrace : LogStyle::up;
   if (frame.location.empty()) ++stats_.frames_without_source;
   FrameId id = stacks_.intern_frame(frame.address.empty() ? "0x0" : frame.address,
                                     frame.location.empty() ? "??" : frame.location,
@@ -142,11 +148,11 @@ Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
       if (!v) return Step::more;
       auto number = gdb::parse_integer(v->value);
       if (!number) {
-        return error_at(line.number,
-                        fmt::format("expected a number (start_block, length or ticks) after '{}', "
-                                    "found '{}'",
-                                    text.substr(0, text.size() - v->value.size()),
-                                    v->value.substr(0, 60)));
+        return error_at(
+            line.number,
+            fmt::format("expected a number (start_block, length or ticks) after '{}', "
+                        "found '{}'",
+                        text.substr(0, text.size() - v->value.size()), v->value.substr(0, 60)));
       }
       if (pending_.value_count < 3) pending_.values[pending_.value_count] = *number;
       ++pending_.value_count;
@@ -285,16 +291,20 @@ Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
     return error_at(p.line,
                     fmt::format("expected start_block and length for this stop in {}: two '$N = "
                                 "value' lines after it or numbers in its argument list, found {}",
-                                hook_,
-                                p.value_count == 1 ? "one value" : "neither"));
+                                hook_, p.value_count == 1 ? "one value" : "neither"));
   }
   if (ev.start_block > 0xffffffffULL || ev.length > 0xffffffffULL) {
-    return error_at(p.line, fmt::format("expected start_block and length below 2^32 (the hook takes "
-                                        "uint32_t arguments), found {} and {}",
-                                        ev.start_block, ev.length));
+    return error_at(p.line,
+                    fmt::format("expected start_block and length below 2^32 (the hook takes "
+                                "uint32_t arguments), found {} and {}",
+                                ev.start_block, ev.length));
   }
   ev.stack = stacks_.intern_stack(p.frames);
-  last_shape_ = Shape{true, p.value_count, !p.frames.empty(), p.values_last, p.frames.size(),
+  last_shape_ = Shape{true,
+                      p.value_count,
+                      !p.frames.empty(),
+                      p.values_last,
+                      p.frames.size(),
                       p.frames.empty() ? std::string() : stacks_.frame(p.frames.back()).function};
   if (last_emitted_ && last_emitted_->start_block == ev.start_block &&
       last_emitted_->length == ev.length && last_emitted_->ticks == ev.ticks &&

@@ -31,7 +31,7 @@ struct LogReadStats {
   std::uint64_t incomplete_line = 0;   // line of that stop
   std::string end_reason = "end of file";
   LogStyle style = LogStyle::unknown;
-  bool wide_addresses = false;         // frames printed with 64-bit addresses
+  bool wide_addresses = false;              // frames printed with 64-bit addresses
   std::uint64_t frames_without_source = 0;  // `?? ()` frames and frames with no file:line
 };
 
@@ -52,9 +52,9 @@ class GdbLogReader {
     std::optional<std::uint64_t> header_start, header_length;
     std::uint64_t values[3] = {0, 0, 0};
     int value_count = 0;
-    bool values_last = false;      // the last thing printed was a `$N` value
-    bool terminated = false;       // something followed the stop's output
-    bool last_line_cut = false;    // the stop's last line had no newline
+    bool values_last = false;    // the last thing printed was a `$N` value
+    bool terminated = false;     // something followed the stop's output
+    bool last_line_cut = false;  // the stop's last line had no newline
     int max_frame_index = -1;
     std::vector<FrameId> frames;
     FrameId outermost = 0;
@@ -86,7 +86,7 @@ class GdbLogReader {
   LogReadStats stats_;
   Pending pending_;
   Shape last_shape_;
-  std::string wrapped_;          // a frame line gdb wrapped, being joined
+  std::string wrapped_;  // a frame line gdb wrapped, being joined
   std::uint64_t wrapped_line_ = 0;
   std::deque<GcEvent> ready_;  // finished events not yet returned
   std::optional<GcEvent> last_emitted_;

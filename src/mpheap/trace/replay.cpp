@@ -5,20 +5,28 @@ namespace mpheap::trace {
 
 const char* to_string(EventKind kind) {
   switch (kind) {
-    case EventKind::alloc: return "alloc";
-    case EventKind::free: return "free";
-    case EventKind::sweep: return "sweep";
-    case EventKind::realloc: return "realloc";
+    case EventKind::alloc:
+      return "alloc";
+    case EventKind::free:
+      return "free";
+    case EventKind::sweep:
+      return "sweep";
+    case EventKind::realloc:
+      return "realloc";
   }
   return "?";
 }
 
 const char* to_string(EndCause cause) {
   switch (cause) {
-    case EndCause::free: return "free";
-    case EndCause::sweep: return "sweep";
-    case EndCause::realloc: return "realloc";
-    case EndCause::unlogged: return "unlogged";
+    case EndCause::free:
+      return "free";
+    case EndCause::sweep:
+      return "sweep";
+    case EndCause::realloc:
+      return "realloc";
+    case EndCause::unlogged:
+      return "unlogged";
   }
   return "?";
 }
@@ -41,7 +49,8 @@ std::optional<EventKind> kind_from_caller(std::string_view caller, std::uint64_t
 }
 
 void Replay::add_stack_blocks(StackId stack, std::int64_t blocks) {
-  if (stack >= by_stack_.size()) by_stack_.resize(std::max<std::size_t>(stack + 1, by_stack_.size() * 2), 0);
+  if (stack >= by_stack_.size())
+    by_stack_.resize(std::max<std::size_t>(stack + 1, by_stack_.size() * 2), 0);
   by_stack_[stack] += blocks;
 }
 
@@ -76,7 +85,8 @@ void Replay::end_overlapping(std::uint64_t first, std::uint64_t last, std::uint6
   }
 }
 
-ReplayStep Replay::apply(const GcEvent& e, std::uint64_t time, std::vector<EndedAllocation>& ended) {
+ReplayStep Replay::apply(const GcEvent& e, std::uint64_t time,
+                         std::vector<EndedAllocation>& ended) {
   ReplayStep step;
   auto caller_kind = kind_from_caller(stacks_.innermost_function(e.stack), e.length);
   auto at = live_.find(e.start_block);

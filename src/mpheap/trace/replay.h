@@ -42,9 +42,9 @@ std::optional<EventKind> kind_from_caller(std::string_view caller, std::uint64_t
 
 struct ReplayStep {
   EventKind kind = EventKind::alloc;
-  bool by_caller = false;      // classified by the caller frame, not the block state
-  bool unmatched = false;      // a free/sweep of a block that was not the start of a live allocation
-  bool started = false;        // a new allocation began (alloc, realloc)
+  bool by_caller = false;  // classified by the caller frame, not the block state
+  bool unmatched = false;  // a free/sweep of a block that was not the start of a live allocation
+  bool started = false;    // a new allocation began (alloc, realloc)
 };
 
 class Replay {

@@ -31,7 +31,9 @@ bool is_allocator_location(std::string_view location) {
   return ends_with_path(file, "py/gc.c") || ends_with_path(file, "py/malloc.c");
 }
 
-StackTable::StackTable() { nodes_.push_back(Node{}); }
+StackTable::StackTable() {
+  nodes_.push_back(Node{});
+}
 
 FrameId StackTable::intern_frame(std::string_view address, std::string_view location,
                                  std::string_view function) {
@@ -90,7 +92,8 @@ std::size_t StackTable::memory_bytes() const {
   std::size_t n = frames_.capacity() * sizeof(Frame) + nodes_.capacity() * sizeof(Node) +
                   frame_chain_.capacity() * sizeof(FrameId) +
                   (frame_index_.size() + child_index_.size()) * 32;
-  for (const Frame& f : frames_) n += f.address.capacity() + f.location.capacity() + f.function.capacity();
+  for (const Frame& f : frames_)
+    n += f.address.capacity() + f.location.capacity() + f.function.capacity();
   return n;
 }
 

@@ -17,9 +17,9 @@ using StackId = std::uint32_t;
 inline constexpr StackId kEmptyStack = 0;
 
 struct Frame {
-  std::string address;   // as gdb printed it ("0x0000d898"); "0x0" for inlined frames without one
-  std::string location;  // "file:line", a library path ("/lib/libc.so.6") or "??"
-  std::string function;  // "mp_map_init" or "??"
+  std::string address;     // as gdb printed it ("0x0000d898"); "0x0" for inlined frames without one
+  std::string location;    // "file:line", a library path ("/lib/libc.so.6") or "??"
+  std::string function;    // "mp_map_init" or "??"
   bool allocator = false;  // lives in py/gc.c or py/malloc.c (left out of call trees)
   bool wide_address = false;  // printed with more than 8 hex digits (a 64-bit target)
 };
@@ -41,7 +41,8 @@ class StackTable {
   [[nodiscard]] std::size_t stack_count() const { return nodes_.size(); }
   // The innermost frame's function, or "" for the empty stack.
   [[nodiscard]] std::string_view innermost_function(StackId s) const {
-    return s == kEmptyStack ? std::string_view{} : std::string_view{frames_[nodes_[s].frame].function};
+    return s == kEmptyStack ? std::string_view{}
+                            : std::string_view{frames_[nodes_[s].frame].function};
   }
   // Frames from innermost to outermost.
   [[nodiscard]] std::vector<FrameId> frames_innermost_first(StackId s) const;
@@ -56,9 +57,9 @@ class StackTable {
   };
   std::vector<Frame> frames_;
   std::vector<Node> nodes_;
-  FlatHashMap64 frame_index_;   // hash of (address, location, function) -> first FrameId
+  FlatHashMap64 frame_index_;         // hash of (address, location, function) -> first FrameId
   std::vector<FrameId> frame_chain_;  // next FrameId with the same hash (collisions)
-  FlatHashMap64 child_index_;   // (parent << 32 | frame) -> StackId
+  FlatHashMap64 child_index_;         // (parent << 32 | frame) -> StackId
 };
 
 // True for a source location in MicroPython's allocator (py/gc.c, py/malloc.c).

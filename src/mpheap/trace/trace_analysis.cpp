@@ -19,7 +19,8 @@ class CollectionTracker {
         current_.first_event = time;
         current_.live_blocks_before = live_before;
         current_.ticks = e.ticks;
-        if (e.ticks && last_ticks_) current_.ms_since_previous = *e.ticks - std::min(*e.ticks, *last_ticks_);
+        if (e.ticks && last_ticks_)
+          current_.ms_since_previous = *e.ticks - std::min(*e.ticks, *last_ticks_);
         in_collection_ = true;
       }
       current_.last_event = time;
@@ -103,7 +104,8 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
     if (step.kind == EventKind::alloc) ++sum.size_histogram[e.length];
     if (step.started) {
       if (e.stack >= result.allocated_by_stack.size())
-        result.allocated_by_stack.resize(std::max<std::size_t>(e.stack + 1, result.allocated_by_stack.size() * 2));
+        result.allocated_by_stack.resize(
+            std::max<std::size_t>(e.stack + 1, result.allocated_by_stack.size() * 2));
       result.allocated_by_stack[e.stack] += e.length;
     }
     if (lifespans != nullptr)

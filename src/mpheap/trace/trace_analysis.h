@@ -23,28 +23,30 @@ class LifespanSink {
   virtual ~LifespanSink() = default;
   virtual void ended(const EndedAllocation& a, const StackTable& stacks) = 0;
   // Called once at the end for every allocation still live, in address order.
-  virtual void still_live(const Allocation& a, std::uint64_t end_time, const StackTable& stacks) = 0;
+  virtual void still_live(const Allocation& a, std::uint64_t end_time,
+                          const StackTable& stacks) = 0;
 };
 
 struct TraceOptions {
   std::string hook = "gc_log_change";
-  std::optional<std::uint64_t> at_event;   // keep the live tree as it stood after this event
-  std::optional<std::uint64_t> block_size; // bytes per GC block; else 32 for 64-bit logs, else 16
+  std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
+  std::optional<std::uint64_t> block_size;  // bytes per GC block; else 32 for 64-bit logs, else 16
   // Called now and then with (bytes read, events so far); for progress displays.
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
 // Statistics of the activity between two collections and of the collection that ended it.
 struct Collection {
-  std::uint64_t index = 0;                 // 1-based
+  std::uint64_t index = 0;                        // 1-based
   std::uint64_t first_event = 0, last_event = 0;  // the run of sweep events
   std::uint64_t objects_freed = 0, blocks_freed = 0;
   std::uint64_t live_blocks_before = 0, live_blocks_after = 0;
   std::uint64_t events_since_previous = 0;  // events between the previous collection and this one
   std::uint64_t allocations_since_previous = 0, blocks_allocated_since_previous = 0;
   std::map<std::uint64_t, std::uint64_t> allocations_by_size;  // blocks -> allocations
-  std::map<FrameId, std::pair<std::uint64_t, std::uint64_t>> sites;  // site -> (allocations, blocks)
-  std::optional<std::uint64_t> ticks;       // ticks at its first sweep, when the log has them
+  std::map<FrameId, std::pair<std::uint64_t, std::uint64_t>>
+      sites;                           // site -> (allocations, blocks)
+  std::optional<std::uint64_t> ticks;  // ticks at its first sweep, when the log has them
   std::optional<std::uint64_t> ms_since_previous;
   bool trailing = false;  // not a collection: the activity after the last one, up to the end
 };
@@ -53,10 +55,10 @@ struct TraceSummary {
   std::string file;
   std::uint64_t bytes_read = 0;
   std::uint64_t stops = 0;
-  std::uint64_t events = 0;        // hook calls, repeats dropped
+  std::uint64_t events = 0;  // hook calls, repeats dropped
   std::uint64_t duplicates = 0;
   std::uint64_t kinds[kEventKinds] = {0, 0, 0, 0};
-  std::uint64_t by_caller = 0;     // events classified by their caller frame
+  std::uint64_t by_caller = 0;  // events classified by their caller frame
   std::uint64_t unlogged = 0;
   std::uint64_t unmatched_frees = 0;
   bool sweeps_logged = false;
@@ -71,7 +73,7 @@ struct TraceSummary {
   LogStyle style = LogStyle::unknown;
   bool wide_addresses = false;
   std::uint64_t block_size = 16;
-  std::string block_size_source;   // "--block-size", "64-bit addresses in the log", "default"
+  std::string block_size_source;  // "--block-size", "64-bit addresses in the log", "default"
   bool has_ticks = false;
   std::uint64_t frames_without_source = 0;
   std::uint64_t distinct_frames = 0, distinct_stacks = 0;
@@ -82,9 +84,9 @@ struct TraceResult {
   StackTable stacks;
   // Live blocks per stack at the end (or after TraceOptions::at_event).
   std::vector<std::int64_t> live_by_stack;
-  std::uint64_t tree_event = 0;           // the event the live tree stands after
+  std::uint64_t tree_event = 0;                   // the event the live tree stands after
   std::vector<std::uint64_t> allocated_by_stack;  // blocks ever allocated per stack
-  std::vector<Collection> collections;    // plus one `trailing` entry when events follow the last
+  std::vector<Collection> collections;  // plus one `trailing` entry when events follow the last
 };
 
 // Reads the whole log. `lifespans` may be null.
