@@ -7,5 +7,5 @@ scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 echo
-echo "\$ build/release/src/mpheap trace examples/unix-x64-gc_log_pup.txt"
-build/release/src/mpheap trace examples/unix-x64-gc_log_pup.txt
+echo "\$ build/release/bin/mpheap trace examples/unix-x64-gc_log_pup.txt"
+build/release/bin/mpheap trace examples/unix-x64-gc_log_pup.txt

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "../trace/test_util.h"
+#include "trace/test_util.h"
 
 namespace {
 

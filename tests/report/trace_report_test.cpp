@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../trace/test_util.h"
+#include "trace/test_util.h"
 #include "mpheap/report/output.h"
 
 namespace mpheap::report {
