@@ -3,6 +3,8 @@
 //
 // The fixture logs are looked up under tests/data, then ../shared/fixtures, relative to the
 // source tree; MPHEAP_BENCH_LOG=path adds (or, when the fixtures are missing, replaces) one.
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,8 +18,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "mpheap/io/line_reader.h"
 #include "mpheap/report/history_json.h"
@@ -40,7 +40,8 @@ struct NamedLine {
 };
 constexpr NamedLine kFrameLines[] = {
     {"alloc_64bit",
-     "#1  0x000055555556d63b in gc_alloc (n_bytes=n_bytes@entry=48, alloc_flags=alloc_flags@entry=0) "
+     "#1  0x000055555556d63b in gc_alloc (n_bytes=n_bytes@entry=48, "
+     "alloc_flags=alloc_flags@entry=0) "
      "at ../../py/gc.c:967"},
     {"inlined_no_address", "#2  gc_collect_end () at ../../py/gc.c:592"},
     {"no_arguments", "#3  0x00005555555be4d5 in gc_collect () at gccollect.c:42"},
@@ -54,7 +55,8 @@ constexpr NamedLine kFrameLines[] = {
     // string arguments with ':' inside (the longest kind of line in the logs)
     {"string_arguments",
      "#4  0x000055555556e528 in qstr_from_strn_helper (str=0x5555555f3760 \".frozen\", "
-     "str@entry=0x5555555cd280 \".frozen:~/.micropython/lib:/usr/lib/micropython\", len=len@entry=7, "
+     "str@entry=0x5555555cd280 \".frozen:~/.micropython/lib:/usr/lib/micropython\", "
+     "len=len@entry=7, "
      "data_is_static=data_is_static@entry=false) at ../../py/qstr.c:376"},
     {"32bit",
      "#4  0x0000d898 in mp_map_init (map=map@entry=0x20000060 <mp_state_ctx+80>, n=n@entry=3) at "
@@ -85,7 +87,8 @@ void BM_parse_frame_line(benchmark::State& state, std::string_view line) {
     auto f = gdb::parse_frame_line(line);
     benchmark::DoNotOptimize(f);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(line.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(line.size()));
 }
 
 void BM_parse_frame_line_all(benchmark::State& state) {
@@ -127,7 +130,8 @@ void BM_stop_line_arguments(benchmark::State& state) {
     benchmark::DoNotOptimize(start);
     benchmark::DoNotOptimize(length);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(line.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(line.size()));
 }
 BENCHMARK(BM_stop_line_arguments);
 
@@ -161,8 +165,10 @@ void BM_analyze_trace(benchmark::State& state, const std::string* log, bool hist
     events = result->summary.events;
     benchmark::DoNotOptimize(result->summary.live_blocks_end);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(log->size()));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(events));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(log->size()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(events));
   state.counters["events"] = static_cast<double>(events);
 }
 
@@ -204,15 +210,18 @@ std::vector<Fixture> load_fixtures() {
 
 int main(int argc, char** argv) {
   for (const NamedLine& l : kFrameLines)
-    benchmark::RegisterBenchmark((std::string("BM_parse_frame_line/") + l.name).c_str(), BM_parse_frame_line, l.line);
+    benchmark::RegisterBenchmark((std::string("BM_parse_frame_line/") + l.name).c_str(),
+                                 BM_parse_frame_line, l.line);
   static const std::vector<Fixture> fixtures = load_fixtures();
   if (fixtures.empty())
     std::fprintf(stderr, "gdb_lines_bench: no fixture log found under %s; set MPHEAP_BENCH_LOG\n",
                  MPHEAP_SOURCE_DIR);
   for (const Fixture& f : fixtures) {
-    benchmark::RegisterBenchmark(("BM_analyze_trace/" + f.name).c_str(), BM_analyze_trace, &f.text, false)
+    benchmark::RegisterBenchmark(("BM_analyze_trace/" + f.name).c_str(), BM_analyze_trace, &f.text,
+                                 false)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("BM_analyze_trace_history/" + f.name).c_str(), BM_analyze_trace, &f.text, true)
+    benchmark::RegisterBenchmark(("BM_analyze_trace_history/" + f.name).c_str(), BM_analyze_trace,
+                                 &f.text, true)
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);

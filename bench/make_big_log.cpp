@@ -12,6 +12,8 @@
 // empty heap and no block is allocated twice. gdb's value numbers (`$N`) run on through the
 // whole output. By default the last repetition keeps its live allocations, so the output
 // ends with the same live heap as the input (--free-at-end frees them too).
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -25,8 +27,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace {
 
@@ -57,7 +57,9 @@ struct InputLog {
   Record ending;
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // The line without its terminator ("\n" or "\r\n").
 std::string_view line_body(std::string_view line) {
@@ -72,8 +74,9 @@ void for_each_line(std::string_view text, F&& f) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
-    std::size_t end = nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - text.data()) + 1
-                                    : text.size();
+    std::size_t end = nl != nullptr
+                          ? static_cast<std::size_t>(static_cast<const char*>(nl) - text.data()) + 1
+                          : text.size();
     f(text.substr(pos, end - pos));
     pos = end;
   }
@@ -89,8 +92,9 @@ std::optional<std::string_view> stop_function(std::string_view line) {
     line.remove_prefix(hit + 5);
   }
   bool found = false;
-  for (std::string_view prefix : {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
-                                  std::string_view("Hardware assisted breakpoint ")}) {
+  for (std::string_view prefix :
+       {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
+        std::string_view("Hardware assisted breakpoint ")}) {
     if (line.starts_with(prefix)) {
       line.remove_prefix(prefix.size());
       found = true;
@@ -110,7 +114,8 @@ std::optional<std::string_view> stop_function(std::string_view line) {
 
 // The function of a frame line `#N  [0xADDR in ]FUNC (...)`.
 std::string_view frame_function(std::string_view line) {
-  std::size_t i = line.find_first_not_of("#0123456789 \t");
+  std::size_t i = line.find_first_not_of("0123456789", 1);  // after `#N`
+  i = line.find_first_not_of(" \t", i == std::string_view::npos ? line.size() : i);
   if (i == std::string_view::npos) return {};
   line.remove_prefix(i);
   if (line.starts_with("0x")) {
@@ -177,7 +182,8 @@ bool describe_event(Record& r) {
     std::string_view line = line_body(raw);
     if (first) stop = line;
     first = false;
-    if (line.starts_with("$ = ") && value_count < 2) values[value_count++] = parse_value(line.substr(4));
+    if (line.starts_with("$ = ") && value_count < 2)
+      values[value_count++] = parse_value(line.substr(4));
     if (line.starts_with("#1 ") && r.caller.empty()) r.caller = frame_function(line);
   });
   if (values[0] && values[1]) {
@@ -207,7 +213,8 @@ std::optional<std::string> read_file(const std::string& path) {
   return data;
 }
 
-std::optional<InputLog> split_log(std::string_view data, const std::string& hook, std::string& error) {
+std::optional<InputLog> split_log(std::string_view data, const std::string& hook,
+                                  std::string& error) {
   InputLog log;
   enum class Part { preamble, events, ending } part = Part::preamble;
   std::uint64_t number = 0;
@@ -226,9 +233,15 @@ std::optional<InputLog> split_log(std::string_view data, const std::string& hook
       }
     }
     switch (part) {
-      case Part::preamble: append_line(log.preamble, line); break;
-      case Part::events: append_line(log.events.back(), line); break;
-      case Part::ending: append_line(log.ending, line); break;
+      case Part::preamble:
+        append_line(log.preamble, line);
+        break;
+      case Part::events:
+        append_line(log.events.back(), line);
+        break;
+      case Part::ending:
+        append_line(log.ending, line);
+        break;
     }
   });
   if (log.events.empty()) {
@@ -244,14 +257,25 @@ std::optional<InputLog> split_log(std::string_view data, const std::string& hook
   return log;
 }
 
+// Whether mpheap could take `b` for a repeated report of `a` (it drops a stop whose values and
+// call stack equal the one before): the same text apart from `$N`, or the same block, length
+// and caller (frame arguments, which may differ, are not part of mpheap's stacks).
+bool may_repeat(const Record& a, const Record& b) {
+  return a.text == b.text ||
+         (a.start_block == b.start_block && a.length == b.length && a.caller == b.caller);
+}
+
 // Blocks still allocated after the input's events: alloc and realloc (length > 0) start or
 // resize the allocation at start_block, length 0 frees it. An allocation that covers blocks of
-// other live ones ends them (the collector freed them without a log entry).
+// other live ones ends them (the collector freed them without a log entry). Repeated reports
+// of a stop are skipped, as mpheap drops them.
 std::map<std::uint64_t, std::uint64_t> live_after(const std::vector<Record>& events,
                                                   std::uint64_t& unmatched_frees,
                                                   std::uint64_t& covered) {
   std::map<std::uint64_t, std::uint64_t> live;  // start block -> blocks
-  for (const Record& e : events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const Record& e = events[i];
+    if (i > 0 && may_repeat(events[i - 1], e)) continue;
     if (e.length == 0) {
       if (live.erase(e.start_block) == 0) ++unmatched_frees;
       continue;
@@ -266,7 +290,7 @@ std::map<std::uint64_t, std::uint64_t> live_after(const std::vector<Record>& eve
       }
     }
     while (it != live.end() && it->first < end) {
-      if (it->first != e.start_block) ++covered;
+      if (it->first != e.start_block || e.caller.starts_with("gc_alloc")) ++covered;
       it = live.erase(it);
     }
     live[e.start_block] = e.length;
@@ -428,31 +452,34 @@ int main(int argc, char** argv) {
   std::uint64_t unmatched = 0, covered = 0;
   auto live = live_after(events, unmatched, covered);
   std::vector<Record> frees;
+  const Record* tmpl = nullptr;
   if (!live.empty()) {
-    const Record* tmpl = free_template(events);
+    tmpl = free_template(events);
     if (tmpl == nullptr) {
-      fmt::print(stderr, "make_big_log: {}: {} allocations stay live and the log has no free to clone\n",
+      fmt::print(stderr,
+                 "make_big_log: {}: {} allocations stay live and the log has no free to clone\n",
                  o.input, live.size());
       return 1;
     }
     for (const auto& [block, blocks] : live) frees.push_back(synthesize_free(*tmpl, block));
   }
 
-  // mpheap drops a stop that repeats the one before (apart from `$N`); keep the seams distinct.
+  // mpheap drops a stop that repeats the one before; keep the seams between repetitions distinct.
   std::uint64_t input_repeats = 0;
   for (std::size_t i = 1; i < events.size(); ++i)
-    if (events[i].text == events[i - 1].text) ++input_repeats;
-  if (frees.size() >= 2 && frees.back().text == events.front().text)
+    if (may_repeat(events[i - 1], events[i])) ++input_repeats;
+  if (frees.size() >= 2 && may_repeat(frees.back(), events.front()))
     std::swap(frees[frees.size() - 1], frees[frees.size() - 2]);
-  if (frees.size() >= 2 && frees.front().text == events.back().text) std::swap(frees[0], frees[1]);
-  if (!frees.empty() && frees.front().text == events.back().text) {
+  if (frees.size() >= 2 && may_repeat(events.back(), frees.front())) std::swap(frees[0], frees[1]);
+  if (!frees.empty() && may_repeat(events.back(), frees.front())) {
     fmt::print(stderr, "make_big_log: the synthesized free repeats the last stop (line {})\n",
                events.back().line);
     return 1;
   }
   const Record& before_next = frees.empty() ? events.back() : frees.back();
-  if (before_next.text == events.front().text) {
-    fmt::print(stderr, "make_big_log: the stop that ends a repetition (line {}) repeats the first stop\n",
+  if (may_repeat(before_next, events.front())) {
+    fmt::print(stderr,
+               "make_big_log: the stop that ends a repetition (line {}) repeats the first stop\n",
                before_next.line);
     return 1;
   }
@@ -489,14 +516,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fmt::print("input   {}: {} bytes, {} stops at {} ({} repeated, {} unmatched frees, {} covered), "
-             "{} allocations live at its end\n",
-             o.input, data->size(), events.size(), o.hook, input_repeats, unmatched, covered, live.size());
+  fmt::print(
+      "input   {}: {} bytes, {} stops at {} ({} repeated, {} unmatched frees, {} ended unlogged by "
+      "a later allocation), "
+      "{} allocations live at its end\n",
+      o.input, data->size(), events.size(), o.hook, input_repeats, unmatched, covered, live.size());
   fmt::print("output  {}: {} bytes ({:.1f} MB)\n", o.output, w.bytes(),
              static_cast<double>(w.bytes()) / kBytesPerMb);
-  fmt::print("events  {} in {} repetitions ({} per repetition + {} synthesized frees between "
-             "repetitions{}), $ values 1..{}\n",
-             written_events, repetitions, events.size(), frees.size(),
-             o.free_at_end ? " and at the end" : "", w.values());
+  fmt::print(
+      "events  {} in {} repetitions ({} per repetition + {} synthesized frees between "
+      "repetitions{}), $ values 1..{}\n",
+      written_events, repetitions, events.size(), frees.size(),
+      o.free_at_end ? " and at the end" : "", w.values());
+  if (tmpl != nullptr)
+    fmt::print("frees   cloned from the stop at input line {} (caller {})\n", tmpl->line,
+               tmpl->caller.empty() ? "unknown" : tmpl->caller);
   return 0;
 }

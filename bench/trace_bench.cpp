@@ -1,5 +1,6 @@
 // trace_bench: times the trace pipeline (log reader, replay, accumulators and the streamed
 // allocation_history.json writer) over one log, as `mpheap trace LOG --history PATH` runs it.
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -7,8 +8,6 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "mpheap/io/line_reader.h"
 #include "mpheap/report/history_json.h"
@@ -74,12 +73,14 @@ int main(int argc, char** argv) {
              mpheap::trace::to_string(s.style));
   fmt::print("wall               {:.3f} s\n", seconds);
   fmt::print("throughput         {:.1f} MB/s\n", mb / seconds);
-  fmt::print("events             {} ({} stops, {} repeats dropped)\n", s.events, s.stops, s.duplicates);
+  fmt::print("events             {} ({} stops, {} repeats dropped)\n", s.events, s.stops,
+             s.duplicates);
   fmt::print("events/s           {:.0f}\n", static_cast<double>(s.events) / seconds);
   fmt::print("peak RSS           {:.1f} MiB\n", peak_rss_mib());
   fmt::print("distinct frames    {}\n", s.distinct_frames);
   fmt::print("distinct stacks    {}\n", s.distinct_stacks);
-  fmt::print("live at end        {} allocations, {} blocks\n", s.live_allocations_end, s.live_blocks_end);
+  fmt::print("live at end        {} allocations, {} blocks\n", s.live_allocations_end,
+             s.live_blocks_end);
   fmt::print("history            {} entries -> {}\n", history.entries(), history_path);
   fmt::print("unlogged/unmatched {} / {}\n", s.unlogged, s.unmatched_frees);
   return 0;

@@ -7,6 +7,8 @@ packages=(
   clang libclang-rt-14-dev clang-format   # libFuzzer, sanitizers, format check
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
+  libdw-dev libelf-dev                    # ELF + DWARF target descriptions
+  gcc-arm-none-eabi                       # tests compile small ARM programs
 )
 
 missing=()
