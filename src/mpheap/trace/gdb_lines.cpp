@@ -88,17 +88,16 @@ std::optional<FrameText> parse_frame_text(std::string_view text) {
   f.function = text.substr(0, name_end);
   if (f.function.empty()) return std::nullopt;
   std::string_view rest = text.substr(name_end);
-  // The location is the suffix after the last " at " or " from ", whichever comes later.
-  std::size_t at = rest.rfind(" at ");
-  std::size_t from = rest.rfind(" from ");
+  // The location is what follows the last " at " (a file:line has no spaces, so that is the
+  // last word), else what follows the last " from " (a library).
   std::size_t args_end = rest.size();
-  if (at != std::string_view::npos && (from == std::string_view::npos || at > from)) {
-    std::string_view loc = rest.substr(at + 4);
-    if (looks_like_file_line(loc)) {
-      f.location = loc;
-      args_end = at;
-    }
-  } else if (from != std::string_view::npos) {
+  std::size_t last_space = rest.size();
+  while (last_space > 0 && rest[last_space - 1] != ' ') --last_space;
+  if (last_space >= 4 && rest.substr(last_space - 4, 4) == " at " &&
+      looks_like_file_line(rest.substr(last_space))) {
+    f.location = rest.substr(last_space);
+    args_end = last_space - 4;
+  } else if (std::size_t from = rest.rfind(" from "); from != std::string_view::npos) {
     std::string_view loc = rest.substr(from + 6);
     if (looks_like_library(loc)) {
       f.location = loc;
@@ -122,6 +121,19 @@ std::optional<FrameLine> parse_frame_line(std::string_view line) {
   auto frame = parse_frame_text(*rest);
   if (!frame) return std::nullopt;
   out.frame = *frame;
+  return out;
+}
+
+std::optional<FrameAddress> frame_line_address(std::string_view line) {
+  if (line.empty() || line[0] != '#') return std::nullopt;
+  FrameAddress out;
+  auto rest = take_number(line.substr(1), out.index);
+  if (!rest) return std::nullopt;
+  std::string_view t = skip_spaces(*rest);
+  if (!t.starts_with("0x")) return std::nullopt;
+  std::size_t sp = t.find(' ');
+  if (sp == std::string_view::npos || t.substr(sp, 4) != " in ") return std::nullopt;
+  out.address = t.substr(0, sp);
   return out;
 }
 

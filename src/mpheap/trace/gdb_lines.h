@@ -33,6 +33,13 @@ struct ValueLine {
 };
 
 std::optional<FrameText> parse_frame_text(std::string_view text);
+
+// The frame index and address of `#N  0xADDR in ...` without parsing the rest.
+struct FrameAddress {
+  std::uint32_t index = 0;
+  std::string_view address;
+};
+std::optional<FrameAddress> frame_line_address(std::string_view line);
 std::optional<FrameLine> parse_frame_line(std::string_view line);
 std::optional<StopLine> parse_stop_line(std::string_view line);
 std::optional<ValueLine> parse_value_line(std::string_view line);

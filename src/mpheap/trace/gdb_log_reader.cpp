@@ -66,6 +66,18 @@ Expected<GdbLogReader::Step> GdbLogReader::flush_wrapped() {
 }
 
 void GdbLogReader::add_frame_text(std::string_view text) {
+  // Fast path: a return address seen before names the same function and line (one log comes
+  // from one build), so the rest of the line need not be parsed.
+  if (auto addressed = gdb::frame_line_address(text); addressed && addressed->index > 0) {
+    if (auto known = stacks_.find_by_address(addressed->address)) {
+      last_frame_open_ = stacks_.frame(*known).location == "??";
+      if (last_frame_open_) ++stats_.frames_without_source;
+      if (stats_.style == LogStyle::unknown) stats_.style = LogStyle::up;
+      pending_.frames.push_back(*known);
+      pending_.values_last = false;
+      return;
+    }
+  }
   auto parsed = gdb::parse_frame_line(text);
   gdb::FrameText frame;
   std::uint32_t index = 0;
@@ -203,12 +215,12 @@ Expected<GdbLogReader::Step> GdbLogReader::consume_stop(std::string_view text,
   auto finished = finish_pending(false);
   if (!finished) return finished;
   ++stats_.stops;
-  pending_ = Pending{};
+  pending_.clear();
   pending_.active = true;
   pending_.line = line.number;
   pending_.last_line_cut = !line.terminated;
-  pending_.header_start = gdb::argument_integer(stop->frame.args, 0);
-  pending_.header_length = gdb::argument_integer(stop->frame.args, 1);
+  // Parsed only if the stop prints no values (see finish_pending).
+  pending_.header_args.assign(stop->frame.args);
   return finished;
 }
 
@@ -257,7 +269,8 @@ Expected<GdbLogReader::Step> GdbLogReader::consume_summary_line(const io::Line& 
 }
 
 bool GdbLogReader::matches_last_shape(const Pending& p) const {
-  bool has_values = p.value_count >= 2 || (p.header_start && p.header_length);
+  bool has_values = p.value_count >= 2 || (gdb::argument_integer(p.header_args, 0) &&
+                                           gdb::argument_integer(p.header_args, 1));
   if (!last_shape_.known) return has_values;
   if (p.value_count != last_shape_.value_count) return false;
   if (!p.frames.empty() != last_shape_.has_frames) return false;
@@ -269,8 +282,12 @@ bool GdbLogReader::matches_last_shape(const Pending& p) const {
 
 Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
   if (!pending_.active) return Step::more;
-  Pending p = std::move(pending_);
-  pending_ = Pending{};
+  // Work on the pending stop in place and clear it on the way out (keeping its buffers).
+  struct ClearOnExit {
+    Pending& p;
+    ~ClearOnExit() { p.clear(); }
+  } clear_on_exit{pending_};
+  const Pending& p = pending_;
   if (at_eof && (!p.terminated || p.last_line_cut)) {
     if (p.last_line_cut || !matches_last_shape(p)) {
       stats_.incomplete_last_event = true;
@@ -284,9 +301,11 @@ Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
     ev.start_block = p.values[0];
     ev.length = p.values[1];
     if (p.value_count >= 3) ev.ticks = p.values[2];
-  } else if (p.header_start && p.header_length) {
-    ev.start_block = *p.header_start;
-    ev.length = *p.header_length;
+  } else if (auto start = gdb::argument_integer(p.header_args, 0),
+             length = gdb::argument_integer(p.header_args, 1);
+             start && length) {
+    ev.start_block = *start;
+    ev.length = *length;
   } else {
     return error_at(p.line,
                     fmt::format("expected start_block and length for this stop in {}: two '$N = "

@@ -49,15 +49,21 @@ class GdbLogReader {
   struct Pending {
     bool active = false;
     std::uint64_t line = 0;
-    std::optional<std::uint64_t> header_start, header_length;
+    std::string header_args;  // the stop line's argument list ("start_block=3, length=0")
     std::uint64_t values[3] = {0, 0, 0};
     int value_count = 0;
     bool values_last = false;    // the last thing printed was a `$N` value
     bool terminated = false;     // something followed the stop's output
     bool last_line_cut = false;  // the stop's last line had no newline
-    int max_frame_index = -1;
     std::vector<FrameId> frames;
-    FrameId outermost = 0;
+
+    void clear() {
+      active = terminated = last_line_cut = values_last = false;
+      line = 0;
+      header_args.clear();
+      value_count = 0;
+      frames.clear();
+    }
   };
   struct Shape {
     bool known = false;

@@ -1,17 +1,13 @@
 // Frame and call-stack interning.
 #include "mpheap/trace/stack_table.h"
 
-#include <functional>
+#include "mpheap/util/hash.h"
 
 namespace mpheap::trace {
 namespace {
 
 std::uint64_t frame_hash(std::string_view a, std::string_view l, std::string_view f) {
-  std::hash<std::string_view> h;
-  std::uint64_t x = h(a);
-  x = x * 0x9E3779B97F4A7C15ULL ^ h(l);
-  x = x * 0x9E3779B97F4A7C15ULL ^ h(f);
-  return x;
+  return hash_bytes(f, hash_bytes(l, hash_bytes(a)));
 }
 
 bool ends_with_path(std::string_view file, std::string_view tail) {
@@ -22,6 +18,21 @@ bool ends_with_path(std::string_view file, std::string_view tail) {
 }
 
 constexpr std::uint32_t kNoFrame = 0xffffffffU;
+
+// The numeric value of "0x..." (0 when not hex or longer than 16 digits).
+std::uint64_t address_value(std::string_view address) {
+  if (!address.starts_with("0x") || address.size() > 18) return 0;
+  std::uint64_t v = 0;
+  for (char c : address.substr(2)) {
+    unsigned d = c >= '0' && c <= '9'   ? unsigned(c - '0')
+                 : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? unsigned(c - 'A' + 10)
+                                        : 16u;
+    if (d > 15) return 0;
+    v = (v << 4) | d;
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -51,6 +62,7 @@ FrameId StackTable::intern_frame(std::string_view address, std::string_view loca
   std::string_view digits = address.starts_with("0x") ? address.substr(2) : address;
   f.wide_address = digits.size() > 8;
   frames_.push_back(std::move(f));
+  if (std::uint64_t value = address_value(address); value != 0) address_index_.insert(value, id);
   if (first) {
     // Chain the new frame behind the existing ones with the same hash.
     FrameId last = *first;
@@ -62,6 +74,12 @@ FrameId StackTable::intern_frame(std::string_view address, std::string_view loca
     frame_index_.insert(h, id);
   }
   return id;
+}
+
+std::optional<FrameId> StackTable::find_by_address(std::string_view address) const {
+  std::uint64_t value = address_value(address);
+  if (value == 0) return std::nullopt;
+  return address_index_.find(value);
 }
 
 StackId StackTable::intern_stack(std::span<const FrameId> innermost_first) {

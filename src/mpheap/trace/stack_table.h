@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ class StackTable {
 
   FrameId intern_frame(std::string_view address, std::string_view location,
                        std::string_view function);
+  // The frame first interned with this return address (its numeric value; 0 never matches).
+  [[nodiscard]] std::optional<FrameId> find_by_address(std::string_view address) const;
   // `innermost_first` lists a backtrace as gdb prints it (#1, #2, ...).
   StackId intern_stack(std::span<const FrameId> innermost_first);
 
@@ -59,6 +62,7 @@ class StackTable {
   std::vector<Node> nodes_;
   FlatHashMap64 frame_index_;         // hash of (address, location, function) -> first FrameId
   std::vector<FrameId> frame_chain_;  // next FrameId with the same hash (collisions)
+  FlatHashMap64 address_index_;       // return address -> FrameId, for frames with an address
   FlatHashMap64 child_index_;         // (parent << 32 | frame) -> StackId
 };
 
