@@ -15,24 +15,64 @@ Expected<std::unique_ptr<Output>> Output::open(const std::string& path) {
   return std::unique_ptr<Output>(new Output(path, f, true));
 }
 
+Output::Output(std::string path, std::FILE* f, bool owned)
+    : path_(std::move(path)), file_(f), owned_(owned) {
+  if (owned_) std::setvbuf(file_, nullptr, _IONBF, 0);  // our buffers are large: no stdio copy
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
 Output::~Output() {
-  if (file_ != nullptr) close();
+  if (file_ != nullptr) (void)close();
+}
+
+void Output::write_now(const std::string& data) {
+  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
+    failed_ = true;
+    write_errno_ = errno;
+  }
+}
+
+void Output::writer_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [this] { return has_work_ || stopping_; });
+    if (!has_work_) return;
+    lock.unlock();
+    write_now(in_flight_);
+    in_flight_.clear();
+    lock.lock();
+    has_work_ = false;
+    changed_.notify_all();
+  }
 }
 
 void Output::flush() {
-  if (file_ != nullptr && !buffer_.empty() &&
-      std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
-    failed_ = true;
-  buffer_.clear();
+  if (buffer_.empty()) return;
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return !has_work_; });
+  std::swap(buffer_, in_flight_);
+  has_work_ = true;
+  changed_.notify_all();
 }
 
 Expected<bool> Output::close() {
-  flush();
   if (file_ == nullptr) return true;
-  bool ok = std::fflush(file_) == 0 && !failed_;
-  if (owned_) ok = std::fclose(file_) == 0 && ok;
+  flush();
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return !has_work_; });
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  writer_.join();
+  bool ok = !failed_ && std::fflush(file_) == 0;
+  int err = failed_ ? write_errno_ : errno;
+  if (owned_ && std::fclose(file_) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
   file_ = nullptr;
-  if (!ok) return Error{path_, 0, 0, fmt::format("write failed: {}", std::strerror(errno))};
+  if (!ok) return Error{path_, 0, 0, fmt::format("write failed: {}", std::strerror(err))};
   return true;
 }
 
