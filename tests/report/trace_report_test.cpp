@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "trace/test_util.h"
 #include "mpheap/report/output.h"
+#include "trace/test_util.h"
 
 namespace mpheap::report {
 namespace {
