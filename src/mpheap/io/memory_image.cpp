@@ -1,0 +1,92 @@
+// Memory images built from dump files placed at addresses.
+#include "mpheap/io/memory_image.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+
+namespace mpheap::io {
+
+void MemoryImage::add(MemoryRange range) {
+  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), range.address,
+                             [](const MemoryRange& r, std::uint64_t a) { return r.address < a; });
+  ranges_.insert(it, std::move(range));
+}
+
+const MemoryRange* MemoryImage::find(std::uint64_t address) const {
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                             [](std::uint64_t a, const MemoryRange& r) { return a < r.address; });
+  // Later ranges win where files overlap: search backwards from the last candidate.
+  while (it != ranges_.begin()) {
+    --it;
+    if (address >= it->address && address < it->end()) return &*it;
+  }
+  return nullptr;
+}
+
+bool MemoryImage::covers(std::uint64_t address, std::uint64_t size) const {
+  const MemoryRange* r = find(address);
+  return r != nullptr && size <= r->end() - address;
+}
+
+std::optional<std::string_view> MemoryImage::bytes(std::uint64_t address,
+                                                   std::uint64_t size) const {
+  const MemoryRange* r = find(address);
+  if (r == nullptr || size > r->end() - address) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(r->bytes.data()) + (address - r->address),
+                          size);
+}
+
+std::optional<std::uint64_t> MemoryImage::read(std::uint64_t address, std::uint32_t size,
+                                               bool little_endian) const {
+  if (size == 0 || size > 8) return std::nullopt;
+  auto b = bytes(address, size);
+  if (!b) return std::nullopt;
+  std::uint64_t v = 0;
+  for (std::uint32_t i = 0; i < size; ++i) {
+    auto byte = static_cast<std::uint8_t>((*b)[little_endian ? size - 1 - i : i]);
+    v = (v << 8) | byte;
+  }
+  return v;
+}
+
+Expected<PlacedFile> parse_placed_file(std::string_view spec) {
+  auto at = spec.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == spec.size()) {
+    return Error{std::string(spec), 0, 0,
+                 "expected FILE@ADDRESS (the address the dump starts at, e.g. ram.bin@0x20000000)"};
+  }
+  std::string_view addr = spec.substr(at + 1);
+  int base = 10;
+  if (addr.size() > 2 && addr[0] == '0' && (addr[1] == 'x' || addr[1] == 'X')) {
+    base = 16;
+    addr.remove_prefix(2);
+  }
+  PlacedFile p{std::string(spec.substr(0, at)), 0};
+  auto [ptr, ec] = std::from_chars(addr.data(), addr.data() + addr.size(), p.address, base);
+  if (ec != std::errc() || ptr != addr.data() + addr.size()) {
+    return Error{std::string(spec), 0, 0,
+                 fmt::format("expected an address after '@' (hex with 0x, or decimal), found '{}'",
+                             spec.substr(at + 1))};
+  }
+  return p;
+}
+
+Expected<MemoryRange> load_placed_file(const PlacedFile& placed) {
+  std::ifstream in(placed.path, std::ios::binary);
+  if (!in) return Error{placed.path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  MemoryRange r;
+  r.address = placed.address;
+  r.source = placed.path;
+  r.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (r.bytes.empty()) return Error{placed.path, 0, 0, "the dump is empty"};
+  if (r.address + r.bytes.size() < r.address)
+    return Error{placed.path, 0, 0, "the dump runs past the end of the address space"};
+  return r;
+}
+
+}  // namespace mpheap::io

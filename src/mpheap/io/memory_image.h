@@ -1,0 +1,47 @@
+// Memory placed at addresses: a set of (address, bytes) ranges with "not captured" holes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/util/error.h"
+
+namespace mpheap::io {
+
+struct MemoryRange {
+  std::uint64_t address = 0;
+  std::vector<std::uint8_t> bytes;
+  std::string source;  // file it came from
+  [[nodiscard]] std::uint64_t end() const { return address + bytes.size(); }
+};
+
+class MemoryImage {
+ public:
+  void add(MemoryRange range);
+  [[nodiscard]] const std::vector<MemoryRange>& ranges() const { return ranges_; }
+  [[nodiscard]] bool covers(std::uint64_t address, std::uint64_t size) const;
+  // Bytes at [address, address+size) when all captured.
+  [[nodiscard]] std::optional<std::string_view> bytes(std::uint64_t address,
+                                                      std::uint64_t size) const;
+  // An unsigned word of `size` bytes (1, 2, 4, 8) in the given byte order; nullopt where not
+  // captured.
+  [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t address, std::uint32_t size,
+                                                  bool little_endian = true) const;
+
+ private:
+  const MemoryRange* find(std::uint64_t address) const;
+  std::vector<MemoryRange> ranges_;  // sorted by address, not overlapping
+};
+
+// "FILE@ADDR" (ADDR hex with 0x or decimal): the whole file placed at ADDR.
+struct PlacedFile {
+  std::string path;
+  std::uint64_t address = 0;
+};
+Expected<PlacedFile> parse_placed_file(std::string_view spec);
+Expected<MemoryRange> load_placed_file(const PlacedFile& placed);
+
+}  // namespace mpheap::io

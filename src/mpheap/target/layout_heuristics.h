@@ -1,0 +1,53 @@
+// Struct layouts without DWARF: found in a RAM dump by the shape of MicroPython's own
+// structures, for targets read from a linker map or nm output.
+//  - the heap area record inside mp_state_ctx: table start < pool start < pool end, and the
+//    pool holds exactly 4 blocks per allocation-table byte (MicroPython's area formula), which
+//    also gives the block size; extra table pointers between them are the finaliser, weakref
+//    (MicroPython) or selective-collect (CircuitPython) tables; a `next` pointer before the
+//    record that leads to another such record means a split heap;
+//  - vm.last_pool: the first word whose chain of `prev` pointers reaches a ROM qstr pool;
+//  - vm.dict_main: the dict embedded in mp_state_ctx that thread.dict_globals points at, and
+//    vm.mp_loaded_modules_dict the other embedded dict;
+//  - thread.stack_top: the first word of mp_state_ctx.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpheap/io/memory_image.h"
+#include "mpheap/target/target.h"
+#include "mpheap/util/error.h"
+
+namespace mpheap::target {
+
+struct HeapAreaBounds {
+  std::uint64_t record = 0;  // address of the mp_state_mem_area_t
+  std::uint64_t alloc_table = 0, alloc_table_bytes = 0;
+  std::optional<std::uint64_t> finaliser_table, weakref_table, collect_table;
+  std::uint64_t pool_start = 0, pool_end = 0;
+  std::uint64_t next = 0;
+  [[nodiscard]] std::uint64_t blocks() const { return alloc_table_bytes * 4; }
+};
+
+struct LayoutFindings {
+  std::uint64_t load_bias = 0;             // run-time address = symbol address + load_bias
+  std::vector<HeapAreaBounds> areas;       // in chain order
+  std::optional<std::uint64_t> last_pool;  // the value of vm.last_pool
+  std::vector<std::string> evidence;       // one line per fact: what was found and why
+};
+
+// The load bias of a position-independent build: 0 when the dumps cover mp_state_ctx at its
+// symbol address, else inferred from a dump whose size is sizeof(mp_state_ctx) (a dump of it).
+Expected<std::uint64_t> infer_load_bias(const Target& t, const io::MemoryImage& ram);
+
+// Fills t.state (offsets), t.block_size and, when the last pool is in RAM, t.qstr_pool.
+Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
+                                      std::optional<std::uint64_t> load_bias);
+
+// Reads the chain of heap areas with a known layout (from DWARF, JSON or infer_layout).
+std::vector<HeapAreaBounds> read_heap_areas(const Target& t, const io::MemoryImage& ram,
+                                            std::uint64_t load_bias);
+
+}  // namespace mpheap::target

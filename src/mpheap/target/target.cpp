@@ -1,0 +1,85 @@
+// Target lookups: address -> symbol, name -> symbol, type objects.
+#include "mpheap/target/target.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mpheap::target {
+
+const char* to_string(RegionKind kind) {
+  switch (kind) {
+    case RegionKind::flash:
+      return "flash";
+    case RegionKind::ram:
+      return "ram";
+    case RegionKind::data:
+      return "data";
+    case RegionKind::bss:
+      return "bss";
+    case RegionKind::stack:
+      return "stack";
+    case RegionKind::heap:
+      return "heap";
+    case RegionKind::other:
+      break;
+  }
+  return "other";
+}
+
+void Target::finalize() {
+  std::sort(symbols.begin(), symbols.end(), [](const Symbol& a, const Symbol& b) {
+    return a.address != b.address ? a.address < b.address : a.name < b.name;
+  });
+  symbols.erase(std::unique(symbols.begin(), symbols.end(),
+                            [](const Symbol& a, const Symbol& b) {
+                              return a.address == b.address && a.name == b.name;
+                            }),
+                symbols.end());
+  std::sort(types.begin(), types.end(),
+            [](const TypeObject& a, const TypeObject& b) { return a.address < b.address; });
+  by_name_.resize(symbols.size());
+  for (std::uint32_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
+  std::sort(by_name_.begin(), by_name_.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return symbols[a].name < symbols[b].name; });
+}
+
+const Symbol* Target::find_symbol(std::string_view name) const {
+  auto it =
+      std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                       [&](std::uint32_t i, std::string_view n) { return symbols[i].name < n; });
+  if (it == by_name_.end() || symbols[*it].name != name) return nullptr;
+  return &symbols[*it];
+}
+
+const Symbol* Target::symbol_at(std::uint64_t address) const {
+  // The last symbol starting at or before the address whose extent covers it; symbols of
+  // unknown size only match their own address.
+  auto it = std::upper_bound(symbols.begin(), symbols.end(), address,
+                             [](std::uint64_t a, const Symbol& s) { return a < s.address; });
+  const Symbol* best = nullptr;
+  for (int steps = 0; it != symbols.begin() && steps < 64; ++steps) {
+    --it;
+    const Symbol& s = *it;
+    bool covers = s.size > 0 ? address - s.address < s.size : address == s.address;
+    if (covers && (best == nullptr || (best->size == 0 && s.size > 0))) best = &s;
+    if (best != nullptr && best->size > 0) break;
+    if (address - s.address > (1u << 20)) break;
+  }
+  return best;
+}
+
+std::string Target::describe(std::uint64_t address) const {
+  const Symbol* s = symbol_at(address);
+  if (s == nullptr) return fmt::format("0x{:x}", address);
+  if (s->address == address) return s->name;
+  return fmt::format("{}+{}", s->name, address - s->address);
+}
+
+const TypeObject* Target::type_at(std::uint64_t address) const {
+  auto it = std::lower_bound(types.begin(), types.end(), address,
+                             [](const TypeObject& t, std::uint64_t a) { return t.address < a; });
+  return it != types.end() && it->address == address ? &*it : nullptr;
+}
+
+}  // namespace mpheap::target

@@ -1,0 +1,115 @@
+// What mpheap needs to know about one firmware build: word size, byte order, block size,
+// symbols, memory regions, where mp_state_ctx is and the offsets of the fields the heap
+// decoder reads, the built-in type objects, the qstr pool layout and the ROM qstrs.
+// Filled by one reader per source (ELF+DWARF, linker map + nm, ...), saved as target.json.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mpheap::target {
+
+struct Symbol {
+  std::string name;
+  std::uint64_t address = 0;
+  std::uint64_t size = 0;  // 0 when unknown
+  char kind = '?';      // nm's type letter: T/t text, D/d data, B/b bss, R/r read-only, A absolute
+  std::string section;  // ".bss", ".data", ... when known
+};
+
+enum class RegionKind { flash, ram, data, bss, stack, heap, other };
+const char* to_string(RegionKind kind);
+
+struct MemoryRegion {
+  std::string name;
+  RegionKind kind = RegionKind::other;
+  std::uint64_t start = 0;
+  std::uint64_t end = 0;  // exclusive
+};
+
+// Offsets (bytes) of one field, or nullopt where the build has no such field.
+using Offset = std::optional<std::uint64_t>;
+
+// mp_state_mem_area_t: one heap area (MicroPython, CircuitPython; split heaps chain by `next`).
+struct AreaLayout {
+  std::uint64_t size = 0;
+  Offset gc_alloc_table_start;
+  Offset gc_alloc_table_byte_len;
+  Offset gc_finaliser_table_start;  // MICROPY_ENABLE_FINALISER
+  Offset gc_weakref_table_start;    // MicroPython's weak references
+  Offset gc_collect_table_start;    // CircuitPython's selective collect
+  Offset gc_pool_start;
+  Offset gc_pool_end;
+  Offset next;  // MICROPY_GC_SPLIT_HEAP
+};
+
+// Fields of mp_state_ctx the decoder reads, as offsets from &mp_state_ctx.
+struct StateLayout {
+  std::uint64_t size = 0;  // sizeof(mp_state_ctx_t), 0 when unknown
+  Offset mem_area;         // mp_state_ctx.mem.area (the first area)
+  Offset vm_last_pool;
+  Offset vm_dict_main;
+  Offset vm_mp_loaded_modules_dict;
+  Offset thread_stack_top;
+  AreaLayout area;
+};
+
+// qstr_pool_t: MicroPython 1.19 added a hashes array and 1.20 a lengths array in front of
+// the strings; older pools store hash and length bytes before each string.
+struct QstrPoolLayout {
+  std::uint64_t size = 0;  // header size: where qstrs[] starts
+  Offset prev;
+  Offset total_prev_len;  // may share a word with is_sorted (bit field)
+  Offset alloc;
+  Offset len;
+  Offset hashes;
+  Offset lengths;
+  Offset qstrs;
+  std::uint32_t hash_bytes = 2;  // MICROPY_QSTR_BYTES_IN_HASH
+  std::uint32_t len_bytes = 1;   // MICROPY_QSTR_BYTES_IN_LEN
+};
+
+struct TypeObject {
+  std::uint64_t address = 0;
+  std::string symbol;  // "mp_type_list"
+  std::string name;    // Python name, "list"
+};
+
+// Where each fact came from, so a user can judge it ("dwarf", "map", "nm", "heuristic", ...).
+struct Provenance {
+  std::string symbols;
+  std::string layout;
+  std::string qstrs;
+};
+
+struct Target {
+  std::uint32_t word_size = 4;
+  bool little_endian = true;
+  std::uint32_t block_size = 16;  // MICROPY_BYTES_PER_GC_BLOCK
+  std::string machine;            // "ARM", "x86-64", "Xtensa", "RISC-V", "" if unknown
+  std::vector<Symbol> symbols;    // sorted by address, then name
+  std::vector<MemoryRegion> regions;
+  std::optional<std::uint64_t> mp_state_ctx;
+  StateLayout state;
+  QstrPoolLayout qstr_pool;
+  std::vector<TypeObject> types;       // sorted by address
+  std::vector<std::string> rom_qstrs;  // index -> string
+  Provenance provenance;
+
+  // The symbol containing `address` (or starting at it when sizes are unknown), if any.
+  [[nodiscard]] const Symbol* symbol_at(std::uint64_t address) const;
+  [[nodiscard]] const Symbol* find_symbol(std::string_view name) const;
+  // "symbol+offset" or "0x..." for an address.
+  [[nodiscard]] std::string describe(std::uint64_t address) const;
+  [[nodiscard]] const TypeObject* type_at(std::uint64_t address) const;
+  // Sorts symbols and types and builds the name index; call after filling them.
+  void finalize();
+
+ private:
+  std::vector<std::uint32_t> by_name_;  // indices into symbols, sorted by name
+};
+
+}  // namespace mpheap::target

@@ -1,0 +1,259 @@
+// Writing and reading target.json (addresses as "0x..." strings: JSON numbers lose 64-bit values).
+#include "mpheap/target/target_json.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace mpheap::target {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string hex(std::uint64_t v) {
+  return fmt::format("0x{:x}", v);
+}
+
+struct FieldName {
+  const char* name;
+  Offset StateLayout::*state = nullptr;
+  Offset AreaLayout::*area = nullptr;
+  Offset QstrPoolLayout::*pool = nullptr;
+};
+
+const FieldName kStateFields[] = {
+    {"mem.area", &StateLayout::mem_area},
+    {"vm.last_pool", &StateLayout::vm_last_pool},
+    {"vm.dict_main", &StateLayout::vm_dict_main},
+    {"vm.mp_loaded_modules_dict", &StateLayout::vm_mp_loaded_modules_dict},
+    {"thread.stack_top", &StateLayout::thread_stack_top},
+};
+const FieldName kAreaFields[] = {
+    {"gc_alloc_table_start", nullptr, &AreaLayout::gc_alloc_table_start},
+    {"gc_alloc_table_byte_len", nullptr, &AreaLayout::gc_alloc_table_byte_len},
+    {"gc_finaliser_table_start", nullptr, &AreaLayout::gc_finaliser_table_start},
+    {"gc_weakref_table_start", nullptr, &AreaLayout::gc_weakref_table_start},
+    {"gc_collect_table_start", nullptr, &AreaLayout::gc_collect_table_start},
+    {"gc_pool_start", nullptr, &AreaLayout::gc_pool_start},
+    {"gc_pool_end", nullptr, &AreaLayout::gc_pool_end},
+    {"next", nullptr, &AreaLayout::next},
+};
+const FieldName kPoolFields[] = {
+    {"prev", nullptr, nullptr, &QstrPoolLayout::prev},
+    {"total_prev_len", nullptr, nullptr, &QstrPoolLayout::total_prev_len},
+    {"alloc", nullptr, nullptr, &QstrPoolLayout::alloc},
+    {"len", nullptr, nullptr, &QstrPoolLayout::len},
+    {"hashes", nullptr, nullptr, &QstrPoolLayout::hashes},
+    {"lengths", nullptr, nullptr, &QstrPoolLayout::lengths},
+    {"qstrs", nullptr, nullptr, &QstrPoolLayout::qstrs},
+};
+
+struct JsonError {
+  std::string what;
+};
+
+std::uint64_t parse_address(const ordered_json& j, const std::string& path) {
+  if (j.is_number_unsigned()) return j.get<std::uint64_t>();
+  if (!j.is_string())
+    throw JsonError{
+        fmt::format("{}: expected an address string \"0x...\", found {}", path, j.dump())};
+  std::string s = j.get<std::string>();
+  std::string_view v = s;
+  int base = 10;
+  if (v.starts_with("0x")) {
+    v.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    throw JsonError{fmt::format("{}: expected an address \"0x...\", found \"{}\"", path, s)};
+  return out;
+}
+
+std::uint64_t get_uint(const ordered_json& obj, const char* key, const std::string& path) {
+  if (!obj.contains(key)) throw JsonError{fmt::format("{}: missing \"{}\"", path, key)};
+  const auto& j = obj[key];
+  if (!j.is_number_unsigned())
+    throw JsonError{
+        fmt::format("{}.{}: expected a non-negative integer, found {}", path, key, j.dump())};
+  return j.get<std::uint64_t>();
+}
+
+std::string get_string(const ordered_json& obj, const char* key, const std::string& path,
+                       bool required = false) {
+  if (!obj.contains(key)) {
+    if (required) throw JsonError{fmt::format("{}: missing \"{}\"", path, key)};
+    return {};
+  }
+  if (!obj[key].is_string())
+    throw JsonError{fmt::format("{}.{}: expected a string, found {}", path, key, obj[key].dump())};
+  return obj[key].get<std::string>();
+}
+
+RegionKind region_kind(const std::string& s, const std::string& path) {
+  for (RegionKind k : {RegionKind::flash, RegionKind::ram, RegionKind::data, RegionKind::bss,
+                       RegionKind::stack, RegionKind::heap, RegionKind::other})
+    if (s == to_string(k)) return k;
+  throw JsonError{fmt::format("{}: unknown region kind \"{}\"", path, s)};
+}
+
+}  // namespace
+
+std::string to_json(const Target& t) {
+  ordered_json j;
+  j["format"] = "mpheap-target";
+  j["version"] = kTargetFormatVersion;
+  j["machine"] = t.machine;
+  j["word_size"] = t.word_size;
+  j["byte_order"] = t.little_endian ? "little" : "big";
+  j["block_size"] = t.block_size;
+  j["provenance"] = {{"symbols", t.provenance.symbols},
+                     {"layout", t.provenance.layout},
+                     {"qstrs", t.provenance.qstrs}};
+  ordered_json ctx = ordered_json::object();
+  if (t.mp_state_ctx) ctx["address"] = hex(*t.mp_state_ctx);
+  ctx["size"] = t.state.size;
+  ordered_json sf = ordered_json::object();
+  for (const FieldName& f : kStateFields)
+    if (t.state.*(f.state)) sf[f.name] = *(t.state.*(f.state));
+  ctx["fields"] = sf;
+  j["mp_state_ctx"] = ctx;
+  ordered_json af = ordered_json::object();
+  for (const FieldName& f : kAreaFields)
+    if (t.state.area.*(f.area)) af[f.name] = *(t.state.area.*(f.area));
+  j["heap_area"] = {{"size", t.state.area.size}, {"fields", af}};
+  ordered_json pf = ordered_json::object();
+  for (const FieldName& f : kPoolFields)
+    if (t.qstr_pool.*(f.pool)) pf[f.name] = *(t.qstr_pool.*(f.pool));
+  j["qstr_pool"] = {{"size", t.qstr_pool.size},
+                    {"hash_bytes", t.qstr_pool.hash_bytes},
+                    {"len_bytes", t.qstr_pool.len_bytes},
+                    {"fields", pf}};
+  ordered_json regions = ordered_json::array();
+  for (const MemoryRegion& r : t.regions)
+    regions.push_back({{"name", r.name},
+                       {"kind", to_string(r.kind)},
+                       {"start", hex(r.start)},
+                       {"end", hex(r.end)}});
+  j["regions"] = regions;
+  ordered_json types = ordered_json::array();
+  for (const TypeObject& ty : t.types)
+    types.push_back({{"address", hex(ty.address)}, {"symbol", ty.symbol}, {"name", ty.name}});
+  j["types"] = types;
+  j["rom_qstrs"] = t.rom_qstrs;
+  ordered_json symbols = ordered_json::array();
+  for (const Symbol& s : t.symbols) {
+    ordered_json o{{"name", s.name},
+                   {"address", hex(s.address)},
+                   {"size", s.size},
+                   {"kind", std::string(1, s.kind)}};
+    if (!s.section.empty()) o["section"] = s.section;
+    symbols.push_back(std::move(o));
+  }
+  j["symbols"] = symbols;
+  return j.dump(1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+Expected<Target> target_from_json(std::string_view text, const std::string& name) {
+  ordered_json j = ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    return Error{name, 0, 0, "expected a JSON target description, found text that is not JSON"};
+  try {
+    if (!j.is_object() || get_string(j, "format", "$") != "mpheap-target")
+      throw JsonError{
+          "$: expected \"format\": \"mpheap-target\" (a file written by `mpheap target -o`)"};
+    std::uint64_t version = get_uint(j, "version", "$");
+    if (version != kTargetFormatVersion)
+      throw JsonError{
+          fmt::format("$.version: expected {}, found {}", kTargetFormatVersion, version)};
+    Target t;
+    t.machine = get_string(j, "machine", "$");
+    t.word_size = static_cast<std::uint32_t>(get_uint(j, "word_size", "$"));
+    if (t.word_size != 4 && t.word_size != 8 && t.word_size != 2)
+      throw JsonError{fmt::format("$.word_size: expected 2, 4 or 8, found {}", t.word_size)};
+    std::string order = get_string(j, "byte_order", "$", true);
+    if (order != "little" && order != "big")
+      throw JsonError{"$.byte_order: expected \"little\" or \"big\""};
+    t.little_endian = order == "little";
+    t.block_size = static_cast<std::uint32_t>(get_uint(j, "block_size", "$"));
+    if (t.block_size == 0 || t.block_size > 4096) throw JsonError{"$.block_size: expected 1..4096"};
+    if (j.contains("provenance") && j["provenance"].is_object()) {
+      t.provenance.symbols = get_string(j["provenance"], "symbols", "$.provenance");
+      t.provenance.layout = get_string(j["provenance"], "layout", "$.provenance");
+      t.provenance.qstrs = get_string(j["provenance"], "qstrs", "$.provenance");
+    }
+    auto object = [&](const ordered_json& parent, const char* key,
+                      const std::string& path) -> const ordered_json& {
+      if (!parent.contains(key) || !parent[key].is_object())
+        throw JsonError{fmt::format("{}: expected an object \"{}\"", path, key)};
+      return parent[key];
+    };
+    const auto& ctx = object(j, "mp_state_ctx", "$");
+    if (ctx.contains("address"))
+      t.mp_state_ctx = parse_address(ctx["address"], "$.mp_state_ctx.address");
+    t.state.size = get_uint(ctx, "size", "$.mp_state_ctx");
+    const auto& sf = object(ctx, "fields", "$.mp_state_ctx");
+    for (const FieldName& f : kStateFields)
+      if (sf.contains(f.name)) t.state.*(f.state) = get_uint(sf, f.name, "$.mp_state_ctx.fields");
+    const auto& area = object(j, "heap_area", "$");
+    t.state.area.size = get_uint(area, "size", "$.heap_area");
+    const auto& af = object(area, "fields", "$.heap_area");
+    for (const FieldName& f : kAreaFields)
+      if (af.contains(f.name)) t.state.area.*(f.area) = get_uint(af, f.name, "$.heap_area.fields");
+    const auto& pool = object(j, "qstr_pool", "$");
+    t.qstr_pool.size = get_uint(pool, "size", "$.qstr_pool");
+    t.qstr_pool.hash_bytes =
+        static_cast<std::uint32_t>(get_uint(pool, "hash_bytes", "$.qstr_pool"));
+    t.qstr_pool.len_bytes = static_cast<std::uint32_t>(get_uint(pool, "len_bytes", "$.qstr_pool"));
+    const auto& pf = object(pool, "fields", "$.qstr_pool");
+    for (const FieldName& f : kPoolFields)
+      if (pf.contains(f.name)) t.qstr_pool.*(f.pool) = get_uint(pf, f.name, "$.qstr_pool.fields");
+    auto array = [&](const char* key) -> const ordered_json& {
+      if (!j.contains(key) || !j[key].is_array())
+        throw JsonError{fmt::format("$: expected an array \"{}\"", key)};
+      return j[key];
+    };
+    std::size_t i = 0;
+    for (const auto& r : array("regions")) {
+      std::string path = fmt::format("$.regions[{}]", i++);
+      t.regions.push_back(
+          MemoryRegion{get_string(r, "name", path, true),
+                       region_kind(get_string(r, "kind", path, true), path + ".kind"),
+                       parse_address(r.value("start", ordered_json()), path + ".start"),
+                       parse_address(r.value("end", ordered_json()), path + ".end")});
+    }
+    i = 0;
+    for (const auto& ty : array("types")) {
+      std::string path = fmt::format("$.types[{}]", i++);
+      t.types.push_back(
+          TypeObject{parse_address(ty.value("address", ordered_json()), path + ".address"),
+                     get_string(ty, "symbol", path), get_string(ty, "name", path, true)});
+    }
+    i = 0;
+    for (const auto& q : array("rom_qstrs")) {
+      if (!q.is_string()) throw JsonError{fmt::format("$.rom_qstrs[{}]: expected a string", i)};
+      t.rom_qstrs.push_back(q.get<std::string>());
+      ++i;
+    }
+    i = 0;
+    for (const auto& s : array("symbols")) {
+      std::string path = fmt::format("$.symbols[{}]", i++);
+      std::string kind = get_string(s, "kind", path);
+      t.symbols.push_back(
+          Symbol{get_string(s, "name", path, true),
+                 parse_address(s.value("address", ordered_json()), path + ".address"),
+                 s.contains("size") ? get_uint(s, "size", path) : 0,
+                 kind.size() == 1 ? kind[0] : '?', get_string(s, "section", path)});
+    }
+    t.finalize();
+    return t;
+  } catch (const JsonError& e) {
+    return Error{name, 0, 0, e.what};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{name, 0, 0, fmt::format("malformed target description: {}", e.what())};
+  }
+}
+
+}  // namespace mpheap::target
