@@ -22,8 +22,9 @@ struct HeapObject {
   std::uint64_t blocks = 0;                   // length in blocks
   std::uint64_t address = 0;                  // run-time address of the first byte
   std::optional<std::uint64_t> type_pointer;  // first word, when captured
-  std::string type;     // Python type name, or "" when not a known built-in type
-  bool marked = false;  // the head block carries the GC mark
+  std::string type;                           // Python type name, or "" when not known
+  std::string class_name;  // for a class defined in Python (a type object on the heap)
+  bool marked = false;     // the head block carries the GC mark
 };
 
 struct AreaSnapshot {

@@ -27,7 +27,28 @@ const char* to_string(RegionKind kind) {
   return "other";
 }
 
+ObjectLayout default_object_layout(std::uint32_t w) {
+  ObjectLayout o;
+  o.str_hash = w;  // base, hash, len, data
+  o.str_len = 2 * w;
+  o.str_data = 3 * w;
+  o.dict_map = w;  // base, map{flags+used, alloc, table}
+  o.map_used_word = w;
+  o.map_alloc = 2 * w;
+  o.map_table = 3 * w;
+  o.list_alloc = w;  // base, alloc, len, items
+  o.list_len = 2 * w;
+  o.list_items = 3 * w;
+  o.tuple_len = w;  // base, len, items[]
+  o.tuple_items = 2 * w;
+  o.type_name = w + 2;  // base, uint16 flags, uint16 name
+  o.type_name_bytes = 2;
+  o.map_used_shift = 3;
+  return o;
+}
+
 void Target::finalize() {
+  if (objects.str_data == 0) objects = default_object_layout(word_size);
   std::sort(symbols.begin(), symbols.end(), [](const Symbol& a, const Symbol& b) {
     return a.address != b.address ? a.address < b.address : a.name < b.name;
   });

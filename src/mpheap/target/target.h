@@ -72,6 +72,21 @@ struct QstrPoolLayout {
   std::uint32_t len_bytes = 1;   // MICROPY_QSTR_BYTES_IN_LEN
 };
 
+// Offsets inside the object structs the snapshot decoder reads. These have been stable since
+// MicroPython 1.20 (and CircuitPython 9); default_object_layout() gives them for a word size and
+// readers with better knowledge (DWARF) may override them.
+struct ObjectLayout {
+  std::uint64_t str_hash = 0, str_len = 0, str_data = 0;          // mp_obj_str_t
+  std::uint64_t map_used_word = 0, map_alloc = 0, map_table = 0;  // mp_map_t (inside a dict)
+  std::uint64_t dict_map = 0;                                     // mp_obj_dict_t.map
+  std::uint64_t list_alloc = 0, list_len = 0, list_items = 0;     // mp_obj_list_t
+  std::uint64_t tuple_len = 0, tuple_items = 0;                   // mp_obj_tuple_t
+  std::uint64_t type_name = 0;                                    // mp_obj_type_t.name (qstr)
+  std::uint32_t type_name_bytes = 2;
+  std::uint32_t map_used_shift = 3;  // used count is above the 3 flag bits of its word
+};
+ObjectLayout default_object_layout(std::uint32_t word_size);
+
 struct TypeObject {
   std::uint64_t address = 0;
   std::string symbol;  // "mp_type_list"
@@ -95,6 +110,7 @@ struct Target {
   std::optional<std::uint64_t> mp_state_ctx;
   StateLayout state;
   QstrPoolLayout qstr_pool;
+  ObjectLayout objects;                // finalize() fills the defaults for the word size when unset
   std::vector<TypeObject> types;       // sorted by address
   std::vector<std::string> rom_qstrs;  // index -> string
   Provenance provenance;
@@ -105,7 +121,8 @@ struct Target {
   // "symbol+offset" or "0x..." for an address.
   [[nodiscard]] std::string describe(std::uint64_t address) const;
   [[nodiscard]] const TypeObject* type_at(std::uint64_t address) const;
-  // Sorts symbols and types and builds the name index; call after filling them.
+  // Sorts symbols and types, builds the name index and fills unset object layouts; call after
+  // filling a target.
   void finalize();
 
  private:

@@ -1,0 +1,194 @@
+// Python values from a snapshot (object representation A: small ints (i<<1)|1, qstrs
+// (q<<3)|2, immediates (x<<3)|6).
+#include "mpheap/heap/objects.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mpheap::heap {
+
+ObjectReader::ObjectReader(const target::Target& t, const io::MemoryImage& memory,
+                           const Snapshot& snapshot)
+    : t_(t), mem_(memory), snap_(snapshot) {
+  read_heap_qstr_pools();
+}
+
+std::optional<std::uint64_t> ObjectReader::word(std::uint64_t address) const {
+  return mem_.read(address, t_.word_size, t_.little_endian);
+}
+
+// Walks the pool chain from vm.last_pool while the pools are in RAM; ROM pools end the walk.
+void ObjectReader::read_heap_qstr_pools() {
+  const target::QstrPoolLayout& q = t_.qstr_pool;
+  if (!t_.mp_state_ctx || !t_.state.vm_last_pool || !q.qstrs || !q.len || !q.total_prev_len) return;
+  auto pool = word(*t_.mp_state_ctx + snap_.load_bias + *t_.state.vm_last_pool);
+  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> pools;  // (first index, strings)
+  for (int depth = 0; pool && *pool != 0 && depth < 256 && mem_.covers(*pool, q.size); ++depth) {
+    auto total_prev = word(*pool + *q.total_prev_len);
+    auto len = word(*pool + *q.len);
+    if (!total_prev || !len || *len > (1u << 20)) break;
+    std::uint64_t prev_len = *total_prev & ((t_.word_size >= 8 ? ~0ULL >> 1 : 0x7fffffffULL));
+    std::vector<std::string> strings;
+    auto lengths = q.lengths ? word(*pool + *q.lengths) : std::nullopt;
+    for (std::uint64_t i = 0; i < *len; ++i) {
+      auto p = word(*pool + *q.qstrs + i * t_.word_size);
+      std::optional<std::string_view> bytes;
+      if (p && lengths) {
+        auto n = mem_.read(*lengths + i * q.len_bytes, q.len_bytes, t_.little_endian);
+        if (n) bytes = mem_.bytes(*p, *n);
+      } else if (p) {
+        auto n = mem_.read(*p + q.hash_bytes, q.len_bytes, t_.little_endian);
+        if (n) bytes = mem_.bytes(*p + q.hash_bytes + q.len_bytes, *n);
+      }
+      strings.push_back(bytes ? std::string(*bytes) : fmt::format("qstr#{}", prev_len + i));
+    }
+    pools.emplace_back(prev_len, std::move(strings));
+    pool = q.prev ? word(*pool + *q.prev) : std::nullopt;
+  }
+  if (pools.empty()) return;
+  std::sort(pools.begin(), pools.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  heap_qstr_base_ = pools.front().first;
+  for (auto& [first, strings] : pools) {
+    if (first != heap_qstr_base_ + heap_qstrs_.size()) break;  // a gap: stop at what is known
+    for (auto& s : strings) heap_qstrs_.push_back(std::move(s));
+  }
+}
+
+std::optional<std::string> ObjectReader::qstr(std::uint64_t index) const {
+  if (index < t_.rom_qstrs.size()) return t_.rom_qstrs[index];
+  if (index >= heap_qstr_base_ && index - heap_qstr_base_ < heap_qstrs_.size())
+    return heap_qstrs_[index - heap_qstr_base_];
+  return std::nullopt;
+}
+
+const HeapObject* ObjectReader::object_at(std::uint64_t address) const {
+  auto it = std::upper_bound(snap_.objects.begin(), snap_.objects.end(), address,
+                             [](std::uint64_t a, const HeapObject& o) { return a < o.address; });
+  if (it == snap_.objects.begin()) return nullptr;
+  --it;
+  return address < it->address + it->blocks * t_.block_size ? &*it : nullptr;
+}
+
+bool ObjectReader::is_type(const HeapObject& o, std::string_view symbol) const {
+  const target::Symbol* s = t_.find_symbol(symbol);
+  return s != nullptr && o.type_pointer && *o.type_pointer == s->address + snap_.load_bias;
+}
+
+std::string ObjectReader::repr(std::uint64_t w) const {
+  if ((w & 1) == 1) {
+    // Small int: sign-extend from the word width.
+    auto v = static_cast<std::int64_t>(w << (64 - 8 * t_.word_size)) >> (64 - 8 * t_.word_size);
+    return fmt::format("{}", v >> 1);
+  }
+  if ((w & 7) == 2) {
+    auto s = qstr(w >> 3);
+    return s ? fmt::format("'{}'", *s) : fmt::format("qstr#{}", w >> 3);
+  }
+  if ((w & 7) == 6) {
+    switch (w >> 3) {
+      case 0:
+        return "None";
+      case 1:
+        return "False";
+      case 3:
+        return "True";
+      default:
+        return fmt::format("<immediate {:#x}>", w);
+    }
+  }
+  if (const HeapObject* o = object_at(w)) {
+    if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
+    return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
+  }
+  return fmt::format("{:#x}", w);
+}
+
+std::optional<std::string> ObjectReader::str_value(const HeapObject& o) const {
+  if (!is_type(o, "mp_type_str") && !is_type(o, "mp_type_bytes")) return std::nullopt;
+  auto len = word(o.address + t_.objects.str_len);
+  auto data = word(o.address + t_.objects.str_data);
+  if (!len || !data || *len > (1u << 24)) return std::nullopt;
+  auto bytes = mem_.bytes(*data, *len);
+  if (!bytes) return std::nullopt;
+  return std::string(*bytes);
+}
+
+std::vector<std::pair<std::uint64_t, std::uint64_t>> ObjectReader::map_items(
+    std::uint64_t map) const {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  const auto& L = t_.objects;
+  auto alloc = word(map + (L.map_alloc - L.map_used_word));
+  auto table = word(map + (L.map_table - L.map_used_word));
+  if (!alloc || !table || *alloc > (1u << 20)) return out;
+  for (std::uint64_t i = 0; i < *alloc; ++i) {
+    auto k = word(*table + 2 * i * t_.word_size);
+    auto v = word(*table + (2 * i + 1) * t_.word_size);
+    if (!k || !v) break;
+    // Empty slots hold MP_OBJ_NULL, deleted ones MP_OBJ_SENTINEL ((4<<3)|6 in representation A).
+    if (*k == 0 || *k == ((4u << 3) | 6) || *k == 4) continue;
+    out.emplace_back(*k, *v);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::uint64_t, std::uint64_t>>> ObjectReader::dict_items(
+    const HeapObject& o) const {
+  if (!is_type(o, "mp_type_dict")) return std::nullopt;
+  return map_items(o.address + t_.objects.dict_map);
+}
+
+std::optional<std::vector<std::uint64_t>> ObjectReader::sequence_items(const HeapObject& o) const {
+  std::optional<std::uint64_t> len, items;
+  if (is_type(o, "mp_type_list")) {
+    len = word(o.address + t_.objects.list_len);
+    items = word(o.address + t_.objects.list_items);
+  } else if (is_type(o, "mp_type_tuple")) {
+    len = word(o.address + t_.objects.tuple_len);
+    items = o.address + t_.objects.tuple_items;
+  }
+  if (!len || !items || *len > (1u << 20)) return std::nullopt;
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t i = 0; i < *len; ++i) {
+    auto w = word(*items + i * t_.word_size);
+    if (!w) return std::nullopt;
+    out.push_back(*w);
+  }
+  return out;
+}
+
+std::optional<std::string> ObjectReader::class_name(const HeapObject& o) const {
+  if (!is_type(o, "mp_type_type")) return std::nullopt;
+  auto q =
+      mem_.read(o.address + t_.objects.type_name, t_.objects.type_name_bytes, t_.little_endian);
+  if (!q) return std::nullopt;
+  return qstr(*q);
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> ObjectReader::globals() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  if (!t_.mp_state_ctx || !t_.state.vm_dict_main) return out;
+  std::uint64_t map =
+      *t_.mp_state_ctx + snap_.load_bias + *t_.state.vm_dict_main + t_.objects.dict_map;
+  for (auto [k, v] : map_items(map)) {
+    std::string name = repr(k);
+    if (name.size() >= 2 && name.front() == '\'') name = name.substr(1, name.size() - 2);
+    out.emplace_back(std::move(name), v);
+  }
+  return out;
+}
+
+void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::Target& t) {
+  (void)t;
+  for (HeapObject& o : s.objects) {
+    if (auto name = reader.class_name(o)) o.class_name = *name;
+  }
+  for (HeapObject& o : s.objects) {
+    if (!o.type.empty() || !o.type_pointer) continue;
+    const HeapObject* cls = reader.object_at(*o.type_pointer);
+    if (cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty())
+      o.type = cls->class_name;
+  }
+}
+
+}  // namespace mpheap::heap
