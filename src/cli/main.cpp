@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int status = 0;
   mpheap::cli::add_trace_command(app, &status);
+  mpheap::cli::add_mpy_command(app, &status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,26 @@
+// Presenters for .mpy analyses: the size breakdown as text, and the JSON document
+// (docs/formats/mpy.schema.json).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "mpheap/mpy/model.h"
+#include "mpheap/mpy/sizes.h"
+#include "mpheap/util/error.h"
+
+namespace mpheap::mpy {
+
+inline constexpr int kJsonFormatVersion = 1;
+
+// One file: its parts and every function, largest first. Several files: a table of files,
+// the parts summed over all of them and the `top` largest functions across them.
+std::string sizes_text(std::span<const FileSizes> files, std::size_t top);
+
+// Appends one file as a JSON object.
+void append_file_json(std::string& out, const MpyFile& file, bool with_instructions);
+// The document: {"format": "mpheap-mpy", "version": 1, "files": [...], "errors": [...]}.
+std::string json_document(std::span<const std::string> file_objects, std::span<const Error> errors);
+
+}  // namespace mpheap::mpy
