@@ -1,0 +1,204 @@
+// Reachability, dominators (Cooper-Harvey-Kennedy), retained sizes and retainer paths.
+#include "mpheap/heap/dominators.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mpheap::heap {
+namespace {
+
+std::uint64_t own_bytes(const Snapshot& s, const ObjectGraph& g, std::uint32_t o) {
+  return s.objects[o].blocks * g.block_size;
+}
+
+}  // namespace
+
+Reachability reachability(const Snapshot& s, const ObjectGraph& g) {
+  const auto n = static_cast<std::uint32_t>(g.object_count());
+  Reachability r;
+  r.reachable.assign(n, 0);
+  r.parent.assign(n, kNoObject);
+  r.depth.assign(n, 0);
+  std::vector<std::uint32_t> queue;
+  queue.reserve(n);
+  for (const RootRef& root : g.roots) {
+    if (r.reachable[root.object] != 0) continue;
+    r.reachable[root.object] = 1;
+    r.depth[root.object] = 1;
+    queue.push_back(root.object);
+  }
+  for (std::size_t head = 0; head < queue.size(); ++head) {
+    const std::uint32_t u = queue[head];
+    for (std::uint32_t v : g.out_edges(u)) {
+      if (r.reachable[v] != 0) continue;
+      r.reachable[v] = 1;
+      r.parent[v] = u;
+      r.depth[v] = r.depth[u] + 1;
+      queue.push_back(v);
+    }
+  }
+  for (std::uint32_t o = 0; o < n; ++o) {
+    const std::uint64_t bytes = own_bytes(s, g, o);
+    if (r.reachable[o] != 0) {
+      ++r.reachable_objects;
+      r.reachable_bytes += bytes;
+    } else {
+      ++r.garbage_objects;
+      r.garbage_bytes += bytes;
+    }
+  }
+  return r;
+}
+
+DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
+  // Node 0 is the virtual root; object o is node o + 1.
+  const auto n = static_cast<std::uint32_t>(g.object_count());
+  const std::uint32_t nodes = n + 1;
+  std::vector<std::uint32_t> root_children;
+  {
+    std::vector<std::uint8_t> rooted(n, 0);
+    for (const RootRef& root : g.roots) {
+      if (rooted[root.object] != 0) continue;
+      rooted[root.object] = 1;
+      root_children.push_back(root.object + 1);
+    }
+  }
+  auto successors = [&](std::uint32_t node) -> std::span<const std::uint32_t> {
+    if (node == 0) return root_children;
+    return g.out_edges(node - 1);
+  };
+  auto succ_node = [](std::uint32_t node, std::uint32_t v) { return node == 0 ? v : v + 1; };
+
+  // Iterative depth-first search: postorder numbers and the reverse postorder.
+  constexpr std::uint32_t kUnvisited = 0xffffffffu;
+  std::vector<std::uint32_t> po(nodes, kUnvisited), order;  // order: postorder of nodes
+  order.reserve(nodes);
+  {
+    std::vector<std::uint8_t> visited(nodes, 0);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> stack;  // node, next successor
+    stack.emplace_back(0, 0);
+    visited[0] = 1;
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      auto succ = successors(node);
+      if (next < succ.size()) {
+        const std::uint32_t v = succ_node(node, succ[next++]);
+        if (visited[v] == 0) {
+          visited[v] = 1;
+          stack.emplace_back(v, 0);
+        }
+        continue;
+      }
+      po[node] = static_cast<std::uint32_t>(order.size());
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+
+  // Predecessors of reachable nodes (CSR).
+  std::vector<std::uint32_t> pred_begin(nodes + 1, 0), preds;
+  for (std::uint32_t u : order)
+    for (std::uint32_t v : successors(u)) ++pred_begin[succ_node(u, v) + 1];
+  for (std::uint32_t i = 0; i < nodes; ++i) pred_begin[i + 1] += pred_begin[i];
+  preds.resize(pred_begin[nodes]);
+  {
+    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
+    for (std::uint32_t u : order)
+      for (std::uint32_t v : successors(u)) preds[fill[succ_node(u, v)]++] = u;
+  }
+
+  std::vector<std::uint32_t> idom(nodes, kUnvisited);
+  idom[0] = 0;
+  auto intersect = [&](std::uint32_t a, std::uint32_t b) {
+    while (a != b) {
+      while (po[a] < po[b]) a = idom[a];
+      while (po[b] < po[a]) b = idom[b];
+    }
+    return a;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const std::uint32_t node = *it;
+      if (node == 0) continue;
+      std::uint32_t best = kUnvisited;
+      for (std::uint32_t k = pred_begin[node]; k < pred_begin[node + 1]; ++k) {
+        const std::uint32_t p = preds[k];
+        if (idom[p] == kUnvisited) continue;
+        best = best == kUnvisited ? p : intersect(p, best);
+      }
+      if (best != kUnvisited && idom[node] != best) {
+        idom[node] = best;
+        changed = true;
+      }
+    }
+  }
+
+  DominatorTree d;
+  d.block_size = g.block_size;
+  d.idom.assign(n, kNoObject);
+  d.retained_bytes.assign(n, 0);
+  d.reachable.assign(n, 0);
+  std::vector<std::uint64_t> retained(nodes, 0);
+  for (std::uint32_t node : order) {  // postorder: every subtree before its dominator
+    if (node == 0) continue;
+    const std::uint32_t o = node - 1;
+    retained[node] += own_bytes(s, g, o);
+    retained[idom[node]] += retained[node];
+    d.reachable[o] = 1;
+    d.idom[o] = idom[node] == 0 ? kNoObject : idom[node] - 1;
+    d.retained_bytes[o] = retained[node];
+  }
+  d.total_reachable_bytes = retained[0];
+  return d;
+}
+
+std::vector<Retainer> top_retainers(const Snapshot& s, const DominatorTree& d, std::size_t limit) {
+  std::vector<Retainer> all;
+  for (std::uint32_t o = 0; o < d.retained_bytes.size(); ++o) {
+    if (d.reachable[o] == 0) continue;
+    all.push_back({o, s.objects[o].blocks * d.block_size, d.retained_bytes[o]});
+  }
+  const std::size_t k = std::min(limit, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+                    [&](const Retainer& a, const Retainer& b) {
+                      if (a.retained_bytes != b.retained_bytes)
+                        return a.retained_bytes > b.retained_bytes;
+                      return s.objects[a.object].address < s.objects[b.object].address;
+                    });
+  all.resize(k);
+  return all;
+}
+
+std::vector<std::uint32_t> retainer_chain(const Reachability& r, std::uint32_t object) {
+  std::vector<std::uint32_t> chain;
+  if (object >= r.reachable.size() || r.reachable[object] == 0) return chain;
+  for (std::uint32_t o = object; o != kNoObject; o = r.parent[o]) chain.push_back(o);
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g,
+                                         const Reachability& r, std::uint64_t address) {
+  auto object = object_containing(s, address, g.block_size);
+  if (!object) return std::nullopt;
+  std::vector<std::uint32_t> chain = retainer_chain(r, *object);
+  if (chain.empty()) return std::nullopt;
+  // Name the root after a static slot when there is one: it says more than a stack offset.
+  auto refs = g.roots_of(chain.front());
+  std::string out = refs.empty() ? "?" : g.roots[refs.front()].name;
+  for (std::uint32_t k : refs) {
+    if (!g.roots[k].name.starts_with("stack+")) {
+      out = g.roots[k].name;
+      break;
+    }
+  }
+  for (std::uint32_t o : chain) {
+    const HeapObject& h = s.objects[o];
+    out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(h));
+  }
+  return out;
+}
+
+}  // namespace mpheap::heap

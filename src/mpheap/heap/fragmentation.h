@@ -1,0 +1,57 @@
+// Fragmentation of one snapshot: free runs per area, their histogram, and the MemoryError
+// explainer: would an allocation of N bytes succeed now, after a collection, and if not, which
+// live objects pin the free space.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mpheap/heap/graph.h"
+#include "mpheap/heap/snapshot.h"
+
+namespace mpheap::heap {
+
+// Runs of free blocks; lengths in blocks. A run never crosses an area boundary (gc_alloc looks
+// for n free blocks inside one area).
+struct FreeRuns {
+  std::vector<std::uint64_t> largest_per_area;  // per Snapshot::areas entry
+  std::uint64_t largest = 0;
+  std::uint32_t largest_area = 0;  // the first area holding a run of length `largest`
+  std::uint64_t free_blocks = 0, runs = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> histogram;  // (run length, count), ascending
+};
+
+// Free runs as the allocation tables say; `freed` (one flag per object, may be empty) treats
+// the blocks of the flagged objects as free too.
+FreeRuns free_runs(const Snapshot& s, std::span<const std::uint8_t> freed = {});
+
+// A live object that keeps free space apart: freeing it alone would leave a free run of
+// `run_if_freed` blocks.
+struct PinningObject {
+  std::uint32_t object = 0;
+  std::uint64_t address = 0, blocks = 0;
+  std::string type;
+  std::uint64_t run_if_freed = 0;
+  bool allows_alloc = false;  // that run would hold the allocation
+  std::string retainer_path;  // as retainer_path() writes it
+};
+
+struct CanAllocResult {
+  std::uint64_t bytes = 0, blocks = 0;  // requested; blocks = ceil(bytes / block size)
+  std::uint64_t largest_free_now = 0, largest_free_after_collect = 0;  // blocks
+  bool fits_now = false, fits_after_collect = false;
+  std::uint64_t garbage_objects = 0, garbage_bytes = 0;  // what the collection would free
+  std::vector<PinningObject> pinning;                    // when it does not fit: best first
+};
+
+struct CanAllocOptions {
+  std::size_t max_pinning = 10;
+};
+
+CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t n_bytes,
+                         const CanAllocOptions& options = {});
+
+}  // namespace mpheap::heap

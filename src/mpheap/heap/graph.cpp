@@ -1,0 +1,248 @@
+// The conservative pointer scan over one snapshot: heap words and root words to object edges.
+#include "mpheap/heap/graph.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace mpheap::heap {
+namespace {
+
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+// Maps a run-time address to the allocation containing it, area by area, through a table of
+// one object index per block (kNone for free blocks).
+class PointerResolver {
+ public:
+  PointerResolver(const Snapshot& s, std::uint32_t block_size, bool interior)
+      : block_size_(block_size), interior_(interior) {
+    for (const AreaSnapshot& a : s.areas) {
+      Area area;
+      area.pool_start = a.bounds.pool_start;
+      area.pool_end = a.bounds.pool_start + a.kinds.size() * block_size;
+      area.owner.assign(a.kinds.size(), kNone);
+      for (std::uint64_t i = 0; i < a.object_count; ++i) {
+        const HeapObject& o = s.objects[a.first_object + i];
+        const auto index = static_cast<std::uint32_t>(a.first_object + i);
+        for (std::uint64_t b = o.block; b < o.block + o.blocks && b < area.owner.size(); ++b)
+          area.owner[b] = index;
+      }
+      lo_ = std::min(lo_, area.pool_start);
+      hi_ = std::max(hi_, area.pool_end);
+      areas_.push_back(std::move(area));
+    }
+  }
+
+  [[nodiscard]] std::uint32_t find(std::uint64_t address) const {
+    if (address < lo_ || address >= hi_) return kNone;
+    for (const Area& a : areas_) {
+      if (address < a.pool_start || address >= a.pool_end) continue;
+      const std::uint64_t offset = address - a.pool_start;
+      const std::uint64_t block = offset / block_size_;
+      const std::uint32_t o = a.owner[block];
+      if (o == kNone) return kNone;
+      if (!interior_ && (offset % block_size_ != 0 || (block > 0 && a.owner[block - 1] == o)))
+        return kNone;
+      return o;
+    }
+    return kNone;
+  }
+
+ private:
+  struct Area {
+    std::uint64_t pool_start = 0, pool_end = 0;
+    std::vector<std::uint32_t> owner;
+  };
+  std::vector<Area> areas_;
+  std::uint64_t lo_ = std::numeric_limits<std::uint64_t>::max(), hi_ = 0;
+  std::uint32_t block_size_;
+  bool interior_;
+};
+
+std::uint64_t load_word(const char* p, std::uint32_t size, bool little_endian) {
+  std::uint64_t v = 0;
+  for (std::uint32_t i = 0; i < size; ++i) {
+    auto byte = static_cast<std::uint8_t>(p[little_endian ? size - 1 - i : i]);
+    v = (v << 8) | byte;
+  }
+  return v;
+}
+
+// Calls f(slot, value) for every captured aligned word in [start, end); counts the others.
+template <typename F>
+void scan_words(const io::MemoryImage& mem, std::uint64_t start, std::uint64_t end,
+                std::uint32_t ws, bool le, ObjectGraph& g, F&& f) {
+  if (start > std::numeric_limits<std::uint64_t>::max() - ws) return;
+  start = (start + ws - 1) / ws * ws;
+  if (end <= start) return;
+  end = start + (end - start) / ws * ws;
+  if (auto all = mem.bytes(start, end - start)) {
+    const char* p = all->data();
+    for (std::uint64_t a = start; a < end; a += ws, p += ws) f(a, load_word(p, ws, le));
+    g.words_scanned += (end - start) / ws;
+    return;
+  }
+  for (std::uint64_t a = start; a < end; a += ws) {
+    if (auto b = mem.bytes(a, ws)) {
+      f(a, load_word(b->data(), ws, le));
+      ++g.words_scanned;
+    } else {
+      ++g.words_not_captured;
+    }
+  }
+}
+
+// Sorted, merged `include` minus `exclude`.
+std::vector<AddressRange> subtract(std::vector<AddressRange> include,
+                                   const std::vector<AddressRange>& exclude) {
+  auto by_start = [](const AddressRange& a, const AddressRange& b) { return a.start < b.start; };
+  std::sort(include.begin(), include.end(), by_start);
+  std::vector<AddressRange> merged;
+  for (const AddressRange& r : include) {
+    if (r.end <= r.start) continue;
+    if (!merged.empty() && r.start <= merged.back().end)
+      merged.back().end = std::max(merged.back().end, r.end);
+    else
+      merged.push_back(r);
+  }
+  for (const AddressRange& x : exclude) {
+    std::vector<AddressRange> next;
+    for (const AddressRange& r : merged) {
+      if (x.end <= r.start || x.start >= r.end) {
+        next.push_back(r);
+        continue;
+      }
+      if (r.start < x.start) next.push_back({r.start, x.start});
+      if (x.end < r.end) next.push_back({x.end, r.end});
+    }
+    merged = std::move(next);
+  }
+  return merged;
+}
+
+// Names a root word after the mp_state_ctx field the target's offsets say it is in, else
+// symbol+offset (symbol addresses are link-time: the load bias is subtracted).
+std::string root_name(const target::Target& t, std::uint64_t bias, std::uint64_t slot,
+                      const std::optional<AddressRange>& stack) {
+  if (stack && slot >= stack->start && slot < stack->end)
+    return fmt::format("stack+0x{:x}", slot - stack->start);
+  if (t.mp_state_ctx && slot >= *t.mp_state_ctx + bias) {
+    const std::uint64_t off = slot - *t.mp_state_ctx - bias;
+    const std::uint64_t dict_size = t.objects.map_table + t.word_size;
+    struct Field {
+      const target::Offset& offset;
+      const char* name;
+      bool dict;
+    };
+    const Field fields[] = {
+        {t.state.vm_dict_main, "vm.dict_main", true},
+        {t.state.vm_mp_loaded_modules_dict, "vm.mp_loaded_modules_dict", true},
+        {t.state.vm_last_pool, "vm.last_pool", false},
+        {t.state.thread_stack_top, "thread.stack_top", false},
+    };
+    for (const Field& f : fields) {
+      if (!f.offset || off < *f.offset) continue;
+      const std::uint64_t sub = off - *f.offset;
+      if (!f.dict && sub == 0) return fmt::format("mp_state_ctx.{}", f.name);
+      if (f.dict && sub < dict_size) {
+        if (sub == t.objects.map_table) return fmt::format("mp_state_ctx.{}.map.table", f.name);
+        return fmt::format("mp_state_ctx.{}+{}", f.name, sub);
+      }
+    }
+  }
+  return t.describe(slot - bias);
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> object_containing(const Snapshot& s, std::uint64_t address,
+                                               std::uint32_t block_size) {
+  for (const AreaSnapshot& a : s.areas) {
+    if (a.object_count == 0) continue;
+    auto first = s.objects.begin() + static_cast<std::ptrdiff_t>(a.first_object);
+    auto last = first + static_cast<std::ptrdiff_t>(a.object_count);
+    auto it = std::upper_bound(first, last, address,
+                               [](std::uint64_t x, const HeapObject& o) { return x < o.address; });
+    if (it == first) continue;
+    --it;
+    const std::uint64_t bs =
+        block_size != 0 ? block_size : (a.bounds.pool_end - a.bounds.pool_start) / a.kinds.size();
+    if (address - it->address < it->blocks * bs)
+      return static_cast<std::uint32_t>(it - s.objects.begin());
+  }
+  return std::nullopt;
+}
+
+std::string object_type_label(const HeapObject& o) {
+  if (!o.type.empty()) return o.type;
+  if (!o.class_name.empty()) return o.class_name;
+  return "unknown";
+}
+
+ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, const Snapshot& s,
+                        const GraphOptions& options) {
+  ObjectGraph g;
+  const std::uint32_t ws = t.word_size == 8 ? 8 : 4;
+  g.word_size = ws;
+  g.block_size = t.block_size == 0 ? 16 : t.block_size;
+  const bool le = t.little_endian;
+  const std::uint64_t bias = s.load_bias;
+  const auto n = static_cast<std::uint32_t>(s.objects.size());
+  const PointerResolver resolve(s, g.block_size, options.interior_pointers);
+
+  // Heap edges, one row per object in object order.
+  g.edge_begin.reserve(n + 1);
+  std::vector<std::uint32_t> seen(n, kNone);  // last source that got an edge to each target
+  for (std::uint32_t i = 0; i < n; ++i) {
+    g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
+    const HeapObject& o = s.objects[i];
+    scan_words(memory, o.address, o.address + o.blocks * g.block_size, ws, le, g,
+               [&](std::uint64_t, std::uint64_t value) {
+                 const std::uint32_t to = resolve.find(value);
+                 if (to == kNone || to == i || seen[to] == i) return;
+                 seen[to] = i;
+                 g.edges.push_back(to);
+               });
+  }
+  g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
+
+  // Root ranges: .data/.bss and mp_state_ctx up to its mem struct, minus the heap areas.
+  std::vector<AddressRange> include, exclude;
+  if (options.scan_data_bss) {
+    for (const target::MemoryRegion& r : t.regions)
+      if (r.kind == target::RegionKind::data || r.kind == target::RegionKind::bss)
+        include.push_back({r.start + bias, r.end + bias});
+  }
+  if (t.mp_state_ctx) {
+    const std::uint64_t ctx = *t.mp_state_ctx + bias;
+    const std::uint64_t mem = t.state.mem_area.value_or(t.state.size);
+    include.push_back({ctx, ctx + mem});
+    if (t.state.size > mem) exclude.push_back({ctx + mem, ctx + t.state.size});
+  }
+  const std::uint64_t record_size =
+      t.state.area.size != 0 ? t.state.area.size : std::uint64_t{8} * ws;
+  for (const AreaSnapshot& a : s.areas) {
+    exclude.push_back({a.bounds.record, a.bounds.record + record_size});
+    exclude.push_back({std::min(a.bounds.alloc_table, a.bounds.pool_start), a.bounds.pool_end});
+  }
+  if (options.stack) include.push_back(*options.stack);
+  g.root_ranges = subtract(std::move(include), exclude);
+
+  for (const AddressRange& r : g.root_ranges) {
+    scan_words(memory, r.start, r.end, ws, le, g, [&](std::uint64_t slot, std::uint64_t value) {
+      const std::uint32_t to = resolve.find(value);
+      if (to == kNone) return;
+      g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack)});
+    });
+  }
+  g.root_begin.assign(n + 1, 0);
+  for (const RootRef& r : g.roots) ++g.root_begin[r.object + 1];
+  for (std::uint32_t i = 0; i < n; ++i) g.root_begin[i + 1] += g.root_begin[i];
+  g.root_index.resize(g.roots.size());
+  std::vector<std::uint32_t> fill(g.root_begin.begin(), g.root_begin.end() - 1);
+  for (std::uint32_t k = 0; k < g.roots.size(); ++k) g.root_index[fill[g.roots[k].object]++] = k;
+  return g;
+}
+
+}  // namespace mpheap::heap
