@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  clang libclang-rt-14-dev clang-format   # libFuzzer, sanitizers, format check
+  clang lld libclang-rt-14-dev clang-format   # libFuzzer, sanitizers, format check
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   libdw-dev libelf-dev                    # ELF + DWARF target descriptions

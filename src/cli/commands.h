@@ -8,5 +8,7 @@ namespace mpheap::cli {
 // Adds `mpheap trace` to `app`; the callback stores its exit status in `*status`.
 void add_trace_command(CLI::App& app, int* status);
 void add_mpy_command(CLI::App& app, int* status);
+void add_target_command(CLI::App& app, int* status);
+void add_heap_command(CLI::App& app, int* status);
 
 }  // namespace mpheap::cli

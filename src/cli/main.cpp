@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   int status = 0;
   mpheap::cli::add_trace_command(app, &status);
   mpheap::cli::add_mpy_command(app, &status);
+  mpheap::cli::add_target_command(app, &status);
+  mpheap::cli::add_heap_command(app, &status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -125,6 +125,12 @@ TEST(NamedObjects, MicrobitSnap2) {
   ObjectReader r(l.target, l.ram, l.snap);
   EXPECT_EQ(r.heap_qstr_count(), 3u);  // README: last_pool holds dyn_attr_0..2
   EXPECT_EQ(r.qstr(653), "dyn_attr_0");
+  label_headerless_blocks(l.snap, r, l.target);
+  EXPECT_EQ(r.object_at(0x200004c0)->type, "str data");    // GREETING's bytes (README)
+  EXPECT_EQ(r.object_at(0x200008f0)->type, "qstr pool");   // vm.last_pool
+  EXPECT_EQ(r.object_at(0x20000710)->type, "list items");  // SPRITES' items
+  EXPECT_EQ(r.object_at(0x200004e0)->type, "dict table");  // CONFIG's table
+  EXPECT_EQ(r.object_at(0x20000a30)->type, "dict table");  // __main__'s globals table
 }
 
 TEST(NamedObjects, UnixSnap2) {

@@ -40,8 +40,9 @@ TEST(SnapshotSequence, MicrobitDumpsAgreeWithTraceReplay) {
     }
     ASSERT_EQ(live_after.size(), 1471u);
   }
-  auto t = target::read_map_target(read_file(data_path("qemu-microbit/firmware.map")), "firmware.map",
-                                   read_file(data_path("qemu-microbit/firmware.nm")), "firmware.nm", "", "");
+  auto t = target::read_map_target(
+      read_file(data_path("qemu-microbit/firmware.map")), "firmware.map",
+      read_file(data_path("qemu-microbit/firmware.nm")), "firmware.nm", "", "");
   ASSERT_TRUE(t);
   std::string seq = read_file(data_path("qemu-microbit/ram_seq.bin"));
   constexpr std::size_t kDump = 16384;

@@ -14,6 +14,10 @@ ObjectReader::ObjectReader(const target::Target& t, const io::MemoryImage& memor
   read_heap_qstr_pools();
 }
 
+std::optional<std::uint64_t> ObjectReader::read_word(std::uint64_t address) const {
+  return word(address);
+}
+
 std::optional<std::uint64_t> ObjectReader::word(std::uint64_t address) const {
   return mem_.read(address, t_.word_size, t_.little_endian);
 }
@@ -100,6 +104,11 @@ std::string ObjectReader::repr(std::uint64_t w) const {
   if (const HeapObject* o = object_at(w)) {
     if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
     return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
+  }
+  if (w >= snap_.load_bias) {
+    if (const target::Symbol* sym = t_.symbol_at(w - snap_.load_bias);
+        sym && sym->address == w - snap_.load_bias)
+      return fmt::format("<{}>", sym->name);
   }
   return fmt::format("{:#x}", w);
 }
@@ -188,6 +197,63 @@ void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::
     const HeapObject* cls = reader.object_at(*o.type_pointer);
     if (cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty())
       o.type = cls->class_name;
+  }
+}
+
+}  // namespace mpheap::heap
+
+namespace mpheap::heap {
+
+void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const target::Target& t) {
+  auto word = [&](std::uint64_t a) { return reader.read_word(a); };
+  // The reader finds objects of `s` (read-only); the labels are written through `s` itself.
+  auto in_s = [&](const HeapObject* p) {
+    return &s.objects[static_cast<std::size_t>(p - s.objects.data())];
+  };
+  auto label = [&](std::optional<std::uint64_t> address, const char* what) {
+    if (!address) return;
+    const HeapObject* target = reader.object_at(*address);
+    if (target == nullptr || target->address != *address || !target->type.empty()) return;
+    in_s(target)->type = what;
+  };
+  const target::ObjectLayout& L = t.objects;
+  for (const HeapObject& o : s.objects) {
+    if (o.type == "str" || o.type == "bytes") {
+      label(word(o.address + L.str_data), "str data");
+    } else if (o.type == "list") {
+      label(word(o.address + L.list_items), "list items");
+    } else if (o.type == "dict") {
+      label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)), "dict table");
+    } else if (o.type == "bytearray" || o.type == "array") {
+      label(word(o.address + L.list_items), "bytearray data");  // {base, typecode+free, len, items}
+    } else if (!o.type.empty() && o.type_pointer && reader.object_at(*o.type_pointer) != nullptr) {
+      // An instance of a Python class: {base, members map}.
+      label(word(o.address + t.word_size + (L.map_table - L.map_used_word)), "instance members");
+    }
+  }
+  // __main__'s globals table lives in a dict inside mp_state_ctx.
+  if (t.mp_state_ctx && t.state.vm_dict_main)
+    label(word(*t.mp_state_ctx + s.load_bias + *t.state.vm_dict_main + L.dict_map +
+               (L.map_table - L.map_used_word)),
+          "dict table");
+  // Heap qstr pools and the chunks their strings live in.
+  const target::QstrPoolLayout& q = t.qstr_pool;
+  if (t.mp_state_ctx && t.state.vm_last_pool && q.qstrs && q.len) {
+    auto pool = word(*t.mp_state_ctx + s.load_bias + *t.state.vm_last_pool);
+    for (int depth = 0; pool && *pool != 0 && depth < 256 && reader.object_at(*pool) != nullptr;
+         ++depth) {
+      label(pool, "qstr pool");
+      auto len = word(*pool + *q.len);
+      for (std::uint64_t i = 0; len && i < *len && i < (1u << 16); ++i) {
+        auto str = word(*pool + *q.qstrs + i * t.word_size);
+        if (!str) break;
+        if (const HeapObject* chunk = reader.object_at(*str); chunk && chunk->type.empty())
+          in_s(chunk)->type = "qstr chunk";
+      }
+      if (q.hashes) label(word(*pool + *q.hashes), "qstr hashes");
+      if (q.lengths) label(word(*pool + *q.lengths), "qstr lengths");
+      pool = q.prev ? word(*pool + *q.prev) : std::nullopt;
+    }
   }
 }
 

@@ -31,6 +31,7 @@ class ObjectReader {
       const HeapObject& o) const;  // list, tuple
   [[nodiscard]] std::optional<std::string> class_name(
       const HeapObject& o) const;  // a class on the heap
+  [[nodiscard]] std::optional<std::uint64_t> read_word(std::uint64_t address) const;
   // __main__'s globals (mp_state_ctx.vm.dict_main): name -> value word.
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> globals() const;
 
@@ -51,5 +52,9 @@ class ObjectReader {
 // Classes defined in Python and their instances: gives objects whose type pointer is a class
 // on the heap the class's name as their type, and classes the type "type".
 void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::Target& t);
+
+// Allocations without an object header, typed by what points at them: "str data",
+// "list items", "dict table", "bytearray data", "qstr pool", "qstr chunk". Others stay "".
+void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const target::Target& t);
 
 }  // namespace mpheap::heap

@@ -57,7 +57,7 @@ struct StateLayout {
   AreaLayout area;
 };
 
-// qstr_pool_t: MicroPython 1.19 added a hashes array and 1.20 a lengths array in front of
+// qstr_pool_t: MicroPython 1.19 added hashes and lengths arrays in front of
 // the strings; older pools store hash and length bytes before each string.
 struct QstrPoolLayout {
   std::uint64_t size = 0;  // header size: where qstrs[] starts

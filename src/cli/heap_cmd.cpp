@@ -1,0 +1,324 @@
+// `mpheap heap DUMP@ADDR ...`: decode RAM dumps (one snapshot, or a file of several dumps of
+// the same region) into the heap's blocks and objects; print a summary, the mem_info(1) block
+// map, or JSON.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/target_options.h"
+#include "mpheap/heap/dominators.h"
+#include "mpheap/heap/fragmentation.h"
+#include "mpheap/heap/graph.h"
+#include "mpheap/heap/objects.h"
+#include "mpheap/heap/snapshot.h"
+#include "mpheap/report/heap_report.h"
+
+namespace mpheap::cli {
+namespace {
+
+struct HeapArgs {
+  TargetArgs target;
+  std::string dump;               // FILE@ADDR, maybe a sequence of dumps
+  std::vector<std::string> mem;   // more FILE@ADDR
+  std::string snapshot = "last";  // last | all | N (0-based)
+  std::uint64_t dump_size = 0;    // bytes per dump in a sequence; 0 = the RAM region's size
+  bool blockmap = false;
+  bool json = false;
+  std::string stack;                       // START:END, scanned as roots
+  std::string why;                         // an address: its retainer path
+  std::optional<std::uint64_t> can_alloc;  // bytes
+  std::size_t top = 10;
+};
+
+Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
+  std::string_view v = s;
+  int base = 10;
+  if (v.starts_with("0x") || v.starts_with("0X")) {
+    v.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    return Error{option, 0, 0,
+                 fmt::format("expected an address (0x... or decimal), found '{}'", s)};
+  return out;
+}
+
+// Analyses of one decoded snapshot: reachability from the roots, dominators, free runs.
+void print_analyses(const HeapArgs& a, const heap::Snapshot& snap, const target::Target& t,
+                    const heap::ObjectGraph& g, const heap::Reachability& r) {
+  heap::DominatorTree d = heap::dominators(snap, g);
+  std::uint64_t garbage = 0, garbage_bytes = 0;
+  for (std::size_t i = 0; i < snap.objects.size(); ++i)
+    if (r.reachable[i] == 0) {
+      ++garbage;
+      garbage_bytes += snap.objects[i].blocks * t.block_size;
+    }
+  fmt::print(
+      "reachable: {} bytes from {} roots; garbage awaiting collection: {} objects, {} bytes{}\n",
+      d.total_reachable_bytes, g.roots.size(), garbage, garbage_bytes,
+      a.stack.empty() ? " (no --stack given: objects only the stack holds count as garbage)" : "");
+  heap::FreeRuns runs = heap::free_runs(snap);
+  fmt::print("largest free run: {} blocks = {} bytes\n", runs.largest, runs.largest * t.block_size);
+  auto top = heap::top_retainers(snap, d, a.top);
+  if (!top.empty()) fmt::print("top retainers (retained / own bytes):\n");
+  for (const heap::Retainer& x : top) {
+    const heap::HeapObject& o = snap.objects[x.object];
+    fmt::print("  {:>8} {:>6}  {:#x} {}\n", x.retained_bytes, x.own_bytes, o.address,
+               heap::object_type_label(o));
+  }
+}
+
+}  // namespace
+
+namespace {
+
+int fail(const Error& e) {
+  fmt::print(stderr, "mpheap heap: {}\n", e.message());
+  return 1;
+}
+
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index) {
+  nlohmann::ordered_json j;
+  j["version"] = 1;
+  j["snapshot"] = index;
+  j["block_size"] = t.block_size;
+  j["totals"] = {{"total", s.totals.total},
+                 {"used", s.totals.used},
+                 {"free", s.totals.free},
+                 {"num_1block", s.totals.num_1block},
+                 {"num_2block", s.totals.num_2block},
+                 {"max_block", s.totals.max_block},
+                 {"max_free", s.totals.max_free},
+                 {"heads", s.totals.heads},
+                 {"tails", s.totals.tails}};
+  nlohmann::ordered_json areas = nlohmann::ordered_json::array();
+  for (const heap::AreaSnapshot& a : s.areas)
+    areas.push_back({{"record", fmt::format("{:#x}", a.bounds.record)},
+                     {"alloc_table", fmt::format("{:#x}", a.bounds.alloc_table)},
+                     {"pool_start", fmt::format("{:#x}", a.bounds.pool_start)},
+                     {"pool_end", fmt::format("{:#x}", a.bounds.pool_end)},
+                     {"blocks", a.bounds.blocks()}});
+  j["areas"] = areas;
+  nlohmann::ordered_json objects = nlohmann::ordered_json::array();
+  for (const heap::HeapObject& o : s.objects) {
+    nlohmann::ordered_json x{{"address", fmt::format("{:#x}", o.address)},
+                             {"area", o.area},
+                             {"block", o.block},
+                             {"blocks", o.blocks},
+                             {"bytes", o.blocks * t.block_size},
+                             {"type", o.type}};
+    if (!o.class_name.empty()) x["class_name"] = o.class_name;
+    objects.push_back(std::move(x));
+  }
+  j["objects"] = objects;
+  nlohmann::ordered_json diags = nlohmann::ordered_json::array();
+  for (const heap::Diagnostic& d : s.diagnostics)
+    diags.push_back({{"address", fmt::format("{:#x}", d.address)}, {"what", d.what}});
+  j["diagnostics"] = diags;
+  return j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+int run_heap(const HeapArgs& a) {
+  auto placed = io::parse_placed_file(a.dump);
+  if (!placed) return fail(placed.error());
+  std::ifstream in(placed->path, std::ios::binary | std::ios::ate);
+  if (!in) return fail(Error{placed->path, 0, 0, "cannot open"});
+  auto file_bytes = static_cast<std::uint64_t>(in.tellg());
+  if (file_bytes == 0) return fail(Error{placed->path, 0, 0, "the dump is empty"});
+  auto read_slice = [&](std::uint64_t offset, std::uint64_t bytes) -> Expected<io::MemoryRange> {
+    io::MemoryRange r;
+    r.address = placed->address;
+    r.source = placed->path;
+    r.bytes.resize(bytes);
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
+    if (!in) return Error{placed->path, 0, offset, fmt::format("cannot read {} bytes", bytes)};
+    return r;
+  };
+
+  // The target, with layouts looked for in the first dump (or the file's start: a sequence's
+  // later dumps then lie above the region and are not read).
+  constexpr std::uint64_t kProbeBytes = 64ULL << 20;
+  std::uint64_t probe =
+      a.dump_size != 0 ? std::min(a.dump_size, file_bytes) : std::min(file_bytes, kProbeBytes);
+  auto first = read_slice(0, probe);
+  if (!first) return fail(first.error());
+  io::MemoryImage extra;
+  extra.add(std::move(*first));
+  TargetArgs ta = a.target;
+  for (const std::string& m : a.mem) ta.ram.push_back(m);
+  auto loaded = load_target(ta, std::move(extra));
+  if (!loaded) return fail(loaded.error());
+  for (const std::string& n : loaded->notes) fmt::print(stderr, "mpheap heap: note: {}\n", n);
+  const target::Target& t = loaded->target;
+  std::uint64_t bias = loaded->findings ? loaded->findings->load_bias : 0;
+
+  // A sequence: dumps of the RAM region the address starts (or of --dump-size bytes).
+  std::uint64_t size = a.dump_size;
+  if (size == 0) {
+    // The largest region starting at the dump's address (RAM rather than .data).
+    std::uint64_t region = 0;
+    for (const target::MemoryRegion& r : t.regions)
+      if (r.start == placed->address) region = std::max(region, r.end - r.start);
+    if (region != 0 && file_bytes > region && file_bytes % region == 0) size = region;
+  }
+  std::uint64_t count = size == 0 ? 1 : file_bytes / size;
+  if (size == 0) size = file_bytes;
+  if (file_bytes % size != 0) {
+    fmt::print(stderr,
+               "mpheap heap: {}: {} bytes is not a whole number of {}-byte dumps; the last {} "
+               "bytes are ignored\n",
+               placed->path, file_bytes, size, file_bytes % size);
+  }
+  std::vector<std::uint64_t> which;
+  if (a.snapshot == "all") {
+    for (std::uint64_t i = 0; i < count; ++i) which.push_back(i);
+  } else if (a.snapshot == "last") {
+    which.push_back(count - 1);
+  } else {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(a.snapshot.data(), a.snapshot.data() + a.snapshot.size(), n);
+    if (ec != std::errc() || p != a.snapshot.data() + a.snapshot.size())
+      return fail(Error{"--snapshot", 0, 0,
+                        fmt::format("expected last, all or a number, found '{}'", a.snapshot)});
+    if (n >= count)
+      return fail(Error{
+          placed->path, 0, 0,
+          fmt::format(
+              "--snapshot {} is past the last dump: the file holds {} dumps of {} bytes (0..{})", n,
+              count, size, count - 1)});
+    which.push_back(n);
+  }
+
+  int status = 0;
+  for (std::uint64_t index : which) {
+    io::MemoryImage mem;
+    for (const io::MemoryRange& r : loaded->ram.ranges())
+      if (r.source != placed->path) mem.add(r);
+    auto slice = read_slice(index * size, size);
+    if (!slice) return fail(slice.error());
+    mem.add(std::move(*slice));
+    auto snap = heap::decode_snapshot(t, mem, bias);
+    if (!snap) {
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}\n", placed->path, index,
+                 snap.error().message());
+      status = 1;
+      continue;
+    }
+    heap::ObjectReader reader(t, mem, *snap);
+    heap::name_instance_types(*snap, reader, t);
+    heap::label_headerless_blocks(*snap, reader, t);
+    for (const heap::Diagnostic& d : snap->diagnostics)
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: 0x{:x}: {}\n", placed->path, index,
+                 d.address, d.what);
+    heap::GraphOptions go;
+    if (!a.stack.empty()) {
+      auto colon = a.stack.find(':');
+      auto lo = parse_address(std::string_view(a.stack).substr(0, colon), "--stack");
+      auto hi = colon == std::string::npos
+                    ? lo
+                    : parse_address(std::string_view(a.stack).substr(colon + 1), "--stack");
+      if (!lo || !hi || colon == std::string::npos || *hi <= *lo)
+        return fail(
+            Error{"--stack", 0, 0,
+                  fmt::format("expected START:END addresses of the stack, found '{}'", a.stack)});
+      go.stack = heap::AddressRange{*lo, *hi};
+    }
+    heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
+    heap::Reachability reach = heap::reachability(*snap, graph);
+    if (a.can_alloc) {
+      heap::CanAllocResult c = heap::can_alloc(*snap, graph, *a.can_alloc);
+      fmt::print("can allocate {} bytes: {}\n", *a.can_alloc, c.fits_after_collect ? "yes" : "no");
+      fmt::print(
+          "  {} blocks needed; largest free run {} blocks now, {} after a collection (which would "
+          "free {} objects, {} bytes)\n",
+          c.blocks, c.largest_free_now, c.largest_free_after_collect, c.garbage_objects,
+          c.garbage_bytes);
+      if (c.fits_now)
+        fmt::print("  fits without collecting\n");
+      else if (c.fits_after_collect)
+        fmt::print("  fits only after the collection the allocator runs first\n");
+      for (const heap::PinningObject& p : c.pinning)
+        fmt::print("  freeing {:#x} ({}, {} blocks) would leave a run of {} blocks{}: {}\n",
+                   p.address, p.type, p.blocks, p.run_if_freed, p.allows_alloc ? " (enough)" : "",
+                   p.retainer_path);
+      continue;
+    }
+    if (!a.why.empty()) {
+      auto addr = parse_address(a.why, "--why");
+      if (!addr) return fail(addr.error());
+      auto path = heap::retainer_path(*snap, graph, reach, *addr);
+      if (path) {
+        fmt::print("{}\n", *path);
+      } else {
+        fmt::print(
+            "{:#x}: {}\n", *addr,
+            reader.object_at(*addr) ? "garbage: no root reaches it" : "not in any allocation");
+        status = 1;
+      }
+      continue;
+    }
+    if (count > 1 && !a.json)
+      fmt::print("{}snapshot {} of {} (file offset {})\n", index == which.front() ? "" : "\n",
+                 index, count, index * size);
+    if (a.json) {
+      fmt::print("{}", snapshot_json(*snap, t, index));
+    } else if (a.blockmap) {
+      fmt::print("{}{}", report::gc_info_text(snap->totals), report::blockmap(*snap, t));
+    } else {
+      fmt::print("{}", report::heap_summary(*snap, t));
+      print_analyses(a, *snap, t, graph, reach);
+      auto globals = reader.globals();
+      if (!globals.empty()) {
+        fmt::print("__main__ globals:\n");
+        for (const auto& [name, value] : globals)
+          fmt::print("  {} = {}\n", name, reader.repr(value));
+      }
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+void add_heap_command(CLI::App& app, int* status) {
+  auto args = std::make_shared<HeapArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("heap", "Decode RAM dumps into the heap's blocks, objects and totals.");
+  cmd->add_option("DUMP", args->dump, "RAM dump placed at its address, FILE@ADDR")->required();
+  add_target_options(cmd, args->target);
+  cmd->add_option("--mem", args->mem, "more memory: FILE@ADDR (repeatable)");
+  cmd->add_option("--snapshot", args->snapshot,
+                  "which dump of a sequence: last, all or N (0-based)")
+      ->capture_default_str();
+  cmd->add_option("--dump-size", args->dump_size,
+                  "bytes per dump in a sequence (default: the RAM region's size)");
+  cmd->add_flag("--blockmap", args->blockmap, "print the block map micropython.mem_info(1) prints");
+  cmd->add_flag("--json", args->json, "print the snapshot as JSON");
+  cmd->add_option("--stack", args->stack,
+                  "START:END run-time addresses of the C stack in the dumps, scanned as roots (SP "
+                  ".. stack_top)");
+  cmd->add_option("--why", args->why,
+                  "print the shortest path from a root to the object at this address");
+  cmd->add_option(
+      "--can-alloc", args->can_alloc,
+      "would an allocation of N bytes succeed (after the collection the allocator runs first)? "
+      "If not, which live objects pin the free space");
+  cmd->add_option("--top", args->top, "retainers listed in the summary")->capture_default_str();
+  cmd->footer(
+      "Examples:\n"
+      "  mpheap heap ram.bin@0x20000000 --map firmware.map --nm firmware.nm --blockmap\n"
+      "  mpheap heap ram.bin@0x20000000 --target target.json --stack 0x20003e18:0x20004000 --why "
+      "0x20000490\n"
+      "  mpheap heap ram.bin@0x20000000 --target target.json --can-alloc 4096\n"
+      "  mpheap heap ram_seq.bin@0x20000000 --target target.json --snapshot all --blockmap\n"
+      "See docs/heap.md.");
+  cmd->callback([args, status] { *status = run_heap(*args); });
+}
+
+}  // namespace mpheap::cli

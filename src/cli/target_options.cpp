@@ -1,0 +1,170 @@
+// Loading a target description from whichever source the user gave.
+#include "cli/target_options.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "mpheap/target/from_elf.h"
+#include "mpheap/target/from_map.h"
+#include "mpheap/target/target_json.h"
+
+namespace mpheap::cli {
+namespace {
+
+Expected<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Expected<std::uint64_t> parse_number(const std::string& s, const char* option) {
+  std::string_view v = s;
+  int base = 10;
+  if (v.starts_with("0x") || v.starts_with("0X")) {
+    v.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    return Error{option, 0, 0, fmt::format("expected a number (0x... or decimal), found '{}'", s)};
+  return out;
+}
+
+}  // namespace
+
+void add_target_options(CLI::App* cmd, TargetArgs& a) {
+  const char* group = "Firmware description (one of --elf, --map/--nm, --target)";
+  cmd->add_option("--elf", a.elf, "the firmware's ELF file with debug information (DWARF)")
+      ->group(group);
+  cmd->add_option("--map", a.map, "the GNU ld map file of the build (-Wl,-Map=...)")->group(group);
+  cmd->add_option("--nm", a.nm, "`nm -S --defined-only` output of the build")->group(group);
+  cmd->add_option("--target", a.target_json, "a target.json written by `mpheap target -o`")
+      ->group(group);
+  cmd->add_option("--qstrs", a.qstrs,
+                  "ROM qstrs: one per line in index order, 'index hash len string' columns, or "
+                  "qstrdefs.generated.h")
+      ->group(group);
+  cmd->add_option("--ram", a.ram,
+                  "a RAM dump placed at its address, FILE@ADDR (repeatable); with --map/--nm the "
+                  "struct layouts are found in it")
+      ->group(group);
+  cmd->add_option("--load-bias", a.load_bias,
+                  "run-time minus link-time addresses of a position-independent build (default: "
+                  "inferred from a dump of exactly mp_state_ctx)")
+      ->group(group);
+  cmd->add_option("--block-size", a.block_size,
+                  "bytes per GC block (default: from the dump or 4 words)")
+      ->group(group);
+}
+
+Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
+  LoadedTarget out;
+  out.ram = std::move(extra);
+  int sources = (!a.elf.empty() ? 1 : 0) + (!a.target_json.empty() ? 1 : 0) +
+                (!a.map.empty() || !a.nm.empty() ? 1 : 0);
+  if (sources == 0)
+    return Error{"mpheap", 0, 0,
+                 "a firmware description is needed: pass --elf FILE, --map FILE and/or --nm FILE, "
+                 "or --target FILE"};
+  if (sources > 1 && a.elf.empty())
+    return Error{"mpheap", 0, 0, "pass only one of --target and --map/--nm"};
+
+  for (const std::string& spec : a.ram) {
+    auto placed = io::parse_placed_file(spec);
+    if (!placed) return placed.error();
+    auto range = io::load_placed_file(*placed);
+    if (!range) return range.error();
+    out.ram.add(std::move(*range));
+  }
+  std::optional<std::uint64_t> bias;
+  if (!a.load_bias.empty()) {
+    auto b = parse_number(a.load_bias, "--load-bias");
+    if (!b) return b.error();
+    bias = *b;
+  }
+
+  bool layout_known = false;
+  if (!a.elf.empty()) {
+    target::ElfOptions options;
+    options.block_size = a.block_size.value_or(0);
+    auto t = target::read_elf_target(a.elf, options);
+    if (t) {
+      out.target = std::move(*t);
+      layout_known = true;
+    } else if (!a.map.empty() || !a.nm.empty()) {
+      out.notes.push_back(fmt::format("{}; using --map/--nm instead", t.error().message()));
+    } else {
+      return t.error();
+    }
+  }
+  if (!a.target_json.empty()) {
+    auto text = read_text(a.target_json);
+    if (!text) return text.error();
+    auto t = target::target_from_json(*text, a.target_json);
+    if (!t) return t.error();
+    out.target = std::move(*t);
+    layout_known = out.target.state.mem_area.has_value();
+  }
+  if (!layout_known && a.target_json.empty()) {
+    std::string map_text, nm_text;
+    if (!a.map.empty()) {
+      auto m = read_text(a.map);
+      if (!m) return m.error();
+      map_text = std::move(*m);
+    }
+    if (!a.nm.empty()) {
+      auto n = read_text(a.nm);
+      if (!n) return n.error();
+      nm_text = std::move(*n);
+    }
+    auto t = target::read_map_target(map_text, a.map, nm_text, a.nm, "", "");
+    if (!t) return t.error();
+    out.target = std::move(*t);
+  }
+  if (!a.qstrs.empty()) {
+    auto q = read_text(a.qstrs);
+    if (!q) return q.error();
+    auto list = target::parse_qstr_list(*q, a.qstrs);
+    if (!list) return list.error();
+    out.target.rom_qstrs = std::move(*list);
+    out.target.provenance.qstrs = fmt::format("list file {}", a.qstrs);
+  }
+  if (!out.ram.ranges().empty()) {
+    if (!layout_known) {
+      auto f = target::infer_layout(out.target, out.ram, bias);
+      if (!f) return f.error();
+      out.findings = std::move(*f);
+    } else {
+      target::LayoutFindings f;
+      if (bias) {
+        f.load_bias = *bias;
+      } else if (auto b = target::infer_load_bias(out.target, out.ram)) {
+        f.load_bias = *b;
+      } else {
+        return b.error();
+      }
+      f.areas = target::read_heap_areas(out.target, out.ram, f.load_bias);
+      if (out.target.state.vm_last_pool)
+        f.last_pool =
+            out.ram.read(*out.target.mp_state_ctx + f.load_bias + *out.target.state.vm_last_pool,
+                         out.target.word_size, out.target.little_endian);
+      out.findings = std::move(f);
+    }
+  } else if (!layout_known) {
+    out.notes.push_back(
+        "struct layouts are unknown without DWARF: give a RAM dump with --ram FILE@ADDR so they "
+        "can be found in it");
+  }
+  if (a.block_size) out.target.block_size = *a.block_size;
+  return out;
+}
+
+}  // namespace mpheap::cli

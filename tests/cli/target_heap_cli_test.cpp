@@ -1,0 +1,111 @@
+// `mpheap target` and `mpheap heap` as a user runs them: map/nm + RAM dump -> target.json ->
+// the block map and the globals of a snapshot; sequences; clear errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "trace/test_util.h"
+
+namespace {
+
+using mpheap::testing::data_path;
+using mpheap::testing::read_file;
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result mpheap(const std::string& args, bool merge_stderr = false) {
+  std::string cmd =
+      std::string(MPHEAP_CLI) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string microbit_map_args() {
+  std::string d = data_path("qemu-microbit/");
+  return "--map " + d + "firmware.map --nm " + d + "firmware.nm --qstrs " + d + "qstr_static.txt";
+}
+
+TEST(TargetCli, SummaryAndJsonFromMapNmAndRam) {
+  std::string json = "/tmp/mpheap_cli_target_" + std::to_string(::getpid()) + ".json";
+  Result r = mpheap("target " + microbit_map_args() + " --ram " +
+                    data_path("qemu-microbit/snap1_ram.bin") + "@0x20000000 -o " + json);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("mp_state_ctx 0x20000010 (676 bytes)"), std::string::npos);
+  EXPECT_NE(r.out.find("pool 0x20000410..0x20002310 (7936 bytes, 496 blocks)"), std::string::npos);
+  EXPECT_NE(r.out.find("ROM qstrs    653"), std::string::npos);
+  EXPECT_NE(r.out.find("last_pool    0x200008f0"), std::string::npos);
+  auto j = nlohmann::json::parse(read_file(json));
+  EXPECT_EQ(j["format"], "mpheap-target");
+  EXPECT_EQ(j["block_size"], 16);
+  EXPECT_EQ(j["mp_state_ctx"]["fields"]["mem.area"], 376);
+
+  // The saved target decodes the other snapshot: block map as the firmware printed it.
+  Result heap = mpheap("heap " + data_path("qemu-microbit/snap2_ram.bin") +
+                       "@0x20000000 --target " + json + " --blockmap");
+  std::remove(json.c_str());
+  ASSERT_EQ(heap.status, 0) << heap.out;
+  EXPECT_NE(
+      heap.out.find("GC: total: 7936, used: 1568, free: 6368\n No. of 1-blocks: 34, 2-blocks: 7, "
+                    "max blk sz: 12, max free sz: 281\n"),
+      std::string::npos);
+  EXPECT_NE(
+      heap.out.find("00000000: h=SLhhhBDALh=h=LhT=Fh======hDBBBhLhB..h===hhhLh=hh=hhh=h===.hS..\n"),
+      std::string::npos);
+}
+
+TEST(HeapCli, SummaryNamesTheGlobals) {
+  Result r = mpheap("heap " + data_path("qemu-microbit/snap2_ram.bin") + "@0x20000000 " +
+                    microbit_map_args());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("  GREETING = 'hello mpheap fixture'\n"), std::string::npos);
+  EXPECT_NE(r.out.find("  CONFIG = <dict at 0x20000490>\n"), std::string::npos);
+  EXPECT_NE(r.out.find("3 x Sprite"), std::string::npos);
+}
+
+TEST(HeapCli, SequenceFileDumpByDump) {
+  Result r = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
+                    microbit_map_args() + " --snapshot 119 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["snapshot"], 119);
+  Result past = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
+                           microbit_map_args() + " --snapshot 120",
+                       true);
+  EXPECT_EQ(past.status, 1);
+  EXPECT_NE(past.out.find(
+                "--snapshot 120 is past the last dump: the file holds 120 dumps of 16384 bytes"),
+            std::string::npos);
+}
+
+TEST(TargetCli, ClearErrors) {
+  Result none = mpheap("target", true);
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.out.find("a firmware description is needed"), std::string::npos);
+  Result wrong = mpheap("target " + microbit_map_args() + " --ram " +
+                            data_path("qemu-microbit/snap1_ram.bin") + "@0x30000000",
+                        true);
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_NE(wrong.out.find("no dump covers mp_state_ctx at 0x20000010"), std::string::npos);
+  Result notmap = mpheap("target --map " + data_path("qemu-microbit/rom_qstrs.txt"), true);
+  EXPECT_EQ(notmap.status, 1);
+  EXPECT_NE(notmap.out.find("expected a GNU ld map file"), std::string::npos);
+  Result at = mpheap("heap nofile.bin " + microbit_map_args(), true);
+  EXPECT_EQ(at.status, 1);
+  EXPECT_NE(at.out.find("expected FILE@ADDRESS"), std::string::npos);
+}
+
+}  // namespace
