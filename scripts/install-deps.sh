@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libdw-dev libelf-dev                    # ELF + DWARF target descriptions
   gcc-arm-none-eabi                       # tests compile small ARM programs
+  graphviz                                # tests render the heap ownership graph
 )
 
 missing=()

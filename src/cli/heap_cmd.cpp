@@ -13,6 +13,7 @@
 #include "mpheap/heap/fragmentation.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/objects.h"
+#include "mpheap/heap/python_path.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/report/heap_report.h"
 
@@ -243,17 +244,25 @@ int run_heap(const HeapArgs& a) {
         fmt::print("  fits without collecting\n");
       else if (c.fits_after_collect)
         fmt::print("  fits only after the collection the allocator runs first\n");
-      for (const heap::PinningObject& p : c.pinning)
-        fmt::print("  freeing {:#x} ({}, {} blocks) would leave a run of {} blocks{}: {}\n",
-                   p.address, p.type, p.blocks, p.run_if_freed, p.allows_alloc ? " (enough)" : "",
-                   p.retainer_path);
+      if (!c.pinning.empty())
+        fmt::print(
+            "  live objects that keep the free space apart (freeing one alone would leave):\n");
+      for (const heap::PinningObject& p : c.pinning) {
+        auto py = heap::python_path(*snap, graph, reach, reader, t, p.object);
+        fmt::print("    {:#x} {} ({} blocks): a run of {} blocks{}; held by {}\n", p.address,
+                   p.type.empty() ? "unknown" : p.type, p.blocks, p.run_if_freed,
+                   p.allows_alloc ? ", enough" : "", py.value_or(p.retainer_path));
+      }
       continue;
     }
     if (!a.why.empty()) {
       auto addr = parse_address(a.why, "--why");
       if (!addr) return fail(addr.error());
       auto path = heap::retainer_path(*snap, graph, reach, *addr);
-      if (path) {
+      auto held = heap::object_containing(*snap, *addr, t.block_size);
+      if (path && held) {
+        if (auto py = heap::python_path(*snap, graph, reach, reader, t, *held))
+          fmt::print("{}\n", *py);
         fmt::print("{}\n", *path);
       } else {
         fmt::print(

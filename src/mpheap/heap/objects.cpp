@@ -226,7 +226,9 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
       label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)), "dict table");
     } else if (o.type == "bytearray" || o.type == "array") {
       label(word(o.address + L.list_items), "bytearray data");  // {base, typecode+free, len, items}
-    } else if (!o.type.empty() && o.type_pointer && reader.object_at(*o.type_pointer) != nullptr) {
+    } else if (const HeapObject* cls = o.type_pointer ? reader.object_at(*o.type_pointer) : nullptr;
+               cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty() &&
+               o.type == cls->class_name) {
       // An instance of a Python class: {base, members map}.
       label(word(o.address + t.word_size + (L.map_table - L.map_used_word)), "instance members");
     }

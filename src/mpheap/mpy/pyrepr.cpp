@@ -37,7 +37,10 @@ std::string float_text(double v, bool dot_zero) {
   shortest(v, d, decpt);
   if (decpt <= -4 || decpt > 16) {
     std::string m = d.substr(0, 1);
-    if (d.size() > 1) m += "." + d.substr(1);
+    if (d.size() > 1) {
+      m += '.';
+      m += d.substr(1);
+    }
     int exp = decpt - 1;
     return sign + m + fmt::format("e{}{:02d}", exp < 0 ? '-' : '+', std::abs(exp));
   }
@@ -84,7 +87,9 @@ std::string parse_int_text(const std::string& t) {
   for (char c : s)
     if (c < '0' || c > '9') return t;
   if (s == "0") return "0";
-  return (neg ? "-" : "") + std::string(s);
+  std::string out = neg ? "-" : "";
+  out += s;
+  return out;
 }
 
 std::string complex_repr(const std::string& t) {
@@ -104,8 +109,12 @@ std::string complex_repr(const std::string& t) {
   }
   if (re == 0 && !std::signbit(re)) return float_text(im, false) + "j";
   std::string ims = float_text(im, false);
-  if (ims[0] != '-') ims = "+" + ims;
-  return "(" + float_text(re, false) + ims + "j)";
+  if (ims[0] != '-') ims.insert(ims.begin(), '+');
+  std::string out = "(";
+  out += float_text(re, false);
+  out += ims;
+  out += "j)";
+  return out;
 }
 
 }  // namespace
