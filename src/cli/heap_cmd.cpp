@@ -214,9 +214,13 @@ int run_heap(const HeapArgs& a) {
     heap::ObjectReader reader(t, mem, *snap);
     heap::name_instance_types(*snap, reader, t);
     heap::label_headerless_blocks(*snap, reader, t);
-    for (const heap::Diagnostic& d : snap->diagnostics)
-      fmt::print(stderr, "mpheap heap: {}: snapshot {}: 0x{:x}: {}\n", placed->path, index,
-                 d.address, d.what);
+    for (const heap::Diagnostic& d : snap->diagnostics) {
+      // Where in the file: the byte offset when the address lies in this dump.
+      std::string where = d.address >= placed->address && d.address - placed->address < size
+                              ? fmt::format("byte {}", index * size + (d.address - placed->address))
+                              : fmt::format("address 0x{:x}", d.address);
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where, d.what);
+    }
     heap::GraphOptions go;
     if (!a.stack.empty()) {
       auto colon = a.stack.find(':');

@@ -147,6 +147,17 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       snap.objects.push_back(std::move(o));
     }
     a.object_count = snap.objects.size() - a.first_object;
+    std::uint64_t headless = 0, first_headless = 0;
+    for (std::uint64_t k = a.first_object; k < snap.objects.size(); ++k) {
+      if (snap.objects[k].type_pointer) continue;
+      if (headless++ == 0) first_headless = snap.objects[k].address;
+    }
+    if (headless > 0) {
+      snap.diagnostics.push_back(
+          {first_headless, fmt::format("area {}: {} allocations lie in memory the dumps do not cover (from "
+                                       "0x{:x}): their contents are not captured",
+                                       ai + 1, headless, first_headless)});
+    }
     add_area_totals(a, bs, snap.totals);
     snap.areas.push_back(std::move(a));
   }
