@@ -16,6 +16,8 @@
 #include "mpheap/heap/python_path.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/report/heap_report.h"
+#include "mpheap/trace/live_at.h"
+#include "mpheap/trace/trace_analysis.h"
 
 namespace mpheap::cli {
 namespace {
@@ -32,6 +34,8 @@ struct HeapArgs {
   std::string why;                         // an address: its retainer path
   std::optional<std::uint64_t> can_alloc;  // bytes
   std::size_t top = 10;
+  std::string trace;                         // a gdb log of the same run: allocation sites
+  std::optional<std::uint64_t> trace_event;  // the snapshot was taken after this event
 };
 
 Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
@@ -219,7 +223,8 @@ int run_heap(const HeapArgs& a) {
       std::string where = d.address >= placed->address && d.address - placed->address < size
                               ? fmt::format("byte {}", index * size + (d.address - placed->address))
                               : fmt::format("address 0x{:x}", d.address);
-      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where, d.what);
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where,
+                 d.what);
     }
     heap::GraphOptions go;
     if (!a.stack.empty()) {
@@ -251,11 +256,32 @@ int run_heap(const HeapArgs& a) {
       if (!c.pinning.empty())
         fmt::print(
             "  live objects that keep the free space apart (freeing one alone would leave):\n");
+      // Allocation sites from the trace of the same run, matched by start block (first area).
+      std::optional<trace::LiveAllocations> live;
+      if (!a.trace.empty()) {
+        auto log = io::LineReader::open(a.trace);
+        if (!log) return fail(log.error());
+        auto l = trace::live_allocations_at(**log, a.trace_event);
+        if (!l) return fail(l.error());
+        live = std::move(*l);
+      }
       for (const heap::PinningObject& p : c.pinning) {
         auto py = heap::python_path(*snap, graph, reach, reader, t, p.object);
+        std::string site;
+        if (live && snap->objects[p.object].area == 0) {
+          auto it = live->live.find(snap->objects[p.object].block);
+          if (it == live->live.end()) {
+            site = "; not live in the trace at that event";
+          } else if (auto f = trace::allocation_site(live->stacks, it->second.start_stack)) {
+            const trace::Frame& fr = live->stacks.frame(*f);
+            site = fmt::format("; allocated at {} {} (event {})", fr.location, fr.function,
+                               it->second.start_time);
+          }
+        }
         fmt::print("    {:#x} {} ({} blocks): a run of {} blocks{}; held by {}\n", p.address,
                    p.type.empty() ? "unknown" : p.type, p.blocks, p.run_if_freed,
                    p.allows_alloc ? ", enough" : "", py.value_or(p.retainer_path));
+        if (!site.empty()) fmt::print("      {}\n", site.substr(2));
       }
       continue;
     }
@@ -323,6 +349,13 @@ void add_heap_command(CLI::App& app, int* status) {
       "would an allocation of N bytes succeed (after the collection the allocator runs first)? "
       "If not, which live objects pin the free space");
   cmd->add_option("--top", args->top, "retainers listed in the summary")->capture_default_str();
+  cmd->add_option(
+      "--trace", args->trace,
+      "a gdb log of the same run (mpheap trace's input): --can-alloc then names the code that "
+      "allocated each pinning object");
+  cmd->add_option(
+      "--trace-event", args->trace_event,
+      "the snapshot was taken after this event of --trace (default: the log's last event)");
   cmd->footer(
       "Examples:\n"
       "  mpheap heap ram.bin@0x20000000 --map firmware.map --nm firmware.nm --blockmap\n"

@@ -76,6 +76,27 @@ TEST(HeapCli, SummaryNamesTheGlobals) {
   EXPECT_NE(r.out.find("3 x Sprite"), std::string::npos);
 }
 
+TEST(HeapCli, CanAllocExplainsWithPathsAndAllocationSites) {
+  // snap2 is the state at the end of the run; gc_log_backtrace.txt is the same run's trace.
+  std::string base =
+      "heap " + data_path("qemu-microbit/snap2_ram.bin") + "@0x20000000 " + microbit_map_args();
+  Result fits = mpheap(base + " --can-alloc " + std::to_string(281 * 16));
+  ASSERT_EQ(fits.status, 0);
+  EXPECT_EQ(fits.out.rfind("can allocate 4496 bytes: yes\n", 0), 0u);
+  Result no =
+      mpheap(base + " --can-alloc 4600 --trace " + data_path("qemu-microbit/gc_log_backtrace.txt"));
+  ASSERT_EQ(no.status, 0);
+  EXPECT_EQ(no.out.rfind("can allocate 4600 bytes: no\n", 0), 0u);
+  EXPECT_NE(no.out.find("largest free run 281 blocks now"), std::string::npos);
+  EXPECT_NE(no.out.find("0x200010b0 str (1 blocks): a run of 282 blocks; held by "
+                        "mp_state_ctx.vm.dict_main['KEEP'][2]"),
+            std::string::npos);
+  EXPECT_NE(no.out.find("allocated at ../../py/obj.c:42 mp_obj_malloc_helper"), std::string::npos);
+  Result why = mpheap(base + " --why 0x20000438");  // inside GREETING
+  ASSERT_EQ(why.status, 0);
+  EXPECT_EQ(why.out.rfind("mp_state_ctx.vm.dict_main['GREETING']\n", 0), 0u);
+}
+
 TEST(HeapCli, SequenceFileDumpByDump) {
   Result r = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
                     microbit_map_args() + " --snapshot 119 --json");
