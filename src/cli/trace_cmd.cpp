@@ -101,7 +101,14 @@ int run_trace(const TraceArgs& a) {
     history.emplace(*history_out);
   }
   auto result = trace::analyze_trace(**input, options, history ? &*history : nullptr);
-  if (!result) return fail(result.error());
+  if (!result) {
+    // No half-written history is left behind for a viewer to choke on.
+    if (history_out) {
+      (void)history_out->close();
+      if (a.history != "-") std::remove(a.history.c_str());
+    }
+    return fail(result.error());
+  }
   if (history) {
     history->finish();
     if (auto closed = history_out->close(); !closed) return fail(closed.error());

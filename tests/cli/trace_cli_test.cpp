@@ -122,6 +122,11 @@ TEST(TraceCli, BadInputGivesOneLineAndNonZeroExit) {
   EXPECT_EQ(at.status, 1);
   EXPECT_NE(at.out.find("--at 5000 is past the last event: the log has 317 events"),
             std::string::npos);
+  std::string history = temp_path("bad_history.json");
+  CliRun bad_history =
+      run(data_path("unix-x64/reference_allocation_history.json") + " --history " + history, true);
+  EXPECT_EQ(bad_history.status, 1);
+  EXPECT_EQ(std::fopen(history.c_str(), "rb"), nullptr);  // no partial file left behind
   CliRun usage = run("", true);
   EXPECT_NE(usage.status, 0);
 }
