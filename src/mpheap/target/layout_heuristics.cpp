@@ -9,7 +9,10 @@
 namespace mpheap::target {
 namespace {
 
-constexpr std::uint64_t kMaxScanBytes = 8192;
+// mp_state_ctx is a few KiB on every port seen (676 bytes on the micro:bit, 1968 on the unix
+// port); a larger stated size (a damaged nm or map) is not scanned beyond this.
+constexpr std::uint64_t kDefaultScanBytes = 8192;
+constexpr std::uint64_t kMaxScanBytes = 64 * 1024;
 
 struct Reader {
   const io::MemoryImage& ram;
@@ -86,7 +89,8 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
   }
   Reader r{ram, t.word_size, t.little_endian};
   const std::uint64_t ctx = *t.mp_state_ctx + f.load_bias;
-  std::uint64_t scan = t.state.size != 0 ? t.state.size : kMaxScanBytes;
+  std::uint64_t scan =
+      std::min(t.state.size != 0 ? t.state.size : kDefaultScanBytes, kMaxScanBytes);
   auto reloc = [&](std::string_view sym) -> std::optional<std::uint64_t> {
     const Symbol* s = t.find_symbol(sym);
     if (s == nullptr) return std::nullopt;
@@ -180,7 +184,7 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
     auto v = r.at(ctx + o);
     std::optional<std::uint64_t> p = v;
     bool reached = false;
-    for (int steps = 0; p && *p != 0 && steps < 4096; ++steps) {
+    for (int steps = 0; p && *p != 0 && steps < 256; ++steps) {
       if (std::find(rom_pools.begin(), rom_pools.end(), *p) != rom_pools.end()) {
         reached = true;
         break;
@@ -203,25 +207,23 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
     std::vector<std::uint64_t> dicts;
     for (std::uint64_t o = 0; o + W <= *t.state.mem_area; o += W)
       if (r.at(ctx + o) == dict_type) dicts.push_back(o);
+    // `dicts` is in increasing order: a binary search per word keeps this linear in the scan.
     for (std::uint64_t o = 0; o + W <= *t.state.mem_area; o += W) {
       auto v = r.at(ctx + o);
-      if (!v) continue;
-      for (std::uint64_t d : dicts) {
-        if (*v != ctx + d) continue;
-        t.state.vm_dict_main = d;
-        f.evidence.push_back(fmt::format(
-            "vm.dict_main at mp_state_ctx+{}: the dict that mp_state_ctx+{} (thread.dict_globals) "
-            "points at",
-            d, o));
-        for (std::uint64_t other : dicts)
-          if (other != d) {
-            t.state.vm_mp_loaded_modules_dict = other;
-            f.evidence.push_back(fmt::format(
-                "vm.mp_loaded_modules_dict at mp_state_ctx+{}: the other dict in it", other));
-            break;
-          }
-        break;
-      }
+      if (!v || *v < ctx || !std::binary_search(dicts.begin(), dicts.end(), *v - ctx)) continue;
+      std::uint64_t d = *v - ctx;
+      t.state.vm_dict_main = d;
+      f.evidence.push_back(fmt::format(
+          "vm.dict_main at mp_state_ctx+{}: the dict that mp_state_ctx+{} (thread.dict_globals) "
+          "points at",
+          d, o));
+      for (std::uint64_t other : dicts)
+        if (other != d) {
+          t.state.vm_mp_loaded_modules_dict = other;
+          f.evidence.push_back(fmt::format(
+              "vm.mp_loaded_modules_dict at mp_state_ctx+{}: the other dict in it", other));
+          break;
+        }
       if (t.state.vm_dict_main) break;
     }
   }
