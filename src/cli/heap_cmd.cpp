@@ -9,13 +9,17 @@
 
 #include "cli/commands.h"
 #include "cli/target_options.h"
+#include "mpheap/heap/diff.h"
 #include "mpheap/heap/dominators.h"
 #include "mpheap/heap/fragmentation.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/python_path.h"
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/report/heap_diff.h"
+#include "mpheap/report/heap_dot.h"
 #include "mpheap/report/heap_report.h"
+#include "mpheap/report/output.h"
 #include "mpheap/trace/live_at.h"
 #include "mpheap/trace/trace_analysis.h"
 
@@ -36,6 +40,9 @@ struct HeapArgs {
   std::size_t top = 10;
   std::string trace;                         // a gdb log of the same run: allocation sites
   std::optional<std::uint64_t> trace_event;  // the snapshot was taken after this event
+  std::string dot;                           // write the ownership graph here
+  std::size_t dot_max_nodes = 200;
+  std::string diff_with;  // FILE@ADDR: compare against this dump
 };
 
 Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
@@ -200,6 +207,39 @@ int run_heap(const HeapArgs& a) {
     which.push_back(n);
   }
 
+  // --diff-with: the selected snapshot against another dump of the same region.
+  auto decode_typed = [&](io::MemoryImage& mem) -> Expected<heap::Snapshot> {
+    auto snap = heap::decode_snapshot(t, mem, bias);
+    if (!snap) return snap;
+    heap::ObjectReader reader(t, mem, *snap);
+    heap::name_instance_types(*snap, reader, t);
+    heap::label_headerless_blocks(*snap, reader, t);
+    return snap;
+  };
+  if (!a.diff_with.empty()) {
+    auto other = io::parse_placed_file(a.diff_with);
+    if (!other) return fail(other.error());
+    auto other_range = io::load_placed_file(*other);
+    if (!other_range) return fail(other_range.error());
+    io::MemoryImage mem_a, mem_b;
+    for (const io::MemoryRange& r : loaded->ram.ranges())
+      if (r.source != placed->path) {
+        mem_a.add(r);
+        mem_b.add(r);
+      }
+    auto slice = read_slice(which.back() * size, size);
+    if (!slice) return fail(slice.error());
+    mem_a.add(std::move(*slice));
+    mem_b.add(std::move(*other_range));
+    auto snap_a = decode_typed(mem_a);
+    if (!snap_a) return fail(snap_a.error());
+    auto snap_b = decode_typed(mem_b);
+    if (!snap_b) return fail(snap_b.error());
+    fmt::print("{}", report::diff_text(heap::diff_snapshots(*snap_a, *snap_b, t.block_size),
+                                       t.block_size));
+    return 0;
+  }
+
   int status = 0;
   for (std::uint64_t index : which) {
     io::MemoryImage mem;
@@ -241,6 +281,16 @@ int run_heap(const HeapArgs& a) {
     }
     heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
     heap::Reachability reach = heap::reachability(*snap, graph);
+    if (!a.dot.empty()) {
+      report::DotOptions dot_options;
+      dot_options.max_nodes = a.dot_max_nodes;
+      auto out = report::Output::open(a.dot);
+      if (!out) return fail(out.error());
+      (*out)->write(report::ownership_dot(*snap, graph, reader, t, dot_options));
+      if (auto closed = (*out)->close(); !closed) return fail(closed.error());
+      fmt::print(stderr, "mpheap heap: ownership graph of snapshot {} written to {}\n", index,
+                 a.dot);
+    }
     if (a.can_alloc) {
       heap::CanAllocResult c = heap::can_alloc(*snap, graph, *a.can_alloc);
       fmt::print("can allocate {} bytes: {}\n", *a.can_alloc, c.fits_after_collect ? "yes" : "no");
@@ -349,6 +399,15 @@ void add_heap_command(CLI::App& app, int* status) {
       "would an allocation of N bytes succeed (after the collection the allocator runs first)? "
       "If not, which live objects pin the free space");
   cmd->add_option("--top", args->top, "retainers listed in the summary")->capture_default_str();
+  cmd->add_option("--dot", args->dot,
+                  "write the ownership graph as Graphviz DOT (labels: str text, dict keys, qstrs); "
+                  "render with `dot -Tsvg FILE > heap.svg`");
+  cmd->add_option("--dot-max-nodes", args->dot_max_nodes,
+                  "draw at most this many objects, the largest retainers first (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--diff-with", args->diff_with,
+                  "compare the snapshot with another dump FILE@ADDR of the same region: new, freed "
+                  "and resized objects by type");
   cmd->add_option(
       "--trace", args->trace,
       "a gdb log of the same run (mpheap trace's input): --can-alloc then names the code that "

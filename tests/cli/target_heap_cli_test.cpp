@@ -97,6 +97,24 @@ TEST(HeapCli, CanAllocExplainsWithPathsAndAllocationSites) {
   EXPECT_EQ(why.out.rfind("mp_state_ctx.vm.dict_main['GREETING']\n", 0), 0u);
 }
 
+TEST(HeapCli, DiffAndDot) {
+  std::string base =
+      "heap " + data_path("qemu-microbit/snap1_ram.bin") + "@0x20000000 " + microbit_map_args();
+  Result diff =
+      mpheap(base + " --diff-with " + data_path("qemu-microbit/snap2_ram.bin") + "@0x20000000");
+  ASSERT_EQ(diff.status, 0) << diff.out;
+  EXPECT_EQ(diff.out.rfind("used: 1424 -> 1568 bytes (+144)\n", 0), 0u);
+  EXPECT_NE(diff.out.find("0x200004b0        16 B  list"),
+            std::string::npos);  // KEEP, new in snap2
+  std::string dot = "/tmp/mpheap_cli_" + std::to_string(::getpid()) + ".dot";
+  Result r = mpheap(base + " --dot " + dot + " --blockmap");
+  ASSERT_EQ(r.status, 0);
+  std::string text = read_file(dot);
+  std::remove(dot.c_str());
+  EXPECT_EQ(text.rfind("digraph", 0), 0u);
+  EXPECT_NE(text.find("hello mpheap fixture"), std::string::npos);
+}
+
 TEST(HeapCli, SequenceFileDumpByDump) {
   Result r = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
                     microbit_map_args() + " --snapshot 119 --json");
