@@ -10,6 +10,7 @@ packages=(
   libdw-dev libelf-dev                    # ELF + DWARF target descriptions
   gcc-arm-none-eabi                       # tests compile small ARM programs
   graphviz                                # tests render the heap ownership graph
+  firmware-microbit-micropython           # a real firmware image (no ELF) for the image tests
 )
 
 missing=()

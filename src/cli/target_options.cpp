@@ -9,7 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "mpheap/io/firmware_image.h"
 #include "mpheap/target/from_elf.h"
+#include "mpheap/target/from_image.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/target_json.h"
 
@@ -41,12 +43,18 @@ Expected<std::uint64_t> parse_number(const std::string& s, const char* option) {
 }  // namespace
 
 void add_target_options(CLI::App* cmd, TargetArgs& a) {
-  const char* group = "Firmware description (one of --elf, --map/--nm, --target)";
+  const char* group = "Firmware description (one of --elf, --map/--nm, --target, --firmware)";
   cmd->add_option("--elf", a.elf, "the firmware's ELF file with debug information (DWARF)")
       ->group(group);
   cmd->add_option("--map", a.map, "the GNU ld map file of the build (-Wl,-Map=...)")->group(group);
   cmd->add_option("--nm", a.nm, "`nm -S --defined-only` output of the build")->group(group);
   cmd->add_option("--target", a.target_json, "a target.json written by `mpheap target -o`")
+      ->group(group);
+  cmd->add_option("--firmware", a.firmware,
+                  "the firmware image alone (Intel HEX, UF2, or raw .bin with --base): qstrs, "
+                  "type objects and, with --ram, the heap are found by their shapes")
+      ->group(group);
+  cmd->add_option("--base", a.base, "load address of a raw --firmware .bin (e.g. 0x08000000)")
       ->group(group);
   cmd->add_option("--qstrs", a.qstrs,
                   "ROM qstrs: one per line in index order, 'index hash len string' columns, or "
@@ -69,11 +77,15 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
   LoadedTarget out;
   out.ram = std::move(extra);
   int sources = (!a.elf.empty() ? 1 : 0) + (!a.target_json.empty() ? 1 : 0) +
-                (!a.map.empty() || !a.nm.empty() ? 1 : 0);
+                (!a.map.empty() || !a.nm.empty() ? 1 : 0) + (!a.firmware.empty() ? 1 : 0);
   if (sources == 0)
     return Error{"mpheap", 0, 0,
                  "a firmware description is needed: pass --elf FILE, --map FILE and/or --nm FILE, "
-                 "or --target FILE"};
+                 "--target FILE, or --firmware IMAGE"};
+  if (!a.firmware.empty() && sources > 1)
+    return Error{"mpheap", 0, 0, "--firmware is a description on its own: pass it alone"};
+  if (!a.base.empty() && a.firmware.empty())
+    return Error{"mpheap", 0, 0, "--base is the load address of a raw --firmware image"};
   if (sources > 1 && a.elf.empty())
     return Error{"mpheap", 0, 0, "pass only one of --target and --map/--nm"};
 
@@ -92,6 +104,32 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
   }
 
   bool layout_known = false;
+  bool from_image = false;
+  if (!a.firmware.empty()) {
+    std::optional<std::uint64_t> base;
+    if (!a.base.empty()) {
+      auto b = parse_number(a.base, "--base");
+      if (!b) return b.error();
+      base = *b;
+    }
+    auto image = io::load_firmware_image(a.firmware, base);
+    if (!image) return image.error();
+    auto found = target::read_image_target(
+        image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
+    if (!found) return found.error();
+    out.target = std::move(found->target);
+    target::LayoutFindings f = found->layout.value_or(target::LayoutFindings{});
+    std::vector<std::string> evidence = std::move(found->evidence);
+    evidence.insert(evidence.end(), f.evidence.begin(), f.evidence.end());
+    f.evidence = std::move(evidence);
+    if (found->layout) {
+      out.findings = std::move(f);
+      layout_known = true;
+    } else {
+      for (const std::string& e : f.evidence) out.notes.push_back(e);
+    }
+    from_image = true;
+  }
   if (!a.elf.empty()) {
     target::ElfOptions options;
     options.block_size = a.block_size.value_or(0);
@@ -113,7 +151,7 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
     out.target = std::move(*t);
     layout_known = out.target.state.mem_area.has_value();
   }
-  if (!layout_known && a.target_json.empty()) {
+  if (!layout_known && a.target_json.empty() && !from_image) {
     std::string map_text, nm_text;
     if (!a.map.empty()) {
       auto m = read_text(a.map);
@@ -137,7 +175,11 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
     out.target.rom_qstrs = std::move(*list);
     out.target.provenance.qstrs = fmt::format("list file {}", a.qstrs);
   }
-  if (!out.ram.ranges().empty()) {
+  if (from_image) {
+    if (!layout_known)
+      out.notes.push_back(
+          "the heap is not known from an image alone: give a RAM dump with --ram FILE@ADDR");
+  } else if (!out.ram.ranges().empty()) {
     if (!layout_known) {
       auto f = target::infer_layout(out.target, out.ram, bias);
       if (!f) return f.error();

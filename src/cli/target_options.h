@@ -1,5 +1,6 @@
 // The options every subcommand that needs a firmware description accepts:
-// --elf F | --map M [--nm N] | --nm N | --target T, with --qstrs, --ram, --load-bias, --block-size.
+// --elf F | --map M [--nm N] | --nm N | --target T | --firmware IMAGE [--base ADDR], with --qstrs,
+// --ram, --load-bias, --block-size.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,11 +17,12 @@ namespace mpheap::cli {
 
 struct TargetArgs {
   std::string elf, map, nm, qstrs, target_json;
+  std::string firmware, base;    // a firmware image (HEX, UF2, raw .bin at --base)
   std::vector<std::string> ram;  // FILE@ADDR
   std::string load_bias;         // hex or decimal, "" = infer
   std::optional<std::uint32_t> block_size;
   [[nodiscard]] bool given() const {
-    return !elf.empty() || !map.empty() || !nm.empty() || !target_json.empty();
+    return !elf.empty() || !map.empty() || !nm.empty() || !target_json.empty() || !firmware.empty();
   }
 };
 

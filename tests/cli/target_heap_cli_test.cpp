@@ -115,6 +115,35 @@ TEST(HeapCli, DiffAndDot) {
   EXPECT_NE(text.find("hello mpheap fixture"), std::string::npos);
 }
 
+// microbit-debian/alloc: with only Debian's firmware image and the RAM dump, --can-alloc answers
+// as the firmware did when it then tried bytearray(N) (snapN_try.txt), counting what no root
+// (mp_state_ctx, the stack from SP in snapN_regs.txt) reaches as free.
+TEST(HeapCli, CanAllocAnswersAsTheDebianFirmwareDid) {
+  const std::string hex = "/usr/share/firmware-microbit-micropython/firmware.hex";
+  if (std::FILE* f = std::fopen(hex.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    GTEST_SKIP() << "Debian's firmware-microbit-micropython is not installed";
+  }
+  for (int i = 0; i < 4; ++i) {
+    std::string dir = data_path("microbit-debian/alloc/");
+    std::string tried = read_file(dir + "snap" + std::to_string(i) + "_try.txt");
+    std::string n = tried.substr(0, tried.find(' '));
+    bool ok = tried.find(" ok") != std::string::npos;
+    std::string regs = read_file(dir + "snap" + std::to_string(i) + "_regs.txt");
+    std::size_t sp_at = regs.find("\nsp ");
+    ASSERT_NE(sp_at, std::string::npos);
+    std::string sp = regs.substr(regs.find("0x", sp_at), 10);
+    Result r =
+        mpheap("heap " + dir + "snap" + std::to_string(i) + "_ram.bin@0x20000000 --firmware " +
+               hex + " --stack " + sp + ":0x20004000 --can-alloc " + n);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+              "can allocate " + n + " bytes: " + (ok ? "yes" : "no"))
+        << "snap" << i;
+  }
+}
+
 TEST(HeapCli, SequenceFileDumpByDump) {
   Result r = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
                     microbit_map_args() + " --snapshot 119 --json");

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "mpheap/heap/snapshot.h"
 
@@ -76,6 +77,22 @@ char block_letter(const target::Target& t, const HeapObject& o, std::uint64_t lo
     const target::Symbol* s = t.find_symbol(l.symbol);
     if (s != nullptr && s->address == link) return l.letter;
   }
+  // No symbol (a target found in a firmware image, or a target.json without symbols): the type
+  // object's own symbol guess, else its Python name when no other type shares it. Shared names
+  // are not enough: tuple and attrtuple are both "tuple", and every function type is
+  // "function" (1.9.2 has eight); only mp_type_fun_bc is 'B', so a "function" type counts only
+  // when the target names it fun_bc (the image finder does, from the heap objects that hold a
+  // globals dict as bytecode functions do).
+  const target::TypeObject* ty = t.type_at(link);
+  if (ty == nullptr || ty->address != link) return 'h';
+  for (const Letter& l : kLetters)
+    if (ty->symbol == l.symbol) return l.letter;
+  if (!ty->symbol.empty() || ty->name == "function") return 'h';
+  if (std::count_if(t.types.begin(), t.types.end(),
+                    [&](const target::TypeObject& other) { return other.name == ty->name; }) != 1)
+    return 'h';
+  for (const Letter& l : kLetters)
+    if (std::string_view(l.symbol).substr(8) == ty->name) return l.letter;
   return 'h';
 }
 
@@ -154,9 +171,10 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
     }
     if (headless > 0) {
       snap.diagnostics.push_back(
-          {first_headless, fmt::format("area {}: {} allocations lie in memory the dumps do not cover (from "
-                                       "0x{:x}): their contents are not captured",
-                                       ai + 1, headless, first_headless)});
+          {first_headless,
+           fmt::format("area {}: {} allocations lie in memory the dumps do not cover (from "
+                       "0x{:x}): their contents are not captured",
+                       ai + 1, headless, first_headless)});
     }
     add_area_totals(a, bs, snap.totals);
     snap.areas.push_back(std::move(a));

@@ -30,8 +30,13 @@ std::string blockmap(const heap::Snapshot& s, const target::Target& t) {
           bl = bl2 & ~(kPerLine - 1);
           if (bl >= n) break;
         }
-        fmt::format_to(std::back_inserter(out),
-                       "\n{:08x}: ", static_cast<std::uint32_t>(bl * t.block_size));
+        // The offset as the firmware prints it: "%05x" masked to 20 bits before 1.20.
+        auto offset = static_cast<std::uint32_t>(bl * t.block_size);
+        if (t.blockmap_offset_digits == 5) {
+          fmt::format_to(std::back_inserter(out), "\n{:05x}: ", offset & 0xfffffu);
+        } else {
+          fmt::format_to(std::back_inserter(out), "\n{:08x}: ", offset);
+        }
       }
       char c = ' ';
       switch (a.kinds[bl]) {

@@ -113,6 +113,9 @@ struct Target {
   ObjectLayout objects;                // finalize() fills the defaults for the word size when unset
   std::vector<TypeObject> types;       // sorted by address
   std::vector<std::string> rom_qstrs;  // index -> string
+  // Hex digits of the byte offsets micropython.mem_info(1) prints per block-map line: 5 (and
+  // masked to 20 bits) before MicroPython 1.20, 8 since.
+  std::uint32_t blockmap_offset_digits = 8;
   Provenance provenance;
 
   // The symbol containing `address` (or starting at it when sizes are unknown), if any.

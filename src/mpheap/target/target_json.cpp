@@ -109,6 +109,7 @@ std::string to_json(const Target& t) {
   j["word_size"] = t.word_size;
   j["byte_order"] = t.little_endian ? "little" : "big";
   j["block_size"] = t.block_size;
+  j["blockmap_offset_digits"] = t.blockmap_offset_digits;
   j["provenance"] = {{"symbols", t.provenance.symbols},
                      {"layout", t.provenance.layout},
                      {"qstrs", t.provenance.qstrs}};
@@ -179,6 +180,12 @@ Expected<Target> target_from_json(std::string_view text, const std::string& name
     t.little_endian = order == "little";
     t.block_size = static_cast<std::uint32_t>(get_uint(j, "block_size", "$"));
     if (t.block_size == 0 || t.block_size > 4096) throw JsonError{"$.block_size: expected 1..4096"};
+    if (j.contains("blockmap_offset_digits")) {
+      t.blockmap_offset_digits =
+          static_cast<std::uint32_t>(get_uint(j, "blockmap_offset_digits", "$"));
+      if (t.blockmap_offset_digits != 5 && t.blockmap_offset_digits != 8)
+        throw JsonError{"$.blockmap_offset_digits: expected 5 or 8"};
+    }
     if (j.contains("provenance") && j["provenance"].is_object()) {
       t.provenance.symbols = get_string(j["provenance"], "symbols", "$.provenance");
       t.provenance.layout = get_string(j["provenance"], "layout", "$.provenance");

@@ -1,0 +1,593 @@
+// Finding a target description in a firmware image and a RAM dump: see from_image.h.
+#include "mpheap/target/from_image.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "mpheap/target/qstr_hash.h"
+
+namespace mpheap::target {
+namespace {
+
+constexpr std::uint64_t kMaxPoolLen = 1u << 16;
+constexpr std::uint64_t kMaxTotalPrevLen = 1u << 20;
+
+struct Words {
+  const io::MemoryImage& mem;
+  std::uint32_t word;
+  bool little;
+  [[nodiscard]] std::optional<std::uint64_t> at(std::uint64_t address) const {
+    return mem.read(address, word, little);
+  }
+  [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t address, std::uint32_t n) const {
+    return mem.read(address, n, little);
+  }
+};
+
+// The string at `p` if its stored hash and length (hb and lb bytes before it) verify.
+// MP_QSTR_NULL (hash 0, length 0) is accepted as "".
+std::optional<std::string> prefixed_string(const Words& w, std::uint64_t p, std::uint32_t hb,
+                                           std::uint32_t lb) {
+  auto hash = w.read(p, hb), len = w.read(p + hb, lb);
+  if (!hash || !len) return std::nullopt;
+  auto bytes = w.mem.bytes(p + hb + lb, *len);
+  if (!bytes) return std::nullopt;
+  if (*hash == 0 && *len == 0) return std::string();
+  if (qstr_hash(*bytes, hb) != *hash) return std::nullopt;
+  return std::string(*bytes);
+}
+
+// The pool at `a` with hash/length bytes before each string, if all its strings verify.
+std::optional<QstrPoolFinding> prefixed_pool(const Words& w, std::uint64_t a, std::uint64_t len) {
+  const std::uint64_t W = w.word;
+  for (std::uint32_t hb : {1u, 2u}) {
+    for (std::uint32_t lb : {1u, 2u}) {
+      QstrPoolFinding f;
+      f.hash_bytes = hb;
+      f.len_bytes = lb;
+      std::uint64_t real = 0;
+      bool ok = true;
+      for (std::uint64_t i = 0; i < len && ok; ++i) {
+        auto p = w.at(a + 4 * W + i * W);
+        auto s = p ? prefixed_string(w, *p, hb, lb) : std::nullopt;
+        if (!s) {
+          ok = false;
+          break;
+        }
+        if (!s->empty()) ++real;
+        f.strings.push_back(std::move(*s));
+      }
+      if (ok && real >= 1) return f;
+    }
+  }
+  return std::nullopt;
+}
+
+// The pool at `a` with hashes and lengths arrays, if all its strings verify.
+std::optional<QstrPoolFinding> array_pool(const Words& w, std::uint64_t a, std::uint64_t len) {
+  const std::uint64_t W = w.word;
+  auto hashes = w.at(a + 4 * W), lengths = w.at(a + 5 * W);
+  if (!hashes || !lengths || !w.mem.covers(*hashes, len) || !w.mem.covers(*lengths, len))
+    return std::nullopt;
+  for (std::uint32_t hb : {2u, 1u}) {
+    QstrPoolFinding f;
+    f.arrays = true;
+    f.hash_bytes = hb;
+    f.len_bytes = 1;
+    std::uint64_t real = 0;
+    bool ok = true;
+    for (std::uint64_t i = 0; i < len && ok; ++i) {
+      auto p = w.at(a + 6 * W + i * W);
+      auto h = w.read(*hashes + i * hb, hb), n = w.read(*lengths + i, 1);
+      auto bytes = p && n ? w.mem.bytes(*p, *n) : std::nullopt;
+      if (!h || !bytes) {
+        ok = false;
+        break;
+      }
+      if (!(*h == 0 && *n == 0)) {
+        if (qstr_hash(*bytes, hb) != *h) {
+          ok = false;
+          break;
+        }
+        ++real;
+      }
+      f.strings.emplace_back(*bytes);
+    }
+    if (ok && real >= 1) return f;
+  }
+  return std::nullopt;
+}
+
+bool identifier_like(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return !std::isdigit(static_cast<unsigned char>(s[0]));
+}
+
+struct NameField {
+  std::uint64_t offset;
+  std::uint32_t bytes;
+};
+
+// The version banner: "MicroPython v..." up to the first NUL, CR or LF.
+std::string find_version(const io::MemoryImage& flash) {
+  constexpr std::string_view kTag = "MicroPython v";
+  for (const io::MemoryRange& r : flash.ranges()) {
+    std::string_view b(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
+    for (std::size_t at = b.find(kTag); at != std::string_view::npos; at = b.find(kTag, at + 1)) {
+      std::size_t end = at + kTag.size();
+      while (end < b.size() && end - at < 160 && b[end] != '\0' && b[end] != '\r' && b[end] != '\n')
+        ++end;
+      // Only a version number counts: "MicroPython v1.9.2...", not a format string.
+      if (at + kTag.size() < b.size() &&
+          std::isdigit(static_cast<unsigned char>(b[at + kTag.size()])))
+        return std::string(b.substr(at, end - at));
+    }
+  }
+  return {};
+}
+
+// (major, minor) from "MicroPython v1.9.2-...".
+std::optional<std::pair<int, int>> version_number(const std::string& v) {
+  int major = 0, minor = 0;
+  if (std::sscanf(v.c_str(), "MicroPython v%d.%d", &major, &minor) != 2) return std::nullopt;
+  return std::make_pair(major, minor);
+}
+
+struct AreaShape {
+  HeapAreaBounds bounds;
+  int tables = 0;
+  std::uint32_t block_size = 0;
+};
+
+// The heap area record's shape at `a`: table start < [extra tables <] pool start < pool end, all
+// in the dump, and a pool of exactly 4 blocks per allocation-table byte.
+std::optional<AreaShape> area_at(const Words& r, std::uint64_t a, int tables) {
+  const std::uint64_t W = r.word;
+  auto atb = r.at(a), len = r.at(a + W);
+  if (!atb || !len || *len == 0 || *len > (1ULL << 28) || !r.mem.covers(*atb, *len))
+    return std::nullopt;
+  std::vector<std::uint64_t> t;
+  for (int i = 0; i < tables; ++i) {
+    auto v = r.at(a + (2 + static_cast<std::uint64_t>(i)) * W);
+    if (!v) return std::nullopt;
+    t.push_back(*v);
+  }
+  auto ps = r.at(a + (2 + static_cast<std::uint64_t>(tables)) * W);
+  auto pe = r.at(a + (3 + static_cast<std::uint64_t>(tables)) * W);
+  if (!ps || !pe || !(*atb < *ps && *ps < *pe) || *atb + *len > *ps) return std::nullopt;
+  if (!r.mem.covers(*ps, *pe - *ps)) return std::nullopt;
+  std::uint64_t low = *atb + *len;
+  for (std::uint64_t v : t) {
+    if (v < low || v >= *ps) return std::nullopt;
+    low = v + 1;
+  }
+  std::uint64_t pool = *pe - *ps, blocks = *len * 4;
+  if (pool % blocks != 0) return std::nullopt;
+  std::uint64_t bs = pool / blocks;
+  if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128) return std::nullopt;
+  AreaShape s;
+  s.bounds.record = a;
+  s.bounds.alloc_table = *atb;
+  s.bounds.alloc_table_bytes = *len;
+  s.bounds.pool_start = *ps;
+  s.bounds.pool_end = *pe;
+  if (tables >= 1) s.bounds.finaliser_table = t[0];
+  s.tables = tables;
+  s.block_size = static_cast<std::uint32_t>(bs);
+  return s;
+}
+
+}  // namespace
+
+std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::uint32_t word_size,
+                                             bool little_endian) {
+  Words w{flash, word_size, little_endian};
+  const std::uint64_t W = word_size;
+  std::vector<QstrPoolFinding> out;
+  for (const io::MemoryRange& r : flash.ranges()) {
+    std::uint64_t first = (r.address + W - 1) / W * W;
+    for (std::uint64_t a = first; a + 5 * W <= r.end(); a += W) {
+      auto prev = w.at(a), tpl = w.at(a + W), alloc = w.at(a + 2 * W), len = w.at(a + 3 * W);
+      if (!prev || !tpl || !alloc || !len) continue;
+      std::uint64_t total_prev = *tpl & (W >= 8 ? ~0ULL >> 1 : 0x7fffffffULL);  // is_sorted bit
+      if (*len == 0 || *len > kMaxPoolLen || *alloc == 0 || *alloc > kMaxPoolLen ||
+          total_prev > kMaxTotalPrevLen || (*prev != 0 && !flash.covers(*prev, 4 * W)))
+        continue;
+      // Quick check before the full one: the first string pointer is in the image.
+      auto p0 = w.at(a + 4 * W);
+      if (!p0 || !flash.covers(*p0, 2)) continue;
+      std::optional<QstrPoolFinding> f = prefixed_pool(w, a, *len);
+      if (!f) f = array_pool(w, a, *len);
+      if (!f) continue;
+      f->address = a;
+      f->prev = *prev;
+      f->total_prev_len = total_prev;
+      f->alloc = *alloc;
+      f->len = *len;
+      out.push_back(std::move(*f));
+    }
+  }
+  return out;
+}
+
+Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
+                                          const std::string& image_name) {
+  ImageFindings f;
+  Target& t = f.target;
+  t.word_size = 4;
+  t.little_endian = true;
+  const std::uint64_t W = t.word_size;
+  Words w{flash, t.word_size, t.little_endian};
+  std::uint64_t image_bytes = 0;
+  for (const io::MemoryRange& r : flash.ranges()) {
+    image_bytes += r.bytes.size();
+    t.regions.push_back(MemoryRegion{"image", RegionKind::flash, r.address, r.end()});
+  }
+  f.evidence.push_back(fmt::format(
+      "image: {} bytes in {} range(s); assumed 32-bit little endian (Cortex-M, Xtensa, RISC-V)",
+      image_bytes, flash.ranges().size()));
+
+  f.version = find_version(flash);
+  auto version = version_number(f.version);
+  if (!f.version.empty()) f.evidence.push_back(fmt::format("version string: \"{}\"", f.version));
+
+  // ROM qstr pools: the chain from the pool with no predecessor.
+  std::vector<QstrPoolFinding> pools = find_qstr_pools(flash, t.word_size, t.little_endian);
+  const QstrPoolFinding* base = nullptr;
+  for (const QstrPoolFinding& p : pools)
+    if (p.prev == 0 && p.total_prev_len == 0 && (base == nullptr || p.len > base->len)) base = &p;
+  if (base == nullptr) {
+    return Error{image_name, 0, 0,
+                 fmt::format("no ROM qstr pool found: looked at every word-aligned address of the "
+                             "{} image bytes for a header {{prev=NULL, total_prev_len=0, alloc, "
+                             "len, [hashes, lengths,] qstrs[len]}} whose strings' hashes verify "
+                             "({} other verified pools); not a MicroPython firmware?",
+                             image_bytes, pools.size())};
+  }
+  f.rom_pools.push_back(*base);
+  for (bool grew = true; grew;) {
+    grew = false;
+    const QstrPoolFinding& last = f.rom_pools.back();
+    for (const QstrPoolFinding& p : pools)
+      if (p.prev == last.address && p.total_prev_len == last.total_prev_len + last.len) {
+        f.rom_pools.push_back(p);
+        grew = true;
+        break;
+      }
+  }
+  for (const QstrPoolFinding& p : f.rom_pools) {
+    f.evidence.push_back(fmt::format(
+        "qstr pool header at 0x{:x}: {} strings (qstrs {}..{}), all hashes verified ({}-byte "
+        "hashes, {}-byte lengths, {}){}",
+        p.address, p.len, p.total_prev_len, p.total_prev_len + p.len - 1, p.hash_bytes, p.len_bytes,
+        p.arrays ? "hash and length arrays" : "stored before each string",
+        p.prev != 0 ? fmt::format(", prev = 0x{:x}", p.prev) : std::string()));
+    for (const std::string& s : p.strings) t.rom_qstrs.push_back(s);
+    t.symbols.push_back(
+        Symbol{&p == &f.rom_pools.front() ? "mp_qstr_const_pool" : "mp_qstr_frozen_const_pool",
+               p.address, 0, 'R', "image"});
+  }
+  QstrPoolLayout& q = t.qstr_pool;
+  q.prev = 0;
+  q.total_prev_len = W;
+  q.alloc = 2 * W;
+  q.len = 3 * W;
+  q.hash_bytes = base->hash_bytes;
+  q.len_bytes = base->len_bytes;
+  if (base->arrays) {
+    q.hashes = 4 * W;
+    q.lengths = 5 * W;
+    q.qstrs = q.size = 6 * W;
+  } else {
+    q.qstrs = q.size = 4 * W;
+  }
+  if (version && *version < std::make_pair(1, 20)) t.blockmap_offset_digits = 5;
+  if (version) {
+    bool want_arrays = *version >= std::make_pair(1, 19);
+    f.evidence.push_back(
+        fmt::format("the pool layout {} the version ({} hash and length arrays since 1.19)",
+                    want_arrays == base->arrays ? "agrees with" : "DISAGREES with",
+                    base->arrays ? "with" : "without"));
+  }
+  t.provenance.qstrs = fmt::format("ROM qstr pool(s) in {} at 0x{:x}", image_name, base->address);
+
+  // mp_type_type: its base points to itself; its name field reads "type".
+  auto qstr_name = [&](std::uint64_t q_index) -> const std::string* {
+    return q_index < t.rom_qstrs.size() ? &t.rom_qstrs[q_index] : nullptr;
+  };
+  static constexpr NameField kNameFields[] = {{4, 4}, {6, 2}, {4, 2}, {8, 2}};
+  std::optional<NameField> name_field;
+  for (const io::MemoryRange& r : flash.ranges()) {
+    for (std::uint64_t a = (r.address + W - 1) / W * W; a + W <= r.end() && !f.type_type; a += W) {
+      if (a == 0 || w.at(a) != a) continue;
+      for (const NameField& nf : kNameFields) {
+        auto qi = w.read(a + nf.offset, nf.bytes);
+        const std::string* s = qi ? qstr_name(*qi) : nullptr;
+        if (s != nullptr && *s == "type") {
+          f.type_type = a;
+          name_field = nf;
+          break;
+        }
+      }
+    }
+  }
+  if (!f.type_type || !name_field) {
+    return Error{image_name, 0, 0,
+                 "no mp_type_type found: no object in the image points at itself with a name "
+                 "field that reads \"type\" (tried name qstrs at +4 as a word, +4, +6, +8 as 16 "
+                 "bits)"};
+  }
+  t.objects = default_object_layout(t.word_size);
+  t.objects.type_name = name_field->offset;
+  t.objects.type_name_bytes = name_field->bytes;
+  // Every type object: base == &mp_type_type, a name qstr that is an identifier and, in the
+  // word-sized layout, slots that are NULL or point into the image. Code literal pools that
+  // happen to hold &mp_type_type fail these.
+  std::map<std::string, std::vector<std::uint64_t>> by_name;
+  std::uint64_t rejected = 0;
+  for (const io::MemoryRange& r : flash.ranges()) {
+    for (std::uint64_t a = (r.address + W - 1) / W * W; a + W <= r.end(); a += W) {
+      if (w.at(a) != f.type_type) continue;
+      auto qi = w.read(a + name_field->offset, name_field->bytes);
+      const std::string* s = qi ? qstr_name(*qi) : nullptr;
+      bool ok = s != nullptr && identifier_like(*s);
+      if (ok && name_field->bytes == W) {
+        for (std::uint64_t k = 2; k < 12 && ok; ++k) {
+          auto v = w.at(a + k * W);
+          ok = v && (*v == 0 || flash.covers(*v, 1));
+        }
+      }
+      if (!ok) {
+        ++rejected;
+        continue;
+      }
+      by_name[*s].push_back(a);
+    }
+  }
+  std::size_t type_count = 0;
+  for (auto& [name, addresses] : by_name) {
+    // Several types may share a Python name (tuple and attrtuple, the function types). The one
+    // Python code can construct (make_new set) is the one the name refers to in builtins.
+    std::optional<std::uint64_t> main =
+        addresses.size() == 1 ? std::optional(addresses[0]) : std::nullopt;
+    if (!main && name_field->bytes == W) {
+      std::vector<std::uint64_t> constructible;
+      for (std::uint64_t a : addresses)
+        if (auto mk = w.at(a + 3 * W); mk && *mk != 0) constructible.push_back(a);
+      if (constructible.size() == 1) {
+        main = constructible[0];
+        f.evidence.push_back(fmt::format(
+            "{} types are named \"{}\": the one at 0x{:x} has make_new, so it is mp_type_{}",
+            addresses.size(), name, *main, name));
+      }
+    }
+    for (std::uint64_t a : addresses) {
+      std::string symbol = main == a ? "mp_type_" + name : std::string();
+      t.types.push_back(TypeObject{a, symbol, name});
+      if (!symbol.empty()) t.symbols.push_back(Symbol{symbol, a, 0, 'R', "image"});
+      ++type_count;
+    }
+  }
+  f.evidence.push_back(fmt::format(
+      "mp_type_type at 0x{:x}: its base points at itself and its name qstr (at +{}, {} bytes) "
+      "is \"type\"; {} type objects have it as base and a valid name ({} other words equal to "
+      "it rejected: not a type's shape)",
+      *f.type_type, name_field->offset, name_field->bytes, type_count, rejected));
+  t.provenance.symbols = fmt::format(
+      "{}: qstr pools and type objects found by shape, named mp_type_<Python name>", image_name);
+  t.provenance.layout = "not known yet: needs a RAM dump";
+  t.finalize();
+  if (ram == nullptr || ram->ranges().empty()) return f;
+
+  // The RAM side.
+  Words r{*ram, t.word_size, t.little_endian};
+  LayoutFindings lf;
+  std::optional<AreaShape> area;
+  std::uint64_t candidates = 0;
+  for (const io::MemoryRange& range : ram->ranges()) {
+    for (std::uint64_t a = (range.address + W - 1) / W * W; a + 4 * W <= range.end(); a += W) {
+      for (int k = 0; k <= 3; ++k) {
+        if (auto s = area_at(r, a, k)) {
+          ++candidates;
+          if (!area) area = s;
+          break;
+        }
+      }
+    }
+  }
+  if (!area) {
+    return Error{"dumps", 0, 0,
+                 "no heap area record found in the RAM dump: looked at every word for "
+                 "{allocation table, its length, [0-3 more tables,] pool start, pool end} with "
+                 "the table and pool inside the dump and 4 blocks per table byte; is the dump "
+                 "from this firmware, and whole?"};
+  }
+  const HeapAreaBounds& b = area->bounds;
+  t.block_size = area->block_size;
+  lf.evidence.push_back(fmt::format(
+      "heap area record at 0x{:x}: allocation table 0x{:x} ({} bytes) < pool 0x{:x}..0x{:x} = {} "
+      "blocks of {} bytes, 4 per table byte{}{}",
+      b.record, b.alloc_table, b.alloc_table_bytes, b.pool_start, b.pool_end, b.blocks(),
+      area->block_size, area->tables > 0 ? fmt::format(", {} more table(s)", area->tables) : "",
+      candidates > 1 ? fmt::format(" (first of {} words with this shape)", candidates) : ""));
+
+  // vm.last_pool: the nearest word before the record whose prev chain reaches a ROM pool.
+  auto reaches_rom = [&](std::uint64_t p) {
+    for (int steps = 0; p != 0 && steps < 4096; ++steps) {
+      for (const QstrPoolFinding& rp : f.rom_pools)
+        if (rp.address == p) return true;
+      auto next = ram->covers(p, W) ? r.at(p) : w.at(p);
+      if (!next) return false;
+      p = *next;
+    }
+    return false;
+  };
+  std::optional<std::uint64_t> last_pool_at;
+  for (std::uint64_t a = b.record; a >= W && a - W >= ram->ranges().front().address;) {
+    a -= W;
+    auto v = r.at(a);
+    if (v && *v != 0 && reaches_rom(*v)) {
+      last_pool_at = a;
+      lf.last_pool = *v;
+      break;
+    }
+  }
+  // Dicts embedded in mp_state_ctx's vm: between last_pool and the heap area record.
+  const TypeObject* dict_type = nullptr;
+  for (const TypeObject& ty : t.types)
+    if (ty.symbol == "mp_type_dict") dict_type = &ty;
+  std::vector<std::uint64_t> dicts;
+  if (last_pool_at && dict_type != nullptr)
+    for (std::uint64_t a = *last_pool_at; a < b.record; a += W)
+      if (r.at(a) == dict_type->address) dicts.push_back(a);
+  // thread.dict_locals and thread.dict_globals: two words before vm.last_pool that both point at
+  // one of those dicts (vm.dict_main, while code runs at the REPL's top level). This is the
+  // layout of MicroPython 1.9 to 1.12 (thread first: dict_locals, dict_globals, nlr_top,
+  // stack_top); then mp_state_ctx starts at dict_locals.
+  std::optional<std::uint64_t> ctx, dict_main;
+  if (last_pool_at) {
+    for (std::uint64_t a = *last_pool_at; a >= 2 * W && !ctx && *last_pool_at - a <= 16 * W;) {
+      a -= W;
+      auto l = r.at(a), g = r.at(a + W);
+      if (!l || !g || *l != *g || a + W >= *last_pool_at) continue;
+      if (std::find(dicts.begin(), dicts.end(), *l) != dicts.end()) {
+        ctx = a;
+        dict_main = *l;
+      }
+    }
+  }
+  bool anchored = !ctx.has_value();
+  if (!ctx) ctx = last_pool_at ? *last_pool_at : b.record;
+  t.mp_state_ctx = *ctx;
+  t.state.mem_area = b.record - *ctx;
+  if (anchored) {
+    lf.evidence.push_back(fmt::format(
+        "mp_state_ctx's start not identified: offsets below are from the anchor 0x{:x} ({})", *ctx,
+        last_pool_at ? "the address of vm.last_pool" : "the heap area record"));
+  } else {
+    lf.evidence.push_back(fmt::format(
+        "mp_state_ctx at 0x{:x}: thread.dict_locals and thread.dict_globals there both point at "
+        "the dict embedded at 0x{:x} (vm.dict_main)",
+        *ctx, *dict_main));
+  }
+  if (last_pool_at) {
+    t.state.vm_last_pool = *last_pool_at - *ctx;
+    lf.evidence.push_back(
+        fmt::format("vm.last_pool at 0x{:x} = 0x{:x}: its prev chain reaches the ROM qstr pool",
+                    *last_pool_at, *lf.last_pool));
+  }
+  if (dict_main) {
+    t.state.vm_dict_main = *dict_main - *ctx;
+    for (std::uint64_t d : dicts)
+      if (d != *dict_main) {
+        t.state.vm_mp_loaded_modules_dict = d - *ctx;
+        lf.evidence.push_back(fmt::format(
+            "vm.mp_loaded_modules_dict at 0x{:x}: the other dict embedded in mp_state_ctx", d));
+        break;
+      }
+    if (auto top = r.at(*ctx + 3 * W);
+        top && *top > b.pool_end && *top <= ram->ranges().back().end()) {
+      t.state.thread_stack_top = 3 * W;
+      lf.evidence.push_back(fmt::format(
+          "thread.stack_top at 0x{:x} = 0x{:x} (after dict_locals, dict_globals, nlr_top)",
+          *ctx + 3 * W, *top));
+    }
+  }
+  // The object representation, from the keys of __main__'s globals (all qstrs there).
+  if (dict_main) {
+    auto alloc = r.at(*dict_main + 2 * W), table = r.at(*dict_main + 3 * W);
+    std::uint64_t keys = 0, c_keys = 0, a_keys = 0;
+    const std::uint64_t known = t.rom_qstrs.size() + 4096;  // ROM qstrs plus room for RAM pools
+    for (std::uint64_t i = 0; alloc && table && i < *alloc && i < 4096; ++i) {
+      auto k = r.at(*table + 2 * i * W);
+      if (!k || *k == 0 || *k == 4) continue;
+      ++keys;
+      if ((*k & 0xff800007) == 6 && (*k >> 3) < known) ++c_keys;
+      if ((*k & 3) == 2 && (*k >> 2) < known) ++a_keys;
+    }
+    if (keys > 0 && c_keys == keys) {
+      f.object_repr = 'C';
+      lf.evidence.push_back(fmt::format(
+          "object representation C: all {} keys of vm.dict_main are (qstr << 3) | 6, so floats "
+          "are immediates, not heap objects",
+          keys));
+    } else if (keys > 0 && a_keys == keys) {
+      f.object_repr = 'A';
+      lf.evidence.push_back(fmt::format(
+          "object representation A: all {} keys of vm.dict_main have qstr tag bits 10", keys));
+    }
+  }
+  AreaLayout& al = t.state.area;
+  al = AreaLayout{};
+  al.gc_alloc_table_start = 0;
+  al.gc_alloc_table_byte_len = W;
+  std::uint64_t next_field = 2 * W;
+  if (area->tables >= 1) {
+    al.gc_finaliser_table_start = next_field;
+    next_field += W;
+  }
+  if (area->tables >= 2) next_field += W * static_cast<std::uint64_t>(area->tables - 1);
+  al.gc_pool_start = next_field;
+  al.gc_pool_end = next_field + W;
+  al.size = next_field + 2 * W;
+
+  // mp_type_fun_bc among the types named "function": every function type but the bytecode one
+  // (and the native emitter's, which shares its layout) is only instantiated in ROM; a function
+  // defined in Python is a heap object {type, globals, bytecode, const_table, ...} whose globals
+  // is a dict: vm.dict_main for a `def` at the REPL, or a module's dict on the heap. The
+  // function type most of whose heap objects hold such a dict is fun_bc.
+  std::map<std::uint64_t, std::uint64_t> function_objects;  // type -> count
+  std::map<std::uint64_t, bool> function_type;
+  for (const TypeObject& ty : t.types)
+    if (ty.name == "function") function_type[ty.address] = true;
+  auto table = ram->bytes(b.alloc_table, b.alloc_table_bytes);
+  if (table && dict_type != nullptr) {
+    for (std::uint64_t i = 0; i < b.blocks(); ++i) {
+      auto kind = (static_cast<std::uint8_t>((*table)[i / 4]) >> ((i % 4) * 2)) & 3;
+      if (kind != 1 && kind != 3) continue;
+      std::uint64_t o = b.pool_start + i * area->block_size;
+      auto ty = r.at(o), globals = r.at(o + W);
+      if (!ty || !globals || !function_type.count(*ty)) continue;
+      bool is_dict = (dict_main && *globals == *dict_main) ||
+                     (*globals >= b.pool_start && *globals < b.pool_end &&
+                      r.at(*globals) == dict_type->address);
+      if (is_dict) ++function_objects[*ty];
+    }
+  }
+  if (!function_objects.empty()) {
+    auto best = std::max_element(function_objects.begin(), function_objects.end(),
+                                 [](auto& x, auto& y) { return x.second < y.second; });
+    bool unique = std::count_if(function_objects.begin(), function_objects.end(),
+                                [&](auto& x) { return x.second == best->second; }) == 1;
+    if (unique) {
+      f.fun_bc = best->first;
+      for (TypeObject& ty : t.types)
+        if (ty.address == best->first) ty.symbol = "mp_type_fun_bc";
+      t.symbols.push_back(Symbol{"mp_type_fun_bc", best->first, 0, 'R', "image"});
+      lf.evidence.push_back(fmt::format(
+          "mp_type_fun_bc at 0x{:x}: {} heap objects of this \"function\" type hold a dict (their "
+          "globals) in their second word, as Python-defined functions do",
+          best->first, best->second));
+    }
+  }
+  if (!f.fun_bc)
+    lf.evidence.push_back(
+        "mp_type_fun_bc not identified: no heap object of a \"function\" type holds a dict as "
+        "its globals (bytecode functions are shown as 'h' in block maps)");
+
+  t.regions.push_back(MemoryRegion{"heap", RegionKind::heap, b.pool_start, b.pool_end});
+  for (const io::MemoryRange& range : ram->ranges())
+    t.regions.push_back(MemoryRegion{"ram", RegionKind::ram, range.address, range.end()});
+  t.provenance.layout = "firmware image + RAM dump (structure shapes)";
+  t.finalize();
+  lf.load_bias = 0;
+  lf.areas = read_heap_areas(t, *ram, 0);
+  f.layout = std::move(lf);
+  return f;
+}
+
+}  // namespace mpheap::target
