@@ -42,7 +42,8 @@ struct HeapArgs {
   std::optional<std::uint64_t> trace_event;  // the snapshot was taken after this event
   std::string dot;                           // write the ownership graph here
   std::size_t dot_max_nodes = 200;
-  std::string diff_with;  // FILE@ADDR: compare against this dump
+  std::string diff_with;          // FILE@ADDR: compare against this dump
+  std::vector<std::string> diff;  // A B: two snapshots of the sequence (index, last) or FILE@ADDR
 };
 
 Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
@@ -216,26 +217,41 @@ int run_heap(const HeapArgs& a) {
     heap::label_headerless_blocks(*snap, reader, t);
     return snap;
   };
-  if (!a.diff_with.empty()) {
-    auto other = io::parse_placed_file(a.diff_with);
-    if (!other) return fail(other.error());
-    auto other_range = io::load_placed_file(*other);
-    if (!other_range) return fail(other_range.error());
-    io::MemoryImage mem_a, mem_b;
-    for (const io::MemoryRange& r : loaded->ram.ranges())
-      if (r.source != placed->path) {
-        mem_a.add(r);
-        mem_b.add(r);
+  // --diff A B / --diff-with B: two snapshots, each a dump of the sequence (an index or
+  // "last") or another dump file placed at its address.
+  if (!a.diff.empty() || !a.diff_with.empty()) {
+    std::vector<std::string> sides = a.diff;
+    if (sides.empty()) sides = {std::to_string(which.back()), a.diff_with};
+    std::vector<heap::Snapshot> snaps;
+    for (const std::string& side : sides) {
+      io::MemoryImage mem;
+      for (const io::MemoryRange& r : loaded->ram.ranges())
+        if (r.source != placed->path) mem.add(r);
+      if (side.find('@') != std::string::npos) {
+        auto other = io::parse_placed_file(side);
+        if (!other) return fail(other.error());
+        auto range = io::load_placed_file(*other);
+        if (!range) return fail(range.error());
+        mem.add(std::move(*range));
+      } else {
+        std::uint64_t n = count - 1;
+        if (side != "last") {
+          auto [p, ec] = std::from_chars(side.data(), side.data() + side.size(), n);
+          if (ec != std::errc() || p != side.data() + side.size() || n >= count)
+            return fail(Error{
+                "--diff", 0, 0,
+                fmt::format("expected a snapshot index 0..{}, 'last' or FILE@ADDR, found '{}'",
+                            count - 1, side)});
+        }
+        auto slice = read_slice(n * size, size);
+        if (!slice) return fail(slice.error());
+        mem.add(std::move(*slice));
       }
-    auto slice = read_slice(which.back() * size, size);
-    if (!slice) return fail(slice.error());
-    mem_a.add(std::move(*slice));
-    mem_b.add(std::move(*other_range));
-    auto snap_a = decode_typed(mem_a);
-    if (!snap_a) return fail(snap_a.error());
-    auto snap_b = decode_typed(mem_b);
-    if (!snap_b) return fail(snap_b.error());
-    fmt::print("{}", report::diff_text(heap::diff_snapshots(*snap_a, *snap_b, t.block_size),
+      auto snap = decode_typed(mem);
+      if (!snap) return fail(snap.error());
+      snaps.push_back(std::move(*snap));
+    }
+    fmt::print("{}", report::diff_text(heap::diff_snapshots(snaps[0], snaps[1], t.block_size),
                                        t.block_size));
     return 0;
   }
@@ -405,6 +421,10 @@ void add_heap_command(CLI::App& app, int* status) {
   cmd->add_option("--dot-max-nodes", args->dot_max_nodes,
                   "draw at most this many objects, the largest retainers first (0 = all)")
       ->capture_default_str();
+  cmd->add_option("--diff", args->diff,
+                  "compare two snapshots A B: indices of the dump sequence ('last' too) or other "
+                  "dumps FILE@ADDR of the same region: new, freed and resized objects by type")
+      ->expected(2);
   cmd->add_option("--diff-with", args->diff_with,
                   "compare the snapshot with another dump FILE@ADDR of the same region: new, freed "
                   "and resized objects by type");

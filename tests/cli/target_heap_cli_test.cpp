@@ -106,6 +106,15 @@ TEST(HeapCli, DiffAndDot) {
   EXPECT_EQ(diff.out.rfind("used: 1424 -> 1568 bytes (+144)\n", 0), 0u);
   EXPECT_NE(diff.out.find("0x200004b0        16 B  list"),
             std::string::npos);  // KEEP, new in snap2
+  // The same through --diff on a sequence: the first and the last of the 120 dumps.
+  Result seq = mpheap("heap " + data_path("qemu-microbit/ram_seq.bin") + "@0x20000000 " +
+                      microbit_map_args() + " --diff 0 last");
+  ASSERT_EQ(seq.status, 0) << seq.out;
+  EXPECT_EQ(seq.out.rfind("used: ", 0), 0u);
+  Result two =
+      mpheap(base + " --diff 0 " + data_path("qemu-microbit/snap2_ram.bin") + "@0x20000000");
+  ASSERT_EQ(two.status, 0) << two.out;
+  EXPECT_EQ(two.out, diff.out);
   std::string dot = "/tmp/mpheap_cli_" + std::to_string(::getpid()) + ".dot";
   Result r = mpheap(base + " --dot " + dot + " --blockmap");
   ASSERT_EQ(r.status, 0);
