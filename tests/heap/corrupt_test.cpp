@@ -16,8 +16,8 @@ class CorruptDump : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string dir = data_path("qemu-microbit/");
-    auto t = target::read_map_target(read_file(dir + "firmware.map"), "firmware.map", read_file(dir + "firmware.nm"),
-                                     "firmware.nm", "", "");
+    auto t = target::read_map_target(read_file(dir + "firmware.map"), "firmware.map",
+                                     read_file(dir + "firmware.nm"), "firmware.nm", "", "");
     ASSERT_TRUE(t);
     target = std::move(*t);
     std::string ram = read_file(dir + "snap2_ram.bin");
@@ -52,7 +52,8 @@ TEST_F(CorruptDump, TruncatedBeforeTheAllocationTableEnds) {
   std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + 0x340);  // table 0x31c..0x398
   auto s = decode(cut);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().what.find("allocation table 0x2000031c (124 bytes) is not captured"), std::string::npos);
+  EXPECT_NE(s.error().what.find("allocation table 0x2000031c (124 bytes) is not captured"),
+            std::string::npos);
 }
 
 TEST_F(CorruptDump, TableLengthPastThePool) {
@@ -63,7 +64,8 @@ TEST_F(CorruptDump, TableLengthPastThePool) {
   bad[at + 1] = 0x01;
   auto s = decode(bad);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().what.find("cannot hold the 2044 blocks its allocation table describes"), std::string::npos);
+  EXPECT_NE(s.error().what.find("cannot hold the 2044 blocks its allocation table describes"),
+            std::string::npos);
 }
 
 TEST_F(CorruptDump, TailWithoutHead) {
@@ -79,7 +81,8 @@ TEST_F(CorruptDump, TailWithoutHead) {
     }
   }
   ASSERT_NE(block, 0u);
-  bad[table + block / 4] = static_cast<std::uint8_t>(bad[table + block / 4] | (2u << ((block % 4) * 2)));
+  bad[table + block / 4] =
+      static_cast<std::uint8_t>(bad[table + block / 4] | (2u << ((block % 4) * 2)));
   auto s = decode(bad);
   ASSERT_TRUE(s);
   ASSERT_EQ(s->diagnostics.size(), 1u);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "heap/snapshot_fixture.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/report/heap_diff.h"
 #include "mpheap/target/from_map.h"
@@ -18,35 +19,11 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct Loaded {
-  target::Target t;
-  io::MemoryImage ram;
-  Snapshot snap;
-};
+using Loaded = mpheap::testing::FixtureSnapshot;
 
-// map/nm/qstrs + one RAM dump -> a snapshot typed as the CLI types it.
+// Typed as the CLI types it (class names and header-less blocks feed the identity).
 Loaded load(const std::string& dir, const std::string& qstrs, const std::string& dump) {
-  Loaded l;
-  auto t = target::read_map_target(read_file(data_path(dir + "/firmware.map")), "firmware.map",
-                                   read_file(data_path(dir + "/firmware.nm")), "firmware.nm",
-                                   read_file(data_path(dir + "/" + qstrs)), qstrs);
-  EXPECT_TRUE(t) << (t ? "" : t.error().message());
-  if (!t) return l;
-  l.t = std::move(*t);
-  auto range = io::load_placed_file(*io::parse_placed_file(data_path(dir + "/" + dump)));
-  EXPECT_TRUE(range);
-  if (range) l.ram.add(std::move(*range));
-  auto f = target::infer_layout(l.t, l.ram, std::nullopt);
-  EXPECT_TRUE(f) << (f ? "" : f.error().message());
-  if (!f) return l;
-  auto s = decode_snapshot(l.t, l.ram, f->load_bias);
-  EXPECT_TRUE(s) << (s ? "" : s.error().message());
-  if (!s) return l;
-  l.snap = std::move(*s);
-  ObjectReader r(l.t, l.ram, l.snap);
-  name_instance_types(l.snap, r, l.t);
-  label_headerless_blocks(l.snap, r, l.t);
-  return l;
+  return mpheap::testing::load_fixture_snapshot(dir, true, qstrs, {dump}, /*typed=*/true);
 }
 
 Loaded microbit(int n) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "heap/snapshot_fixture.h"
 #include "mpheap/heap/dominators.h"
 #include "mpheap/heap/fragmentation.h"
 #include "mpheap/target/from_map.h"
@@ -17,35 +18,10 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct Loaded {
-  target::Target t;
-  io::MemoryImage ram;
-  Snapshot snap;
-};
+using Loaded = mpheap::testing::FixtureSnapshot;
 
-// map/nm + dumps -> infer_layout -> decode_snapshot, as tests/heap/blockmap_test.cpp does.
 Loaded load(const std::string& dir, bool map, const std::vector<std::string>& dumps) {
-  Loaded l;
-  auto t = target::read_map_target(map ? read_file(data_path(dir + "/firmware.map")) : "",
-                                   "firmware.map", read_file(data_path(dir + "/firmware.nm")),
-                                   "firmware.nm", "", "");
-  EXPECT_TRUE(t) << t.error().message();
-  if (!t) return l;
-  l.t = std::move(*t);
-  for (const std::string& d : dumps) {
-    auto placed = io::parse_placed_file(data_path(dir + "/" + d));
-    EXPECT_TRUE(placed);
-    auto range = io::load_placed_file(*placed);
-    EXPECT_TRUE(range) << range.error().message();
-    if (range) l.ram.add(std::move(*range));
-  }
-  auto findings = target::infer_layout(l.t, l.ram, std::nullopt);
-  EXPECT_TRUE(findings) << findings.error().message();
-  if (!findings) return l;
-  auto snap = decode_snapshot(l.t, l.ram, findings->load_bias);
-  EXPECT_TRUE(snap) << snap.error().message();
-  if (snap) l.snap = std::move(*snap);
-  return l;
+  return mpheap::testing::load_fixture_snapshot(dir, map, "", dumps);
 }
 
 Loaded microbit(int n) {

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "heap/snapshot_fixture.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/layout_heuristics.h"
@@ -17,33 +18,11 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct Loaded {
-  target::Target target;
-  io::MemoryImage ram;
-  Snapshot snap;
-};
+using Loaded = mpheap::testing::FixtureSnapshot;
 
 Loaded load(const std::string& dir, bool map, const std::string& qstrs,
             const std::vector<std::string>& dumps) {
-  Loaded l;
-  auto t = target::read_map_target(map ? read_file(data_path(dir + "/firmware.map")) : "",
-                                   "firmware.map", read_file(data_path(dir + "/firmware.nm")),
-                                   "firmware.nm", read_file(data_path(dir + "/" + qstrs)), qstrs);
-  EXPECT_TRUE(t) << (t ? "" : t.error().message());
-  if (!t) return l;
-  l.target = std::move(*t);
-  for (const std::string& d : dumps) {
-    auto r = io::load_placed_file(*io::parse_placed_file(data_path(dir + "/" + d)));
-    EXPECT_TRUE(r);
-    if (r) l.ram.add(std::move(*r));
-  }
-  auto f = target::infer_layout(l.target, l.ram, std::nullopt);
-  EXPECT_TRUE(f) << (f ? "" : f.error().message());
-  if (!f) return l;
-  auto s = decode_snapshot(l.target, l.ram, f->load_bias);
-  EXPECT_TRUE(s) << (s ? "" : s.error().message());
-  if (s) l.snap = std::move(*s);
-  return l;
+  return mpheap::testing::load_fixture_snapshot(dir, map, qstrs, dumps);
 }
 
 std::map<std::string, std::uint64_t> globals_of(const ObjectReader& r) {
@@ -55,8 +34,8 @@ std::map<std::string, std::uint64_t> globals_of(const ObjectReader& r) {
 // The checks every workload shares (see each fixture's workload.py).
 void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
                     std::uint64_t sprite_class, std::uint64_t sprites, bool unix_workload = false) {
-  ObjectReader r(l.target, l.ram, l.snap);
-  name_instance_types(l.snap, r, l.target);
+  ObjectReader r(l.t, l.ram, l.snap);
+  name_instance_types(l.snap, r, l.t);
   auto g = globals_of(r);
   ASSERT_EQ(g.count("GREETING"), 1u);
   EXPECT_EQ(g["GREETING"], greeting);
@@ -122,10 +101,10 @@ void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
 TEST(NamedObjects, MicrobitSnap2) {
   Loaded l = load("qemu-microbit", true, "qstr_static.txt", {"snap2_ram.bin@0x20000000"});
   check_workload(l, 0x20000430, 0x20000490, 0x20000670, 0x200006e0);
-  ObjectReader r(l.target, l.ram, l.snap);
+  ObjectReader r(l.t, l.ram, l.snap);
   EXPECT_EQ(r.heap_qstr_count(), 3u);  // README: last_pool holds dyn_attr_0..2
   EXPECT_EQ(r.qstr(653), "dyn_attr_0");
-  label_headerless_blocks(l.snap, r, l.target);
+  label_headerless_blocks(l.snap, r, l.t);
   EXPECT_EQ(r.object_at(0x200004c0)->type, "str data");    // GREETING's bytes (README)
   EXPECT_EQ(r.object_at(0x200008f0)->type, "qstr pool");   // vm.last_pool
   EXPECT_EQ(r.object_at(0x20000710)->type, "list items");  // SPRITES' items
@@ -137,7 +116,7 @@ TEST(NamedObjects, UnixSnap2) {
   Loaded l = load("unix-x64", false, "rom_qstrs.txt",
                   {"snap2_mp_state_ctx.bin@0x5555555f2440", "snap2_heap.bin@0x5555555f32d0"});
   check_workload(l, 0x5555555f4160, 0x5555555f3aa0, 0x5555555f3de0, 0x5555555f3d00, true);
-  ObjectReader r(l.target, l.ram, l.snap);
+  ObjectReader r(l.t, l.ram, l.snap);
   EXPECT_EQ(r.qstr(723), "Sprite");  // a qstr of the heap pools
 }
 

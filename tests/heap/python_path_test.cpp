@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "heap/snapshot_fixture.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/layout_heuristics.h"
@@ -15,27 +16,20 @@ using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
 TEST(PythonPath, MicrobitNamedObjects) {
-  std::string dir = data_path("qemu-microbit/");
-  auto t = target::read_map_target(read_file(dir + "firmware.map"), "firmware.map",
-                                   read_file(dir + "firmware.nm"), "firmware.nm",
-                                   read_file(dir + "qstr_static.txt"), "qstr_static.txt");
-  ASSERT_TRUE(t);
-  io::MemoryImage ram;
-  ram.add(*io::load_placed_file(*io::parse_placed_file(dir + "snap2_ram.bin@0x20000000")));
-  ASSERT_TRUE(target::infer_layout(*t, ram, std::nullopt));
-  auto snap = decode_snapshot(*t, ram, 0);
-  ASSERT_TRUE(snap);
-  ObjectReader reader(*t, ram, *snap);
-  name_instance_types(*snap, reader, *t);
-  label_headerless_blocks(*snap, reader, *t);
+  auto l = mpheap::testing::load_fixture_snapshot("qemu-microbit", true, "qstr_static.txt",
+                                                  {"snap2_ram.bin@0x20000000"}, /*typed=*/true);
+  const target::Target& t = l.t;
+  Snapshot& snap_ref = l.snap;
+  ObjectReader reader(t, l.ram, snap_ref);
   GraphOptions go;
   go.stack = AddressRange{0x20003e18, 0x20004000};  // SP inside mem_info(1) .. top of RAM
-  ObjectGraph g = build_graph(*t, ram, *snap, go);
-  Reachability r = reachability(*snap, g);
+  ObjectGraph g = build_graph(t, l.ram, snap_ref, go);
+  Reachability r = reachability(snap_ref, g);
   auto path_to = [&](std::uint64_t address) {
-    auto o = object_containing(*snap, address);
+    auto o = object_containing(snap_ref, address);
     EXPECT_TRUE(o) << std::hex << address;
-    return o ? python_path(*snap, g, r, reader, *t, *o).value_or("(none)") : std::string("(none)");
+    return o ? python_path(snap_ref, g, r, reader, t, *o).value_or("(none)")
+             : std::string("(none)");
   };
   EXPECT_EQ(path_to(0x20000490), "mp_state_ctx.vm.dict_main['CONFIG']");
   EXPECT_EQ(path_to(0x20000430), "mp_state_ctx.vm.dict_main['GREETING']");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "heap/snapshot_fixture.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/layout_heuristics.h"
 #include "trace/test_util.h"
@@ -18,30 +19,10 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct Loaded {
-  target::Target t;
-  io::MemoryImage ram;
-  heap::Snapshot snap;
-};
+using Loaded = mpheap::testing::FixtureSnapshot;
 
 Loaded load(const std::string& dir, const std::string& qstrs, const std::string& dump) {
-  Loaded l;
-  auto t = target::read_map_target(read_file(data_path(dir + "/firmware.map")), "firmware.map",
-                                   read_file(data_path(dir + "/firmware.nm")), "firmware.nm",
-                                   read_file(data_path(dir + "/" + qstrs)), qstrs);
-  EXPECT_TRUE(t) << (t ? "" : t.error().message());
-  if (!t) return l;
-  l.t = std::move(*t);
-  auto range = io::load_placed_file(*io::parse_placed_file(data_path(dir + "/" + dump)));
-  EXPECT_TRUE(range);
-  if (range) l.ram.add(std::move(*range));
-  auto f = target::infer_layout(l.t, l.ram, std::nullopt);
-  EXPECT_TRUE(f) << (f ? "" : f.error().message());
-  if (!f) return l;
-  auto s = heap::decode_snapshot(l.t, l.ram, f->load_bias);
-  EXPECT_TRUE(s) << (s ? "" : s.error().message());
-  if (s) l.snap = std::move(*s);
-  return l;
+  return mpheap::testing::load_fixture_snapshot(dir, true, qstrs, {dump});
 }
 
 // The DOT text of a fixture snapshot, typed as the CLI types it.
