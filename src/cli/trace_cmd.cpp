@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/target_options.h"
 #include "mpheap/io/line_reader.h"
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
@@ -29,7 +30,7 @@ struct TraceArgs {
   bool no_tree = false;
   bool quiet = false;
   std::optional<std::uint64_t> at;
-  std::optional<std::uint64_t> block_size;
+  TargetArgs target;  // optional: the build's block size comes from it
   std::size_t top = 5;
   std::string hook = "gc_log_change";
 };
@@ -87,7 +88,16 @@ int run_trace(const TraceArgs& a) {
   trace::TraceOptions options;
   options.hook = a.hook;
   options.at_event = a.at;
-  options.block_size = a.block_size;
+  // Block size: --block-size, else the firmware description's when one is given, else guessed
+  // from the log's address width.
+  if (a.target.block_size) {
+    options.block_size = *a.target.block_size;
+  } else if (a.target.given()) {
+    auto loaded = load_target(a.target);
+    if (!loaded) return fail(loaded.error());
+    options.block_size = loaded->target.block_size;
+    options.block_size_source = "from the firmware description";
+  }
   options.progress = [&](std::uint64_t bytes, std::uint64_t events) {
     progress.update(bytes, events);
   };
@@ -184,9 +194,9 @@ void add_trace_command(CLI::App& app, int* status) {
          "weight folded stacks by 'live' blocks (at the end or --at) or by all 'allocated' blocks")
       ->check(CLI::IsMember({"live", "allocated"}))
       ->capture_default_str();
-  cmd->add_option("--block-size", args->block_size,
-                  "bytes per GC block (default: 32 when the log shows 64-bit addresses, else 16)")
-      ->check(CLI::Range(1, 1 << 20));
+  // --elf/--map/--nm/--target/--block-size: the block size for the byte figures (default: 32
+  // when the log shows 64-bit addresses, else 16).
+  add_target_options(cmd, args->target);
   cmd->add_option("--hook", args->hook, "name of the hook function gdb stops in")
       ->capture_default_str();
   cmd->add_flag("--no-tree", args->no_tree, "print the summary only");

@@ -70,6 +70,17 @@ TEST(TraceCli, SummaryJsonHasTheDocumentedKeys) {
   EXPECT_EQ(j["version"], 1);
 }
 
+TEST(TraceCli, BlockSizeFromAFirmwareDescription) {
+  CliRun r = run(data_path("qemu-microbit/gc_log_pup.txt") + " --no-tree --map " +
+                 data_path("qemu-microbit/firmware.map"));
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("98 blocks = 1568 bytes (16-byte blocks, from the firmware description)"),
+            std::string::npos);
+  CliRun forced = run(data_path("qemu-microbit/gc_log_pup.txt") + " --no-tree --block-size 32");
+  EXPECT_NE(forced.out.find("98 blocks = 3136 bytes (32-byte blocks, --block-size)"),
+            std::string::npos);
+}
+
 TEST(TraceCli, NoSweepLogSaysFiguresAreUpperBounds) {
   CliRun r = run(data_path("unix-x64/gc_log_nosweep.txt") + " --collections --no-tree", true);
   ASSERT_EQ(r.status, 0);

@@ -144,7 +144,7 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
   sum.distinct_stacks = result.stacks.stack_count();
   if (options.block_size) {
     sum.block_size = *options.block_size;
-    sum.block_size_source = "--block-size";
+    sum.block_size_source = options.block_size_source;
   } else if (sum.wide_addresses) {
     sum.block_size = 32;
     sum.block_size_source = "64-bit addresses in the log";

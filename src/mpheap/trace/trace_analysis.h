@@ -31,6 +31,7 @@ struct TraceOptions {
   std::string hook = "gc_log_change";
   std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
   std::optional<std::uint64_t> block_size;  // bytes per GC block; else 32 for 64-bit logs, else 16
+  std::string block_size_source = "--block-size";  // what to call it in the summary
   // Called now and then with (bytes read, events so far); for progress displays.
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
