@@ -128,7 +128,7 @@ TEST(HeapCli, DiffAndDot) {
 // as the firmware did when it then tried bytearray(N) (snapN_try.txt), counting what no root
 // (mp_state_ctx, the stack from SP in snapN_regs.txt) reaches as free.
 TEST(HeapCli, CanAllocAnswersAsTheDebianFirmwareDid) {
-  const std::string hex = "/usr/share/firmware-microbit-micropython/firmware.hex";
+  const std::string hex = mpheap::testing::kDebianMicrobitHex;
   if (std::FILE* f = std::fopen(hex.c_str(), "rb")) {
     std::fclose(f);
   } else {

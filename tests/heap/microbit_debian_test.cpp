@@ -23,7 +23,7 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-constexpr const char* kDebianHex = "/usr/share/firmware-microbit-micropython/firmware.hex";
+constexpr const char* kDebianHex = mpheap::testing::kDebianMicrobitHex;
 
 struct MemInfo {
   std::vector<std::string> gc_lines, map_lines;

@@ -18,7 +18,7 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-constexpr const char* kDebianHex = "/usr/share/firmware-microbit-micropython/firmware.hex";
+constexpr const char* kDebianHex = mpheap::testing::kDebianMicrobitHex;
 
 // ":LLAAAATT...CC" with the checksum computed.
 std::string hex_record(std::uint8_t type, std::uint16_t address, std::vector<std::uint8_t> data) {

@@ -12,6 +12,11 @@
 
 namespace mpheap::testing {
 
+// Debian's firmware-microbit-micropython (MicroPython 1.9.2, no ELF); tests that need it skip
+// when the package is not installed. It is never copied into the repository.
+inline constexpr const char* kDebianMicrobitHex =
+    "/usr/share/firmware-microbit-micropython/firmware.hex";
+
 inline std::string data_path(const std::string& rel) {
   return std::string(MPHEAP_TEST_DATA) + "/" + rel;
 }
