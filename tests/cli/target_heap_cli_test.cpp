@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_runner.h"
 #include "trace/test_util.h"
 
 namespace {
@@ -15,23 +16,10 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
+using Result = mpheap::testing::CliRun;
 
 Result mpheap(const std::string& args, bool merge_stderr = false) {
-  std::string cmd =
-      std::string(MPHEAP_CLI) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return mpheap::testing::run_mpheap(args, merge_stderr);
 }
 
 std::string microbit_map_args() {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_runner.h"
 #include "trace/test_util.h"
 
 namespace {
@@ -14,24 +15,11 @@ namespace {
 using mpheap::testing::data_path;
 using mpheap::testing::read_file;
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-};
+using mpheap::testing::CliRun;
 
-// Runs the CLI with `args`; stderr goes to stdout when `merge_stderr`.
+// `mpheap trace ARGS`.
 CliRun run(const std::string& args, bool merge_stderr = false) {
-  std::string cmd =
-      std::string(MPHEAP_CLI) + " trace " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return mpheap::testing::run_mpheap("trace " + args, merge_stderr);
 }
 
 std::string temp_path(const std::string& name) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "heap/mem_info.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/io/firmware_image.h"
@@ -25,26 +26,8 @@ using mpheap::testing::read_file;
 
 constexpr const char* kDebianHex = mpheap::testing::kDebianMicrobitHex;
 
-struct MemInfo {
-  std::vector<std::string> gc_lines, map_lines;
-};
-
-// The firmware's "GC:" and " No. of" lines and the block map after "GC memory layout".
-MemInfo parse_mem_info(const std::string& text) {
-  MemInfo m;
-  std::istringstream in(text);
-  bool in_map = false;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.starts_with("GC:") || line.starts_with(" No. of")) m.gc_lines.push_back(line);
-    if (line.starts_with("GC memory layout")) {
-      in_map = true;
-      continue;
-    }
-    if (in_map && !line.empty()) m.map_lines.push_back(line);
-  }
-  return m;
-}
+using mpheap::testing::MemInfo;
+using mpheap::testing::parse_mem_info;
 
 const io::MemoryImage& firmware() {
   static const io::MemoryImage image = [] {
