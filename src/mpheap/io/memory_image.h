@@ -36,6 +36,20 @@ class MemoryImage {
   std::vector<MemoryRange> ranges_;  // sorted by address, not overlapping
 };
 
+// Words of one size and byte order read from a memory image (a target's pointers and sizes).
+struct WordReader {
+  const MemoryImage& mem;
+  std::uint32_t word;  // bytes
+  bool little;
+  [[nodiscard]] std::optional<std::uint64_t> at(std::uint64_t address) const {
+    return mem.read(address, word, little);
+  }
+  // An unsigned value of `size` bytes in the same byte order.
+  [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t address, std::uint32_t size) const {
+    return mem.read(address, size, little);
+  }
+};
+
 // "FILE@ADDR" (ADDR hex with 0x or decimal): the whole file placed at ADDR.
 struct PlacedFile {
   std::string path;

@@ -14,22 +14,10 @@ namespace {
 constexpr std::uint64_t kMaxPoolLen = 1u << 16;
 constexpr std::uint64_t kMaxTotalPrevLen = 1u << 20;
 
-struct Words {
-  const io::MemoryImage& mem;
-  std::uint32_t word;
-  bool little;
-  [[nodiscard]] std::optional<std::uint64_t> at(std::uint64_t address) const {
-    return mem.read(address, word, little);
-  }
-  [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t address, std::uint32_t n) const {
-    return mem.read(address, n, little);
-  }
-};
-
 // The string at `p` if its stored hash and length (hb and lb bytes before it) verify.
 // MP_QSTR_NULL (hash 0, length 0) is accepted as "".
-std::optional<std::string> prefixed_string(const Words& w, std::uint64_t p, std::uint32_t hb,
-                                           std::uint32_t lb) {
+std::optional<std::string> prefixed_string(const io::WordReader& w, std::uint64_t p,
+                                           std::uint32_t hb, std::uint32_t lb) {
   auto hash = w.read(p, hb), len = w.read(p + hb, lb);
   if (!hash || !len) return std::nullopt;
   auto bytes = w.mem.bytes(p + hb + lb, *len);
@@ -40,7 +28,8 @@ std::optional<std::string> prefixed_string(const Words& w, std::uint64_t p, std:
 }
 
 // The pool at `a` with hash/length bytes before each string, if all its strings verify.
-std::optional<QstrPoolFinding> prefixed_pool(const Words& w, std::uint64_t a, std::uint64_t len) {
+std::optional<QstrPoolFinding> prefixed_pool(const io::WordReader& w, std::uint64_t a,
+                                             std::uint64_t len) {
   const std::uint64_t W = w.word;
   for (std::uint32_t hb : {1u, 2u}) {
     for (std::uint32_t lb : {1u, 2u}) {
@@ -66,7 +55,8 @@ std::optional<QstrPoolFinding> prefixed_pool(const Words& w, std::uint64_t a, st
 }
 
 // The pool at `a` with hashes and lengths arrays, if all its strings verify.
-std::optional<QstrPoolFinding> array_pool(const Words& w, std::uint64_t a, std::uint64_t len) {
+std::optional<QstrPoolFinding> array_pool(const io::WordReader& w, std::uint64_t a,
+                                          std::uint64_t len) {
   const std::uint64_t W = w.word;
   auto hashes = w.at(a + 4 * W), lengths = w.at(a + 5 * W);
   if (!hashes || !lengths || !w.mem.covers(*hashes, len) || !w.mem.covers(*lengths, len))
@@ -137,55 +127,11 @@ std::optional<std::pair<int, int>> version_number(const std::string& v) {
   return std::make_pair(major, minor);
 }
 
-struct AreaShape {
-  HeapAreaBounds bounds;
-  int tables = 0;
-  std::uint32_t block_size = 0;
-};
-
-// The heap area record's shape at `a`: table start < [extra tables <] pool start < pool end, all
-// in the dump, and a pool of exactly 4 blocks per allocation-table byte.
-std::optional<AreaShape> area_at(const Words& r, std::uint64_t a, int tables) {
-  const std::uint64_t W = r.word;
-  auto atb = r.at(a), len = r.at(a + W);
-  if (!atb || !len || *len == 0 || *len > (1ULL << 28) || !r.mem.covers(*atb, *len))
-    return std::nullopt;
-  std::vector<std::uint64_t> t;
-  for (int i = 0; i < tables; ++i) {
-    auto v = r.at(a + (2 + static_cast<std::uint64_t>(i)) * W);
-    if (!v) return std::nullopt;
-    t.push_back(*v);
-  }
-  auto ps = r.at(a + (2 + static_cast<std::uint64_t>(tables)) * W);
-  auto pe = r.at(a + (3 + static_cast<std::uint64_t>(tables)) * W);
-  if (!ps || !pe || !(*atb < *ps && *ps < *pe) || *atb + *len > *ps) return std::nullopt;
-  if (!r.mem.covers(*ps, *pe - *ps)) return std::nullopt;
-  std::uint64_t low = *atb + *len;
-  for (std::uint64_t v : t) {
-    if (v < low || v >= *ps) return std::nullopt;
-    low = v + 1;
-  }
-  std::uint64_t pool = *pe - *ps, blocks = *len * 4;
-  if (pool % blocks != 0) return std::nullopt;
-  std::uint64_t bs = pool / blocks;
-  if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128) return std::nullopt;
-  AreaShape s;
-  s.bounds.record = a;
-  s.bounds.alloc_table = *atb;
-  s.bounds.alloc_table_bytes = *len;
-  s.bounds.pool_start = *ps;
-  s.bounds.pool_end = *pe;
-  if (tables >= 1) s.bounds.finaliser_table = t[0];
-  s.tables = tables;
-  s.block_size = static_cast<std::uint32_t>(bs);
-  return s;
-}
-
 }  // namespace
 
 std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::uint32_t word_size,
                                              bool little_endian) {
-  Words w{flash, word_size, little_endian};
+  io::WordReader w{flash, word_size, little_endian};
   const std::uint64_t W = word_size;
   std::vector<QstrPoolFinding> out;
   for (const io::MemoryRange& r : flash.ranges()) {
@@ -221,7 +167,7 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   t.word_size = 4;
   t.little_endian = true;
   const std::uint64_t W = t.word_size;
-  Words w{flash, t.word_size, t.little_endian};
+  io::WordReader w{flash, t.word_size, t.little_endian};
   std::uint64_t image_bytes = 0;
   for (const io::MemoryRange& r : flash.ranges()) {
     image_bytes += r.bytes.size();
@@ -384,14 +330,14 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   if (ram == nullptr || ram->ranges().empty()) return f;
 
   // The RAM side.
-  Words r{*ram, t.word_size, t.little_endian};
+  io::WordReader r{*ram, t.word_size, t.little_endian};
   LayoutFindings lf;
   std::optional<AreaShape> area;
   std::uint64_t candidates = 0;
   for (const io::MemoryRange& range : ram->ranges()) {
     for (std::uint64_t a = (range.address + W - 1) / W * W; a + 4 * W <= range.end(); a += W) {
       for (int k = 0; k <= 3; ++k) {
-        if (auto s = area_at(r, a, k)) {
+        if (auto s = heap_area_shape(r, a, k, /*require_covered=*/true)) {
           ++candidates;
           if (!area) area = s;
           break;

@@ -14,29 +14,24 @@ namespace {
 constexpr std::uint64_t kDefaultScanBytes = 8192;
 constexpr std::uint64_t kMaxScanBytes = 64 * 1024;
 
-struct Reader {
-  const io::MemoryImage& ram;
-  std::uint32_t word;
-  bool little;
-  [[nodiscard]] std::optional<std::uint64_t> at(std::uint64_t address) const {
-    return ram.read(address, word, little);
-  }
-};
+}  // namespace
 
-// The shape of an area record at `a` with `tables` extra table pointers, or nullopt.
-std::optional<HeapAreaBounds> area_shape(const Reader& r, std::uint64_t a, int tables,
-                                         std::uint32_t& block_size) {
-  auto atb = r.at(a), len = r.at(a + r.word);
+std::optional<AreaShape> heap_area_shape(const io::WordReader& r, std::uint64_t a, int tables,
+                                         bool require_covered) {
+  const std::uint64_t W = r.word;
+  auto atb = r.at(a), len = r.at(a + W);
   if (!atb || !len || *atb == 0 || *len == 0 || *len > (1ULL << 28)) return std::nullopt;
+  if (require_covered && !r.mem.covers(*atb, *len)) return std::nullopt;
   std::array<std::uint64_t, 3> t{};
   for (int i = 0; i < tables; ++i) {
-    auto v = r.at(a + (2 + static_cast<std::uint64_t>(i)) * r.word);
+    auto v = r.at(a + (2 + static_cast<std::uint64_t>(i)) * W);
     if (!v) return std::nullopt;
     t[static_cast<std::size_t>(i)] = *v;
   }
-  auto ps = r.at(a + (2 + static_cast<std::uint64_t>(tables)) * r.word);
-  auto pe = r.at(a + (3 + static_cast<std::uint64_t>(tables)) * r.word);
+  auto ps = r.at(a + (2 + static_cast<std::uint64_t>(tables)) * W);
+  auto pe = r.at(a + (3 + static_cast<std::uint64_t>(tables)) * W);
   if (!ps || !pe || !(*atb < *ps && *ps < *pe) || *atb + *len > *ps) return std::nullopt;
+  if (require_covered && !r.mem.covers(*ps, *pe - *ps)) return std::nullopt;
   for (int i = 0; i < tables; ++i) {
     std::uint64_t v = t[static_cast<std::size_t>(i)];
     if (v < *atb + *len || v >= *ps) return std::nullopt;
@@ -46,17 +41,17 @@ std::optional<HeapAreaBounds> area_shape(const Reader& r, std::uint64_t a, int t
   if (pool % blocks != 0) return std::nullopt;
   std::uint64_t bs = pool / blocks;
   if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128) return std::nullopt;
-  block_size = static_cast<std::uint32_t>(bs);
-  HeapAreaBounds h;
-  h.record = a;
-  h.alloc_table = *atb;
-  h.alloc_table_bytes = *len;
-  h.pool_start = *ps;
-  h.pool_end = *pe;
-  return h;
+  AreaShape s;
+  s.bounds.record = a;
+  s.bounds.alloc_table = *atb;
+  s.bounds.alloc_table_bytes = *len;
+  s.bounds.pool_start = *ps;
+  s.bounds.pool_end = *pe;
+  if (tables >= 1) s.bounds.finaliser_table = t[0];
+  s.tables = tables;
+  s.block_size = static_cast<std::uint32_t>(bs);
+  return s;
 }
-
-}  // namespace
 
 Expected<std::uint64_t> infer_load_bias(const Target& t, const io::MemoryImage& ram) {
   if (!t.mp_state_ctx) return Error{"target", 0, 0, "the target has no mp_state_ctx address"};
@@ -87,7 +82,7 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
                       "starts there",
                       *b, t.state.size));
   }
-  Reader r{ram, t.word_size, t.little_endian};
+  io::WordReader r{ram, t.word_size, t.little_endian};
   const std::uint64_t ctx = *t.mp_state_ctx + f.load_bias;
   std::uint64_t scan =
       std::min(t.state.size != 0 ? t.state.size : kDefaultScanBytes, kMaxScanBytes);
@@ -103,11 +98,10 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
   std::uint32_t block_size = 0;
   for (std::uint64_t o = 0; o + 4 * t.word_size <= scan && !area_offset; o += t.word_size) {
     for (int k = 0; k <= 3; ++k) {
-      std::uint32_t bs = 0;
-      if (area_shape(r, ctx + o, k, bs)) {
+      if (auto shape = heap_area_shape(r, ctx + o, k, /*require_covered=*/false)) {
         area_offset = o;
         tables = k;
-        block_size = bs;
+        block_size = shape->block_size;
         break;
       }
     }
@@ -131,8 +125,8 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
   auto prev_word = *area_offset >= W ? r.at(ctx + *area_offset - W) : std::nullopt;
   bool split = false;
   if (prev_word && *prev_word != 0) {
-    std::uint32_t bs = 0;
-    split = area_shape(r, *prev_word + W, tables, bs).has_value() && bs == block_size;
+    auto next = heap_area_shape(r, *prev_word + W, tables, /*require_covered=*/false);
+    split = next && next->block_size == block_size;
   } else if (prev_word && *prev_word == 0) {
     split = t.find_symbol("gc_add") != nullptr;
   }
@@ -275,7 +269,7 @@ std::vector<HeapAreaBounds> read_heap_areas(const Target& t, const io::MemoryIma
                                             std::uint64_t load_bias) {
   std::vector<HeapAreaBounds> out;
   if (!t.mp_state_ctx || !t.state.mem_area) return out;
-  Reader r{ram, t.word_size, t.little_endian};
+  io::WordReader r{ram, t.word_size, t.little_endian};
   const AreaLayout& a = t.state.area;
   std::uint64_t record = *t.mp_state_ctx + load_bias + *t.state.mem_area;
   for (int i = 0; i < 64 && record != 0; ++i) {

@@ -38,6 +38,19 @@ struct LayoutFindings {
   std::vector<std::string> evidence;       // one line per fact: what was found and why
 };
 
+// The shape of a heap area record at `a` with `tables` extra table pointers (finaliser, weakref,
+// selective collect) between the allocation-table length and the pool: table start < tables <
+// pool start < pool end, increasing, and exactly 4 blocks per allocation-table byte, which gives
+// the block size (8..128). With `require_covered` the table and the pool must lie in the image
+// too (a scan of a whole dump, where most words are not pointers at all).
+struct AreaShape {
+  HeapAreaBounds bounds;  // finaliser_table is the first extra table, when there is one
+  int tables = 0;
+  std::uint32_t block_size = 0;
+};
+std::optional<AreaShape> heap_area_shape(const io::WordReader& r, std::uint64_t a, int tables,
+                                         bool require_covered);
+
 // The load bias of a position-independent build: 0 when the dumps cover mp_state_ctx at its
 // symbol address, else inferred from a dump whose size is sizeof(mp_state_ctx) (a dump of it).
 Expected<std::uint64_t> infer_load_bias(const Target& t, const io::MemoryImage& ram);
