@@ -5,7 +5,6 @@
 // big256k_ram.bin@0x1874a0, and qemu-microbit/firmware.{map,nm} ram_seq.bin@0x20000000 16384
 // 1000 (the 120 dumps of ram_seq.bin repeated). Only one dump is in memory at a time.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,17 +20,12 @@
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/layout_heuristics.h"
+#include "peak_rss.h"
 
 namespace {
 
 using namespace mpheap;
 using Clock = std::chrono::steady_clock;
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

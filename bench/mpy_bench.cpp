@@ -2,7 +2,6 @@
 // 600-file v6.3 benchmark corpus) and prints files/s, MB/s (10^6 bytes of .mpy input) and
 // peak RSS. The disassembly text is built in memory, as mpheap mpy --disasm builds it.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,16 +14,7 @@
 #include "mpheap/mpy/disasm.h"
 #include "mpheap/mpy/reader.h"
 #include "mpheap/mpy/sizes.h"
-
-namespace {
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
-}  // namespace
+#include "peak_rss.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

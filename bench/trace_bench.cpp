@@ -1,7 +1,6 @@
 // trace_bench: times the trace pipeline (log reader, replay, accumulators and the streamed
 // allocation_history.json writer) over one log, as `mpheap trace LOG --history PATH` runs it.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
 #include "mpheap/trace/trace_analysis.h"
+#include "peak_rss.h"
 
 namespace {
 
@@ -21,13 +21,6 @@ constexpr double kBytesPerMb = 1e6;
 int fail(const mpheap::Error& e) {
   fmt::print(stderr, "trace_bench: {}\n", e.message());
   return 1;
-}
-
-// Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB).
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 }  // namespace

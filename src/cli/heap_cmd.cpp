@@ -22,6 +22,7 @@
 #include "mpheap/report/output.h"
 #include "mpheap/trace/live_at.h"
 #include "mpheap/trace/trace_analysis.h"
+#include "mpheap/util/number.h"
 
 namespace mpheap::cli {
 namespace {
@@ -47,18 +48,8 @@ struct HeapArgs {
 };
 
 Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
-  std::string_view v = s;
-  int base = 10;
-  if (v.starts_with("0x") || v.starts_with("0X")) {
-    v.remove_prefix(2);
-    base = 16;
-  }
-  std::uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
-    return Error{option, 0, 0,
-                 fmt::format("expected an address (0x... or decimal), found '{}'", s)};
-  return out;
+  if (auto v = parse_uint(s)) return *v;
+  return Error{option, 0, 0, fmt::format("expected an address (0x... or decimal), found '{}'", s)};
 }
 
 // Analyses of one decoded snapshot: reachability from the roots, dominators, free runs.
@@ -300,10 +291,9 @@ int run_heap(const HeapArgs& a) {
     if (!a.dot.empty()) {
       report::DotOptions dot_options;
       dot_options.max_nodes = a.dot_max_nodes;
-      auto out = report::Output::open(a.dot);
-      if (!out) return fail(out.error());
-      (*out)->write(report::ownership_dot(*snap, graph, reader, t, dot_options));
-      if (auto closed = (*out)->close(); !closed) return fail(closed.error());
+      auto written = report::write_text_file(
+          a.dot, report::ownership_dot(*snap, graph, reader, t, dot_options));
+      if (!written) return fail(written.error());
       fmt::print(stderr, "mpheap heap: ownership graph of snapshot {} written to {}\n", index,
                  a.dot);
     }

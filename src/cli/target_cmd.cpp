@@ -26,14 +26,8 @@ int run_target(const TargetCmdArgs& a) {
   for (const std::string& n : loaded->notes) fmt::print(stderr, "mpheap target: note: {}\n", n);
   const target::Target& t = loaded->target;
   if (!a.output.empty()) {
-    auto out = report::Output::open(a.output);
-    if (!out) {
-      fmt::print(stderr, "mpheap target: {}\n", out.error().message());
-      return 1;
-    }
-    (*out)->write(target::to_json(t));
-    if (auto closed = (*out)->close(); !closed) {
-      fmt::print(stderr, "mpheap target: {}\n", closed.error().message());
+    if (auto written = report::write_text_file(a.output, target::to_json(t)); !written) {
+      fmt::print(stderr, "mpheap target: {}\n", written.error().message());
       return 1;
     }
     if (a.output == "-") return 0;

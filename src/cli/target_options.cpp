@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/target_json.h"
+#include "mpheap/util/number.h"
 
 namespace mpheap::cli {
 namespace {
@@ -27,17 +27,8 @@ Expected<std::string> read_text(const std::string& path) {
 }
 
 Expected<std::uint64_t> parse_number(const std::string& s, const char* option) {
-  std::string_view v = s;
-  int base = 10;
-  if (v.starts_with("0x") || v.starts_with("0X")) {
-    v.remove_prefix(2);
-    base = 16;
-  }
-  std::uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
-    return Error{option, 0, 0, fmt::format("expected a number (0x... or decimal), found '{}'", s)};
-  return out;
+  if (auto v = parse_uint(s)) return *v;
+  return Error{option, 0, 0, fmt::format("expected a number (0x... or decimal), found '{}'", s)};
 }
 
 }  // namespace

@@ -70,16 +70,6 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Writes `text` to `path` ("-" = stdout).
-std::optional<Error> write_file(const std::string& path, const std::string& text) {
-  auto out = report::Output::open(path);
-  if (!out) return out.error();
-  (*out)->write(text);
-  auto closed = (*out)->close();
-  if (!closed) return closed.error();
-  return std::nullopt;
-}
-
 int run_trace(const TraceArgs& a) {
   auto input = io::LineReader::open(a.log);
   if (!input) return fail(input.error());
@@ -129,13 +119,15 @@ int run_trace(const TraceArgs& a) {
   trace::CallTree tree = build_call_tree(r.stacks, std::span<const std::int64_t>(r.live_by_stack));
   bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-";
   if (!a.summary_json.empty())
-    if (auto e = write_file(a.summary_json, report::summary_json(r))) return fail(*e);
+    if (auto w = report::write_text_file(a.summary_json, report::summary_json(r)); !w)
+      return fail(w.error());
   if (!a.folded.empty()) {
     trace::CallTree weights =
         a.folded_weight == "allocated"
             ? build_call_tree(r.stacks, std::span<const std::uint64_t>(r.allocated_by_stack))
             : tree;
-    if (auto e = write_file(a.folded, report::folded_stacks(weights))) return fail(*e);
+    if (auto w = report::write_text_file(a.folded, report::folded_stacks(weights)); !w)
+      return fail(w.error());
   }
   if (stdout_taken || a.quiet) return 0;
   if (a.json) {

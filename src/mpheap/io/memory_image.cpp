@@ -5,9 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
+
+#include "mpheap/util/number.h"
 
 namespace mpheap::io {
 
@@ -60,20 +61,13 @@ Expected<PlacedFile> parse_placed_file(std::string_view spec) {
     return Error{std::string(spec), 0, 0,
                  "expected FILE@ADDRESS (the address the dump starts at, e.g. ram.bin@0x20000000)"};
   }
-  std::string_view addr = spec.substr(at + 1);
-  int base = 10;
-  if (addr.size() > 2 && addr[0] == '0' && (addr[1] == 'x' || addr[1] == 'X')) {
-    base = 16;
-    addr.remove_prefix(2);
-  }
-  PlacedFile p{std::string(spec.substr(0, at)), 0};
-  auto [ptr, ec] = std::from_chars(addr.data(), addr.data() + addr.size(), p.address, base);
-  if (ec != std::errc() || ptr != addr.data() + addr.size()) {
+  auto address = parse_uint(spec.substr(at + 1));
+  if (!address) {
     return Error{std::string(spec), 0, 0,
                  fmt::format("expected an address after '@' (hex with 0x, or decimal), found '{}'",
                              spec.substr(at + 1))};
   }
-  return p;
+  return PlacedFile{std::string(spec.substr(0, at)), *address};
 }
 
 Expected<MemoryRange> load_placed_file(const PlacedFile& placed) {

@@ -15,6 +15,13 @@ Expected<std::unique_ptr<Output>> Output::open(const std::string& path) {
   return std::unique_ptr<Output>(new Output(path, f, true));
 }
 
+Expected<bool> write_text_file(const std::string& path, std::string_view text) {
+  auto out = Output::open(path);
+  if (!out) return out.error();
+  (*out)->write(text);
+  return (*out)->close();
+}
+
 Output::Output(std::string path, std::FILE* f, bool owned)
     : path_(std::move(path)), file_(f), owned_(owned) {
   if (owned_) std::setvbuf(file_, nullptr, _IONBF, 0);  // our buffers are large: no stdio copy

@@ -56,6 +56,9 @@ class Output {
   std::thread writer_;
 };
 
+// Writes `text` to `path` ("-" = stdout) and closes it; a failed open or write is the error.
+Expected<bool> write_text_file(const std::string& path, std::string_view text);
+
 // Appends `s` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view s);
 
