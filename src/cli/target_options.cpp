@@ -196,6 +196,10 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
         "struct layouts are unknown without DWARF: give a RAM dump with --ram FILE@ADDR so they "
         "can be found in it");
   }
+  if (out.findings) {
+    std::string e = target::settle_value_encoding(out.target, out.ram, out.findings->load_bias);
+    if (!e.empty()) out.findings->evidence.push_back(std::move(e));
+  }
   if (a.block_size) out.target.block_size = *a.block_size;
   return out;
 }

@@ -1,5 +1,4 @@
-// Python values from a snapshot (object representation A: small ints (i<<1)|1, qstrs
-// (q<<3)|2, immediates (x<<3)|6).
+// Python values from a snapshot (words decoded as the target's value encoding says).
 #include "mpheap/heap/objects.h"
 
 #include <fmt/format.h>
@@ -80,35 +79,58 @@ bool ObjectReader::is_type(const HeapObject& o, std::string_view symbol) const {
 }
 
 std::string ObjectReader::repr(std::uint64_t w) const {
-  if ((w & 1) == 1) {
-    // Small int: sign-extend from the word width.
-    auto v = static_cast<std::int64_t>(w << (64 - 8 * t_.word_size)) >> (64 - 8 * t_.word_size);
-    return fmt::format("{}", v >> 1);
-  }
-  if ((w & 7) == 2) {
-    auto s = qstr(w >> 3);
-    return s ? fmt::format("'{}'", *s) : fmt::format("qstr#{}", w >> 3);
-  }
-  if ((w & 7) == 6) {
-    switch (w >> 3) {
-      case 0:
-        return "None";
-      case 1:
-        return "False";
-      case 3:
-        return "True";
-      default:
-        return fmt::format("<immediate {:#x}>", w);
+  target::DecodedWord d = target::decode_word(t_.values, w, t_.word_size);
+  switch (d.kind) {
+    case target::WordKind::small_int:
+      return fmt::format("{}", d.value);
+    case target::WordKind::qstr: {
+      auto s = qstr(static_cast<std::uint64_t>(d.value));
+      return s ? fmt::format("'{}'", *s) : fmt::format("qstr#{}", d.value);
     }
+    case target::WordKind::immediate:
+      switch (d.value) {
+        case 0:
+          return "None";
+        case 1:
+          return "False";
+        case 3:
+          return "True";
+        default:
+          return fmt::format("<immediate {:#x}>", w);
+      }
+    case target::WordKind::float_value:
+      return fmt::format("{}", d.float_value);
+    case target::WordKind::pointer:
+      break;
   }
   if (const HeapObject* o = object_at(w)) {
     if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
+    if (!o->class_name.empty() && o->address == w)
+      return fmt::format("<class '{}'>", o->class_name);
     return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
   }
   if (w >= snap_.load_bias) {
-    if (const target::Symbol* sym = t_.symbol_at(w - snap_.load_bias);
-        sym && sym->address == w - snap_.load_bias)
+    std::uint64_t link = w - snap_.load_bias;
+    if (const target::TypeObject* ty = t_.type_at(link); ty && ty->address == link)
+      return fmt::format("<class '{}'>", ty->name);
+    // An object outside the heap: None, False and True before MicroPython 1.13, other ROM objects.
+    if (auto base = word(w); base && *base >= snap_.load_bias) {
+      if (const target::TypeObject* ty = t_.type_at(*base - snap_.load_bias);
+          ty && ty->address == *base - snap_.load_bias) {
+        if (ty->name == "NoneType") return "None";
+        if (ty->name == "bool") {
+          auto v = word(w + t_.word_size);
+          if (v && *v <= 1) return *v != 0 ? "True" : "False";
+        }
+        return fmt::format("<{} at {:#x}>", ty->name, w);
+      }
+    }
+    if (const target::Symbol* sym = t_.symbol_at(link); sym && sym->address == link) {
+      if (sym->name == "mp_const_none_obj") return "None";
+      if (sym->name == "mp_const_true_obj") return "True";
+      if (sym->name == "mp_const_false_obj") return "False";
       return fmt::format("<{}>", sym->name);
+    }
   }
   return fmt::format("{:#x}", w);
 }
@@ -134,8 +156,8 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> ObjectReader::map_items(
     auto k = word(*table + 2 * i * t_.word_size);
     auto v = word(*table + (2 * i + 1) * t_.word_size);
     if (!k || !v) break;
-    // Empty slots hold MP_OBJ_NULL, deleted ones MP_OBJ_SENTINEL ((4<<3)|6 in representation A).
-    if (*k == 0 || *k == ((4u << 3) | 6) || *k == 4) continue;
+    // Empty slots hold MP_OBJ_NULL, deleted ones MP_OBJ_SENTINEL.
+    if (*k == 0 || *k == target::sentinel_word(t_.values)) continue;
     out.emplace_back(*k, *v);
   }
   return out;

@@ -232,6 +232,7 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
     q.qstrs = q.size = 4 * W;
   }
   if (version && *version < std::make_pair(1, 20)) t.blockmap_offset_digits = 5;
+  if (version) t.values.immediate_objs = *version >= std::make_pair(1, 13);
   if (version) {
     bool want_arrays = *version >= std::make_pair(1, 19);
     f.evidence.push_back(
@@ -446,25 +447,19 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   // The object representation, from the keys of __main__'s globals (all qstrs there).
   if (dict_main) {
     auto alloc = r.at(*dict_main + 2 * W), table = r.at(*dict_main + 3 * W);
-    std::uint64_t keys = 0, c_keys = 0, a_keys = 0;
+    std::uint64_t keys = 0;
     const std::uint64_t known = t.rom_qstrs.size() + 4096;  // ROM qstrs plus room for RAM pools
-    for (std::uint64_t i = 0; alloc && table && i < *alloc && i < 4096; ++i) {
-      auto k = r.at(*table + 2 * i * W);
-      if (!k || *k == 0 || *k == 4) continue;
-      ++keys;
-      if ((*k & 0xff800007) == 6 && (*k >> 3) < known) ++c_keys;
-      if ((*k & 3) == 2 && (*k >> 2) < known) ++a_keys;
-    }
-    if (keys > 0 && c_keys == keys) {
-      f.object_repr = 'C';
+    std::optional<char> repr;
+    if (alloc && table)
+      repr = infer_repr_from_map(*ram, *table, *alloc, t.word_size, t.little_endian,
+                                 t.values.immediate_objs, known, &keys);
+    if (repr) {
+      f.object_repr = *repr;
+      t.values.repr = *repr;
+      t.values_known = version.has_value();
       lf.evidence.push_back(fmt::format(
-          "object representation C: all {} keys of vm.dict_main are (qstr << 3) | 6, so floats "
-          "are immediates, not heap objects",
-          keys));
-    } else if (keys > 0 && a_keys == keys) {
-      f.object_repr = 'A';
-      lf.evidence.push_back(fmt::format(
-          "object representation A: all {} keys of vm.dict_main have qstr tag bits 10", keys));
+          "{}: all {} keys of vm.dict_main are qstrs in that encoding{}", describe(t.values), keys,
+          version ? "" : " (None/False/True assumed immediate: no version string)"));
     }
   }
   AreaLayout& al = t.state.area;

@@ -300,3 +300,29 @@ std::vector<HeapAreaBounds> read_heap_areas(const Target& t, const io::MemoryIma
 }
 
 }  // namespace mpheap::target
+
+namespace mpheap::target {
+
+std::string settle_value_encoding(Target& t, const io::MemoryImage& ram, std::uint64_t load_bias) {
+  if (t.values_known) return "";
+  if (!t.symbols.empty()) t.values.immediate_objs = t.find_symbol("mp_const_none_obj") == nullptr;
+  if (!t.mp_state_ctx || !t.state.vm_dict_main) return "";
+  const ObjectLayout& L = t.objects;
+  std::uint64_t map = *t.mp_state_ctx + load_bias + *t.state.vm_dict_main + L.dict_map;
+  auto alloc = ram.read(map + (L.map_alloc - L.map_used_word), t.word_size, t.little_endian);
+  auto table = ram.read(map + (L.map_table - L.map_used_word), t.word_size, t.little_endian);
+  if (!alloc || !table) return "";
+  std::uint64_t keys = 0;
+  auto repr = infer_repr_from_map(ram, *table, *alloc, t.word_size, t.little_endian,
+                                  t.values.immediate_objs, t.rom_qstrs.size() + 65536, &keys);
+  if (!repr) return "";
+  t.values.repr = *repr;
+  t.values_known = true;
+  return fmt::format("{}: all {} keys of vm.dict_main are qstrs in that encoding{}",
+                     describe(t.values), keys,
+                     t.symbols.empty()         ? ""
+                     : t.values.immediate_objs ? " (no mp_const_none_obj symbol)"
+                                               : " (mp_const_none_obj is a symbol)");
+}
+
+}  // namespace mpheap::target

@@ -64,3 +64,13 @@ std::vector<HeapAreaBounds> read_heap_areas(const Target& t, const io::MemoryIma
                                             std::uint64_t load_bias);
 
 }  // namespace mpheap::target
+
+namespace mpheap::target {
+
+// Settles how object words encode qstrs and None/False/True when no reader has told it: the
+// build has immediate objects unless it defines mp_const_none_obj, and the representation is
+// the one under which every key of __main__'s globals (vm.dict_main) is a qstr. Returns the
+// evidence line, or "" when nothing was found (the defaults stay).
+std::string settle_value_encoding(Target& t, const io::MemoryImage& ram, std::uint64_t load_bias);
+
+}  // namespace mpheap::target

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mpheap/target/value_encoding.h"
+
 namespace mpheap::target {
 
 struct Symbol {
@@ -116,6 +118,11 @@ struct Target {
   // Hex digits of the byte offsets micropython.mem_info(1) prints per block-map line: 5 (and
   // masked to 20 bits) before MicroPython 1.20, 8 since.
   std::uint32_t blockmap_offset_digits = 8;
+  // How object words encode ints, qstrs and None/False/True; `values_known` once a reader
+  // (or the keys of a map in a RAM dump) has told it, else the defaults of MicroPython >= 1.13
+  // with representation A apply.
+  ValueEncoding values;
+  bool values_known = false;
   Provenance provenance;
 
   // The symbol containing `address` (or starting at it when sizes are unknown), if any.

@@ -110,6 +110,9 @@ std::string to_json(const Target& t) {
   j["byte_order"] = t.little_endian ? "little" : "big";
   j["block_size"] = t.block_size;
   j["blockmap_offset_digits"] = t.blockmap_offset_digits;
+  if (t.values_known)
+    j["values"] = {{"repr", std::string(1, t.values.repr)},
+                   {"immediate_objs", t.values.immediate_objs}};
   j["provenance"] = {{"symbols", t.provenance.symbols},
                      {"layout", t.provenance.layout},
                      {"qstrs", t.provenance.qstrs}};
@@ -185,6 +188,19 @@ Expected<Target> target_from_json(std::string_view text, const std::string& name
           static_cast<std::uint32_t>(get_uint(j, "blockmap_offset_digits", "$"));
       if (t.blockmap_offset_digits != 5 && t.blockmap_offset_digits != 8)
         throw JsonError{"$.blockmap_offset_digits: expected 5 or 8"};
+    }
+    if (j.contains("values")) {
+      const ordered_json& v = j["values"];
+      if (!v.is_object()) throw JsonError{"$.values: expected an object"};
+      std::string repr = get_string(v, "repr", "$.values", true);
+      if (repr != "A" && repr != "B" && repr != "C")
+        throw JsonError{
+            fmt::format("$.values.repr: expected \"A\", \"B\" or \"C\", found \"{}\"", repr)};
+      if (!v.contains("immediate_objs") || !v["immediate_objs"].is_boolean())
+        throw JsonError{"$.values.immediate_objs: expected true or false"};
+      t.values.repr = repr[0];
+      t.values.immediate_objs = v["immediate_objs"].get<bool>();
+      t.values_known = true;
     }
     if (j.contains("provenance") && j["provenance"].is_object()) {
       t.provenance.symbols = get_string(j["provenance"], "symbols", "$.provenance");
