@@ -11,12 +11,16 @@ packages=(
   gcc-arm-none-eabi                       # tests compile small ARM programs
   graphviz                                # tests render the heap ownership graph
   firmware-microbit-micropython           # a real firmware image (no ELF) for the image tests
+  qemu-system-arm gdb-multiarch gdbserver # capture: the micro:bit emulator, gdb, the trace test
+  chromium chromium-driver nodejs         # the HTML report's browser tests and lint (npm in web/)
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm: Debian's package, unless the installed nodejs brings its own (NodeSource's does).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2 (and CI): the whole test suite.
 #  1. release build + all tests
+#     then the HTML report's lint and browser tests (web/, tests/browser/)
 #  2. debug build with AddressSanitizer + UndefinedBehaviorSanitizer + all tests
 #  3. every libFuzzer target for a short run on a copy of its seed corpus
 #  4. clang-format check of the sources
@@ -8,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# End-to-end tests (QEMU micro:bit, gdbserver) fail rather than skip when their tools are missing.
+export MPHEAP_REQUIRE_E2E=1
 jobs=${JOBS:-2}
 fuzz_seconds=${FUZZ_SECONDS:-60}
 
@@ -17,6 +20,11 @@ step "release build and tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release -j "$jobs"
+
+step "HTML report: lint and headless-browser tests (Debian chromium, playwright-core)"
+(cd web && npm ci --no-audit --no-fund >/dev/null && npm run lint)
+MPHEAP="$PWD/build/release/bin/mpheap" MPHEAP_BROWSER_ARTIFACTS="$PWD/build/release/browser-artifacts" \
+  node --test-reporter=dot tests/browser/report.test.mjs
 
 step "ASan + UBSan build and tests"
 cmake --preset debug >/dev/null

@@ -10,5 +10,7 @@ void add_trace_command(CLI::App& app, int* status);
 void add_mpy_command(CLI::App& app, int* status);
 void add_target_command(CLI::App& app, int* status);
 void add_heap_command(CLI::App& app, int* status);
+void add_capture_command(CLI::App& app, int* status);
+void add_report_command(CLI::App& app, int* status);
 
 }  // namespace mpheap::cli

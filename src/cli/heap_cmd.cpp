@@ -12,13 +12,16 @@
 #include "mpheap/heap/diff.h"
 #include "mpheap/heap/dominators.h"
 #include "mpheap/heap/fragmentation.h"
+#include "mpheap/heap/functions.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/python_path.h"
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/report/heap_diff.h"
 #include "mpheap/report/heap_dot.h"
 #include "mpheap/report/heap_report.h"
+#include "mpheap/report/heap_svg.h"
 #include "mpheap/report/output.h"
 #include "mpheap/trace/live_at.h"
 #include "mpheap/trace/trace_analysis.h"
@@ -43,6 +46,7 @@ struct HeapArgs {
   std::optional<std::uint64_t> trace_event;  // the snapshot was taken after this event
   std::string dot;                           // write the ownership graph here
   std::size_t dot_max_nodes = 200;
+  std::string svg;                // write the block map as an SVG image here
   std::string diff_with;          // FILE@ADDR: compare against this dump
   std::vector<std::string> diff;  // A B: two snapshots of the sequence (index, last) or FILE@ADDR
 };
@@ -117,6 +121,7 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
                              {"bytes", o.blocks * t.block_size},
                              {"type", o.type}};
     if (!o.class_name.empty()) x["class_name"] = o.class_name;
+    if (!o.function.empty()) x["function"] = o.function;
     objects.push_back(std::move(x));
   }
   j["objects"] = objects;
@@ -128,20 +133,30 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
 }
 
 int run_heap(const HeapArgs& a) {
-  auto placed = io::parse_placed_file(a.dump);
+  // A snapshot sequence (mpheap capture snapshots) names its dumps' address and size itself;
+  // its dumps are read as if laid end to end (file_offset maps such an offset into the file).
+  auto seq = io::open_snapshot_dumps(a.dump);
+  if (!seq) return fail(seq.error());
+  auto placed = *seq ? Expected<io::PlacedFile>(io::PlacedFile{(*seq)->path, (*seq)->address})
+                     : io::parse_placed_file(a.dump);
   if (!placed) return fail(placed.error());
+  auto file_offset = [&](std::uint64_t at) { return *seq ? (*seq)->file_offset(at) : at; };
+  const std::uint64_t dump_size = *seq ? (*seq)->dump_size : a.dump_size;
   std::ifstream in(placed->path, std::ios::binary | std::ios::ate);
   if (!in) return fail(Error{placed->path, 0, 0, "cannot open"});
-  auto file_bytes = static_cast<std::uint64_t>(in.tellg());
+  auto file_bytes =
+      *seq ? (*seq)->dump_size * (*seq)->entries.size() : static_cast<std::uint64_t>(in.tellg());
   if (file_bytes == 0) return fail(Error{placed->path, 0, 0, "the dump is empty"});
   auto read_slice = [&](std::uint64_t offset, std::uint64_t bytes) -> Expected<io::MemoryRange> {
     io::MemoryRange r;
     r.address = placed->address;
     r.source = placed->path;
     r.bytes.resize(bytes);
-    in.seekg(static_cast<std::streamoff>(offset));
+    in.seekg(static_cast<std::streamoff>(file_offset(offset)));
     in.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
-    if (!in) return Error{placed->path, 0, offset, fmt::format("cannot read {} bytes", bytes)};
+    if (!in)
+      return Error{placed->path, 0, file_offset(offset),
+                   fmt::format("cannot read {} bytes", bytes)};
     return r;
   };
 
@@ -149,7 +164,7 @@ int run_heap(const HeapArgs& a) {
   // later dumps then lie above the region and are not read).
   constexpr std::uint64_t kProbeBytes = 64ULL << 20;
   std::uint64_t probe =
-      a.dump_size != 0 ? std::min(a.dump_size, file_bytes) : std::min(file_bytes, kProbeBytes);
+      dump_size != 0 ? std::min(dump_size, file_bytes) : std::min(file_bytes, kProbeBytes);
   auto first = read_slice(0, probe);
   if (!first) return fail(first.error());
   io::MemoryImage extra;
@@ -163,7 +178,7 @@ int run_heap(const HeapArgs& a) {
   std::uint64_t bias = loaded->findings ? loaded->findings->load_bias : 0;
 
   // A sequence: dumps of the RAM region the address starts (or of --dump-size bytes).
-  std::uint64_t size = a.dump_size;
+  std::uint64_t size = dump_size;
   if (size == 0) {
     // The largest region starting at the dump's address (RAM rather than .data).
     std::uint64_t region = 0;
@@ -204,8 +219,7 @@ int run_heap(const HeapArgs& a) {
     auto snap = heap::decode_snapshot(t, mem, bias);
     if (!snap) return snap;
     heap::ObjectReader reader(t, mem, *snap);
-    heap::name_instance_types(*snap, reader, t);
-    heap::label_headerless_blocks(*snap, reader, t);
+    heap::name_objects(*snap, reader, t);
     return snap;
   };
   // --diff A B / --diff-with B: two snapshots, each a dump of the sequence (an index or
@@ -263,13 +277,13 @@ int run_heap(const HeapArgs& a) {
       continue;
     }
     heap::ObjectReader reader(t, mem, *snap);
-    heap::name_instance_types(*snap, reader, t);
-    heap::label_headerless_blocks(*snap, reader, t);
+    std::vector<heap::FunctionInfo> functions = heap::name_objects(*snap, reader, t);
     for (const heap::Diagnostic& d : snap->diagnostics) {
       // Where in the file: the byte offset when the address lies in this dump.
-      std::string where = d.address >= placed->address && d.address - placed->address < size
-                              ? fmt::format("byte {}", index * size + (d.address - placed->address))
-                              : fmt::format("address 0x{:x}", d.address);
+      std::string where =
+          d.address >= placed->address && d.address - placed->address < size
+              ? fmt::format("byte {}", file_offset(index * size + (d.address - placed->address)))
+              : fmt::format("address 0x{:x}", d.address);
       fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where,
                  d.what);
     }
@@ -296,6 +310,13 @@ int run_heap(const HeapArgs& a) {
       if (!written) return fail(written.error());
       fmt::print(stderr, "mpheap heap: ownership graph of snapshot {} written to {}\n", index,
                  a.dot);
+    }
+    if (!a.svg.empty()) {
+      report::HeapSvgOptions svg_options;
+      svg_options.title = fmt::format("{} snapshot {}", placed->path, index);
+      auto written = report::write_text_file(a.svg, report::heap_svg(*snap, t, svg_options));
+      if (!written) return fail(written.error());
+      fmt::print(stderr, "mpheap heap: block map of snapshot {} written to {}\n", index, a.svg);
     }
     if (a.can_alloc) {
       heap::CanAllocResult c = heap::can_alloc(*snap, graph, *a.can_alloc);
@@ -360,7 +381,7 @@ int run_heap(const HeapArgs& a) {
     }
     if (count > 1 && !a.json)
       fmt::print("{}snapshot {} of {} (file offset {})\n", index == which.front() ? "" : "\n",
-                 index, count, index * size);
+                 index, count, file_offset(index * size));
     if (a.json) {
       fmt::print("{}", snapshot_json(*snap, t, index));
     } else if (a.blockmap) {
@@ -368,6 +389,14 @@ int run_heap(const HeapArgs& a) {
     } else {
       fmt::print("{}", report::heap_summary(*snap, t));
       print_analyses(a, *snap, t, graph, reach);
+      std::size_t named = 0;
+      for (const heap::FunctionInfo& f : functions) named += f.name.empty() ? 0 : 1;
+      if (!functions.empty())
+        fmt::print("functions defined in Python: {} ({} named from their bytecode)\n",
+                   functions.size(), named);
+      for (const heap::FunctionInfo& f : functions)
+        if (!f.name.empty())
+          fmt::print("  {:#x} {}: bytecode {:#x}\n", f.object, heap::describe(f), f.bytecode);
       auto globals = reader.globals();
       if (!globals.empty()) {
         fmt::print("__main__ globals:\n");
@@ -385,7 +414,10 @@ void add_heap_command(CLI::App& app, int* status) {
   auto args = std::make_shared<HeapArgs>();
   CLI::App* cmd =
       app.add_subcommand("heap", "Decode RAM dumps into the heap's blocks, objects and totals.");
-  cmd->add_option("DUMP", args->dump, "RAM dump placed at its address, FILE@ADDR")->required();
+  cmd->add_option("DUMP", args->dump,
+                  "RAM dump placed at its address, FILE@ADDR, or a snapshot sequence written by "
+                  "mpheap capture snapshots (FILE)")
+      ->required();
   add_target_options(cmd, args->target);
   cmd->add_option("--mem", args->mem, "more memory: FILE@ADDR (repeatable)");
   cmd->add_option("--snapshot", args->snapshot,
@@ -408,6 +440,9 @@ void add_heap_command(CLI::App& app, int* status) {
   cmd->add_option("--dot", args->dot,
                   "write the ownership graph as Graphviz DOT (labels: str text, dict keys, qstrs); "
                   "render with `dot -Tsvg FILE > heap.svg`");
+  cmd->add_option("--svg", args->svg,
+                  "write the block map as an SVG image: one cell per block coloured by type, "
+                  "tooltips with address, type and size");
   cmd->add_option("--dot-max-nodes", args->dot_max_nodes,
                   "draw at most this many objects, the largest retainers first (0 = all)")
       ->capture_default_str();

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   mpheap::cli::add_mpy_command(app, &status);
   mpheap::cli::add_target_command(app, &status);
   mpheap::cli::add_heap_command(app, &status);
+  mpheap::cli::add_capture_command(app, &status);
+  mpheap::cli::add_report_command(app, &status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

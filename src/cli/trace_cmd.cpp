@@ -12,6 +12,8 @@
 #include "mpheap/io/line_reader.h"
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
+#include "mpheap/report/perfetto.h"
+#include "mpheap/report/speedscope.h"
 #include "mpheap/report/trace_report.h"
 #include "mpheap/trace/call_tree.h"
 #include "mpheap/trace/trace_analysis.h"
@@ -33,7 +35,28 @@ struct TraceArgs {
   TargetArgs target;  // optional: the build's block size comes from it
   std::size_t top = 5;
   std::string hook = "gc_log_change";
+  std::string speedscope;                    // speedscope JSON file
+  std::string speedscope_weight = "live";    // live | allocated
+  std::string perfetto;                      // Chrome trace-event JSON file
+  bool perfetto_slices = false;              // one slice per allocation lifespan
+  std::optional<std::uint64_t> heap_blocks;  // the heap's size in blocks
 };
+
+// The heap's size in blocks for the free-space figures: --heap-blocks, else the one heap area
+// the firmware description and RAM dumps show. A split heap's block numbers in the log are not
+// known to be global, so its size is not guessed.
+Expected<std::optional<std::uint64_t>> heap_blocks_for(const TraceArgs& a,
+                                                       const std::optional<LoadedTarget>& loaded) {
+  if (a.heap_blocks) return a.heap_blocks;
+  if (!loaded || !loaded->findings || loaded->findings->areas.empty())
+    return std::optional<std::uint64_t>{};
+  if (loaded->findings->areas.size() > 1)
+    return Error{"--perfetto", 0, 0,
+                 fmt::format("the firmware has a split heap ({} areas): give its size in the "
+                             "log's block numbers with --heap-blocks N",
+                             loaded->findings->areas.size())};
+  return std::optional<std::uint64_t>{loaded->findings->areas[0].blocks()};
+}
 
 // Progress on stderr for long inputs, only when stderr is a terminal.
 class Progress {
@@ -80,6 +103,7 @@ int run_trace(const TraceArgs& a) {
   options.at_event = a.at;
   // Block size: --block-size, else the firmware description's when one is given, else guessed
   // from the log's address width.
+  std::optional<LoadedTarget> loaded_target;  // also the heap's size for --perfetto
   if (a.target.block_size) {
     options.block_size = *a.target.block_size;
   } else if (a.target.given()) {
@@ -87,7 +111,13 @@ int run_trace(const TraceArgs& a) {
     if (!loaded) return fail(loaded.error());
     options.block_size = loaded->target.block_size;
     options.block_size_source = "from the firmware description";
+    loaded_target = std::move(*loaded);
   }
+  if (!a.perfetto.empty() && a.log == "-")
+    return fail(Error{"--perfetto", 0, 0,
+                      "the export reads the log a second time: give a file, not standard input"});
+  if (a.heap_blocks && *a.heap_blocks == 0)
+    return fail(Error{"--heap-blocks", 0, 0, "the heap has at least one block"});
   options.progress = [&](std::uint64_t bytes, std::uint64_t events) {
     progress.update(bytes, events);
   };
@@ -117,7 +147,8 @@ int run_trace(const TraceArgs& a) {
   fmt::print(stderr, "{}", report::summary_warnings(r.summary));
 
   trace::CallTree tree = build_call_tree(r.stacks, std::span<const std::int64_t>(r.live_by_stack));
-  bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-";
+  bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-" ||
+                      a.speedscope == "-" || a.perfetto == "-";
   if (!a.summary_json.empty())
     if (auto w = report::write_text_file(a.summary_json, report::summary_json(r)); !w)
       return fail(w.error());
@@ -128,6 +159,43 @@ int run_trace(const TraceArgs& a) {
             : tree;
     if (auto w = report::write_text_file(a.folded, report::folded_stacks(weights)); !w)
       return fail(w.error());
+  }
+  if (!a.speedscope.empty()) {
+    bool allocated = a.speedscope_weight == "allocated";
+    trace::CallTree weights =
+        allocated ? build_call_tree(r.stacks, std::span<const std::uint64_t>(r.allocated_by_stack))
+                  : tree;
+    report::SpeedscopeOptions so;
+    so.name = allocated
+                  ? fmt::format("{}: blocks allocated by call stack", r.summary.file)
+                  : fmt::format("{}: live blocks after event {}", r.summary.file, r.tree_event);
+    so.block_size = options.block_size;  // bytes only when the block size is known
+    if (auto w = report::write_text_file(a.speedscope, report::speedscope_json(weights, so)); !w)
+      return fail(w.error());
+  }
+  if (!a.perfetto.empty()) {
+    report::PerfettoOptions po;
+    po.hook = a.hook;
+    po.block_size = options.block_size;
+    po.slices = a.perfetto_slices;
+    auto heap_blocks = heap_blocks_for(a, loaded_target);
+    if (!heap_blocks) return fail(heap_blocks.error());
+    po.heap_blocks = *heap_blocks;
+    if (!po.heap_blocks)
+      fmt::print(stderr,
+                 "mpheap trace: the heap's size is not known (--heap-blocks N, or --ram dumps "
+                 "with the firmware description): no free-space counters in {}\n",
+                 a.perfetto);
+    auto again = io::LineReader::open(a.log);
+    if (!again) return fail(again.error());
+    auto out = report::Output::open(a.perfetto);
+    if (!out) return fail(out.error());
+    auto written = report::write_perfetto(**again, po, **out);
+    auto closed = (*out)->close();
+    if (!written || !closed) {
+      if (a.perfetto != "-") std::remove(a.perfetto.c_str());  // no half-written trace
+      return fail(written ? closed.error() : written.error());
+    }
   }
   if (stdout_taken || a.quiet) return 0;
   if (a.json) {
@@ -186,6 +254,23 @@ void add_trace_command(CLI::App& app, int* status) {
          "weight folded stacks by 'live' blocks (at the end or --at) or by all 'allocated' blocks")
       ->check(CLI::IsMember({"live", "allocated"}))
       ->capture_default_str();
+  cmd->add_option("--speedscope", args->speedscope,
+                  "write live (or --speedscope-weight allocated) blocks by call stack in "
+                  "speedscope's JSON format (weights in bytes when the block size is given)");
+  cmd->add_option("--speedscope-weight", args->speedscope_weight,
+                  "weight the speedscope profile by 'live' blocks (at the end or --at) or by all "
+                  "'allocated' blocks")
+      ->check(CLI::IsMember({"live", "allocated"}))
+      ->capture_default_str();
+  cmd->add_option("--perfetto", args->perfetto,
+                  "write Chrome trace-event JSON for ui.perfetto.dev / chrome://tracing: heap "
+                  "used, free and largest free run counters, collections; time = event index in "
+                  "microseconds (reads the log a second time)");
+  cmd->add_flag("--perfetto-slices", args->perfetto_slices,
+                "add one slice per allocation lifespan to the --perfetto output");
+  cmd->add_option("--heap-blocks", args->heap_blocks,
+                  "the heap's size in blocks, for the free-space counters (else from --ram dumps "
+                  "with the firmware description)");
   // --elf/--map/--nm/--target/--block-size: the block size for the byte figures (default: 32
   // when the log shows 64-bit addresses, else 16).
   add_target_options(cmd, args->target);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mpheap/heap/functions.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/target/from_map.h"
@@ -51,8 +52,7 @@ inline FixtureSnapshot load_fixture_snapshot(const std::string& dir, bool map,
   l.snap = std::move(*snap);
   if (typed) {
     heap::ObjectReader reader(l.t, l.ram, l.snap);
-    heap::name_instance_types(l.snap, reader, l.t);
-    heap::label_headerless_blocks(l.snap, reader, l.t);
+    heap::name_objects(l.snap, reader, l.t);
   }
   return l;
 }

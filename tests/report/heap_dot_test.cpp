@@ -28,8 +28,7 @@ Loaded load(const std::string& dir, const std::string& qstrs, const std::string&
 // The DOT text of a fixture snapshot, typed as the CLI types it.
 std::string fixture_dot(Loaded& l, const DotOptions& options = {}) {
   heap::ObjectReader r(l.t, l.ram, l.snap);
-  heap::name_instance_types(l.snap, r, l.t);
-  heap::label_headerless_blocks(l.snap, r, l.t);
+  heap::name_objects(l.snap, r, l.t);
   const heap::ObjectGraph g = heap::build_graph(l.t, l.ram, l.snap);
   return ownership_dot(l.snap, g, r, l.t, options);
 }

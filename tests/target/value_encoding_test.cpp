@@ -28,10 +28,10 @@ TEST(ValueEncoding, RepresentationASinceAndBefore1_13) {
   expect(kA, (300u << 3) | 2, WordKind::qstr, 300);
   expect(kA, (3u << 3) | 6, WordKind::immediate, 3);  // True
   expect(kA, 0x20000490, WordKind::pointer, 0);
+  EXPECT_TRUE(is_empty_slot_key(4));  // MP_OBJ_SENTINEL is 4 in every representation
+  EXPECT_FALSE(is_empty_slot_key((4u << 3) | 6));
   expect(kAOld, (300u << 2) | 2, WordKind::qstr, 300);
   expect(kAOld, (3u << 3) | 6, WordKind::qstr, 7);  // no immediates before 1.13
-  EXPECT_EQ(sentinel_word(kA), (4u << 3) | 6);
-  EXPECT_EQ(sentinel_word(kAOld), 4u);
 }
 
 TEST(ValueEncoding, RepresentationB) {
@@ -40,7 +40,6 @@ TEST(ValueEncoding, RepresentationB) {
   expect(kB, (1u << 3) | 7, WordKind::immediate, 1);
   expect(kBOld, (300u << 2) | 3, WordKind::qstr, 300);
   expect(kB, 0x20000490, WordKind::pointer, 0);
-  EXPECT_EQ(sentinel_word(kB), (4u << 3) | 7);
 }
 
 TEST(ValueEncoding, RepresentationCWithImmediateFloats) {
@@ -54,7 +53,6 @@ TEST(ValueEncoding, RepresentationCWithImmediateFloats) {
   DecodedWord d = decode_word(kCOld, w, 4);
   EXPECT_EQ(d.kind, WordKind::float_value);
   EXPECT_EQ(d.float_value, 3.5f);
-  EXPECT_EQ(sentinel_word(kC), (4u << 4) | 0xe);
 }
 
 // A map table of key/value words in a little-endian dump at 0x1000.
@@ -72,7 +70,7 @@ io::MemoryImage map_of(const std::vector<std::uint32_t>& keys) {
 TEST(ValueEncoding, RepresentationFromMapKeys) {
   std::uint64_t keys = 0;
   // qstrs 10, 11, 12, 13 and an empty and a deleted slot, in each encoding.
-  auto a = map_of({(10 << 3) | 2, (11 << 3) | 2, 0, (12 << 3) | 2, (4 << 3) | 6, (13 << 3) | 2});
+  auto a = map_of({(10 << 3) | 2, (11 << 3) | 2, 0, (12 << 3) | 2, 4, (13 << 3) | 2});
   EXPECT_EQ(infer_repr_from_map(a, 0x1000, 6, 4, true, true, 1000, &keys), 'A');
   EXPECT_EQ(keys, 4u);
   auto c_old = map_of({(10 << 3) | 6, (11 << 3) | 6, 4, (12 << 3) | 6, (13 << 3) | 6});

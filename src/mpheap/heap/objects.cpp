@@ -107,6 +107,9 @@ std::string ObjectReader::repr(std::uint64_t w) const {
     if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
     if (!o->class_name.empty() && o->address == w)
       return fmt::format("<class '{}'>", o->class_name);
+    if (!o->function.empty() && o->address == w)
+      return fmt::format("<function {} at {:#x}>", o->function.substr(0, o->function.find(' ')),
+                         w);
     return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
   }
   if (w >= snap_.load_bias) {
@@ -157,7 +160,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> ObjectReader::map_items(
     auto v = word(*table + (2 * i + 1) * t_.word_size);
     if (!k || !v) break;
     // Empty slots hold MP_OBJ_NULL, deleted ones MP_OBJ_SENTINEL.
-    if (*k == 0 || *k == target::sentinel_word(t_.values)) continue;
+    if (target::is_empty_slot_key(*k)) continue;
     out.emplace_back(*k, *v);
   }
   return out;

@@ -32,6 +32,10 @@ class ObjectReader {
   [[nodiscard]] std::optional<std::string> class_name(
       const HeapObject& o) const;  // a class on the heap
   [[nodiscard]] std::optional<std::uint64_t> read_word(std::uint64_t address) const;
+  [[nodiscard]] std::optional<std::string_view> bytes(std::uint64_t address,
+                                                      std::uint64_t n) const {
+    return mem_.bytes(address, n);
+  }
   // __main__'s globals (mp_state_ctx.vm.dict_main): name -> value word.
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> globals() const;
 

@@ -24,6 +24,7 @@ struct HeapObject {
   std::optional<std::uint64_t> type_pointer;  // first word, when captured
   std::string type;                           // Python type name, or "" when not known
   std::string class_name;  // for a class defined in Python (a type object on the heap)
+  std::string function;    // for a bytecode function: its name and where ("f (<stdin>, line 3)")
   bool marked = false;     // the head block carries the GC mark
 };
 

@@ -42,18 +42,6 @@ DecodedWord decode_word(const ValueEncoding& e, std::uint64_t w, std::uint32_t w
   }
 }
 
-std::uint64_t sentinel_word(const ValueEncoding& e) {
-  if (!e.immediate_objs) return 4;
-  switch (e.repr) {
-    case 'B':
-      return (4u << 3) | 7;
-    case 'C':
-      return (4u << 4) | 0xe;
-    default:
-      return (4u << 3) | 6;
-  }
-}
-
 std::optional<char> infer_repr_from_map(const io::MemoryImage& memory, std::uint64_t table,
                                         std::uint64_t alloc, std::uint32_t word_size,
                                         bool little_endian, bool immediate_objs,
@@ -64,11 +52,7 @@ std::optional<char> infer_repr_from_map(const io::MemoryImage& memory, std::uint
   for (std::uint64_t i = 0; i < alloc && i < 4096; ++i) {
     auto k = memory.read(table + 2 * i * word_size, word_size, little_endian);
     if (!k) break;
-    if (*k == 0) continue;
-    bool deleted = false;
-    for (char r : kReprs)
-      if (*k == sentinel_word(ValueEncoding{r, immediate_objs})) deleted = true;
-    if (deleted) continue;
+    if (is_empty_slot_key(*k)) continue;
     ++keys;
     for (int r = 0; r < 3; ++r) {
       DecodedWord d = decode_word(ValueEncoding{kReprs[r], immediate_objs}, *k, word_size);

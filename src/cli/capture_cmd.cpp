@@ -1,0 +1,412 @@
+// `mpheap capture snapshots|trace`: record RAM snapshots over the GDB remote protocol, or run
+// gdb with a generated command file that logs every GC hook call.
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "mpheap/capture/gdb_run.h"
+#include "mpheap/capture/gdb_script.h"
+#include "mpheap/capture/rsp_client.h"
+#include "mpheap/capture/snapshots.h"
+#include "mpheap/io/line_reader.h"
+#include "mpheap/io/snapshot_sequence.h"
+#include "mpheap/report/output.h"
+#include "mpheap/target/elf_image.h"
+#include "mpheap/trace/trace_analysis.h"
+#include "mpheap/util/number.h"
+
+namespace mpheap::cli {
+namespace {
+
+// Set by SIGINT / SIGTERM; the capture loops look at it and end with a complete file.
+std::atomic<bool> g_interrupted{false};  // NOLINT: a signal handler needs a global
+
+extern "C" void on_interrupt(int /*signal*/) {
+  g_interrupted.store(true);
+}
+
+// Installs the handler for the lifetime of a capture (no SA_RESTART: blocking waits wake up).
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted.store(false);
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+int fail(const char* cmd, const Error& e) {
+  fmt::print(stderr, "mpheap capture {}: {}\n", cmd, e.message());
+  return 1;
+}
+
+const char* kRemoteHelp =
+    "the gdb server, HOST:PORT: OpenOCD localhost:3333, J-Link GDB server localhost:2331, "
+    "pyOCD localhost:3333, QEMU -gdb tcp::1234 localhost:1234, gdbserver";
+
+// ---------------------------------------------------------------------------------------------
+// snapshots
+
+struct SnapshotArgs {
+  std::string remote;
+  std::string ram;
+  std::optional<std::uint64_t> every_ms;
+  std::optional<std::uint64_t> count;
+  std::string on;
+  std::string elf;
+  int breakpoint_kind = 0;
+  std::string out;
+  int timeout_ms = 3000;
+  bool no_registers = false;
+};
+
+// An address, or with --elf a function or object name.
+Expected<std::uint64_t> resolve_location(const std::string& loc, const std::string& elf_path) {
+  if (auto v = parse_uint(loc)) return *v;
+  if (elf_path.empty())
+    return Error{
+        "--on", 0, 0,
+        fmt::format("expected an address (0x...), found '{}'; a symbol name needs --elf", loc)};
+  std::ifstream in(elf_path, std::ios::binary);
+  if (!in) return Error{elf_path, 0, 0, "cannot open the ELF"};
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto image = target::elf::ElfImage::open(bytes, elf_path);
+  if (!image) return image.error();
+  auto symbols = (*image)->symbols();
+  if (!symbols) return symbols.error();
+  for (const target::elf::ElfSymbol& s : *symbols)
+    if (s.symbol.name == loc) return s.symbol.address;
+  return Error{elf_path, 0, 0, fmt::format("no symbol '{}' for --on", loc)};
+}
+
+int run_snapshots(const SnapshotArgs& a) {
+  constexpr const char* cmd = "snapshots";
+  auto range = capture::parse_range(a.ram, "--ram");
+  if (!range) return fail(cmd, range.error());
+  auto remote = capture::parse_remote(a.remote);
+  if (!remote) return fail(cmd, remote.error());
+  capture::SnapshotPlan plan;
+  plan.start = range->first;
+  plan.end = range->second;
+  plan.count = a.count;
+  plan.registers = !a.no_registers;
+  if (!a.on.empty()) {
+    if (a.every_ms) return fail(cmd, Error{"--on", 0, 0, "give --every or --on, not both"});
+    auto at = resolve_location(a.on, a.elf);
+    if (!at) return fail(cmd, at.error());
+    plan.on_address = *at;
+    plan.on_label = a.on;
+  } else {
+    plan.every_ms = a.every_ms.value_or(1000);
+  }
+  if (a.breakpoint_kind != 0) plan.breakpoint_kind = a.breakpoint_kind;
+  if (a.count && *a.count == 0) return fail(cmd, Error{"--count", 0, 0, "expected at least 1"});
+
+  InterruptGuard guard;
+  auto client = capture::RspClient::connect(*remote, a.timeout_ms);
+  if (!client) return fail(cmd, client.error());
+
+  // Written next to the output and renamed at the end: OUT is never half a snapshot.
+  const std::string part = a.out + ".part";
+  std::FILE* f = std::fopen(part.c_str(), "wb");
+  if (f == nullptr) {
+    (*client)->detach();
+    return fail(cmd, Error{a.out, 0, 0, fmt::format("cannot write: {}", std::strerror(errno))});
+  }
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  auto last_line = std::chrono::steady_clock::now();
+  auto sink = [&](const io::SnapshotHeader& h,
+                  std::span<const std::uint8_t> bytes) -> Expected<bool> {
+    std::string header = io::format_snapshot_header(h);
+    if (std::fwrite(header.data(), 1, header.size(), f) != header.size() ||
+        std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fflush(f) != 0)
+      return Error{a.out, 0, 0, fmt::format("cannot write: {}", std::strerror(errno))};
+    return true;
+  };
+  auto progress = [&](const capture::SnapshotStats& s) {
+    auto now = std::chrono::steady_clock::now();
+    if (tty) {
+      fmt::print(stderr, "\rmpheap capture snapshots: {} snapshots, {:.1f} ms per read   ",
+                 s.snapshots, s.read_ms_total / static_cast<double>(s.snapshots));
+    } else if (s.snapshots == 1 || now - last_line > std::chrono::seconds(5)) {
+      last_line = now;
+      fmt::print(stderr, "mpheap capture snapshots: {} snapshots, {:.1f} ms per read\n",
+                 s.snapshots, s.read_ms_total / static_cast<double>(s.snapshots));
+    }
+  };
+  auto stats = capture::capture_snapshots(**client, plan, sink, &g_interrupted, progress);
+  (*client)->detach();
+  bool closed = std::fclose(f) == 0;
+  if (tty) fmt::print(stderr, "\n");
+  std::uint64_t kept = stats ? stats->snapshots : 0;
+  if (!stats) {
+    // How many made it into the file: count the complete records.
+    auto index = io::index_snapshot_sequence_file(part);
+    kept = index ? index->size() : 0;
+  }
+  std::error_code ec;
+  if (kept == 0 || !closed) {
+    std::filesystem::remove(part, ec);
+    if (!stats) return fail(cmd, stats.error());
+    if (!closed) return fail(cmd, Error{a.out, 0, 0, "cannot write (disk full?)"});
+    return fail(cmd, Error{a.out, 0, 0,
+                           "no snapshot was taken (interrupted before the first); nothing "
+                           "written"});
+  }
+  std::filesystem::rename(part, a.out, ec);
+  if (ec)
+    return fail(cmd, Error{a.out, 0, 0, fmt::format("cannot rename {}: {}", part, ec.message())});
+  if (!stats) {
+    fmt::print(stderr, "mpheap capture snapshots: {} complete snapshots kept in {}\n", kept, a.out);
+    return fail(cmd, stats.error());
+  }
+  const char* why = stats->end == capture::CaptureEnd::interrupted ? "interrupted"
+                    : stats->end == capture::CaptureEnd::target_exited
+                        ? "the target's program ended"
+                        : "count reached";
+  fmt::print(stderr,
+             "mpheap capture snapshots: {} snapshots of {:#x}..{:#x} written to {} ({}); read "
+             "{:.2f} ms per snapshot on average, {:.2f} ms at most\n",
+             stats->snapshots, plan.start, plan.end, a.out, why,
+             stats->read_ms_total / static_cast<double>(stats->snapshots), stats->read_ms_max);
+  fmt::print(stderr, "  read them with: mpheap heap {} --snapshot all ...\n", a.out);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// trace
+
+struct TraceArgs {
+  std::string elf;
+  std::string remote;
+  std::string style = "backtrace";
+  std::string until;
+  bool no_until = false;
+  std::string ram;
+  std::string ram_out;
+  std::optional<std::uint64_t> max_events;
+  std::string out;
+  bool print_script = false;
+  std::string gdb;
+  std::string hook = "gc_log_change";
+  int timeout_ms = 3000;
+};
+
+int run_trace(const TraceArgs& a) {
+  constexpr const char* cmd = "trace";
+  if (a.style != "backtrace" && a.style != "pup")
+    return fail(
+        cmd, Error{"--style", 0, 0, fmt::format("expected backtrace or pup, found '{}'", a.style)});
+  if (a.out.empty() && !a.print_script)
+    return fail(cmd, Error{"-o", 0, 0, "the log file is required (or --print-script)"});
+  auto remote = capture::parse_remote(a.remote);
+  if (!remote) return fail(cmd, remote.error());
+  auto hook = capture::find_hook(a.elf, a.hook);
+  if (!hook) return fail(cmd, hook.error());
+
+  std::error_code ec;
+  capture::ScriptOptions o;
+  o.elf = std::filesystem::absolute(a.elf, ec).string();
+  o.remote = remote->text();
+  o.style = a.style == "pup" ? capture::LogStyle::pup : capture::LogStyle::backtrace;
+  const std::string log = a.out.empty() ? std::string("gc_log.txt") : a.out;
+  o.log = std::filesystem::absolute(log, ec).string();
+  o.until = a.no_until ? "" : (a.until.empty() ? hook->default_until : a.until);
+  o.max_events = a.max_events;
+  if (!a.ram.empty()) {
+    auto range = capture::parse_range(a.ram, "--ram");
+    if (!range) return fail(cmd, range.error());
+    o.ram = *range;
+    o.ram_file =
+        std::filesystem::absolute(a.ram_out.empty() ? log + ".ram" : a.ram_out, ec).string();
+  }
+  const std::string script = capture::gdb_script(*hook, o);
+  if (a.print_script) {
+    fmt::print("{}", script);
+    return 0;
+  }
+
+  // Checks before starting: gdb, then the remote.
+  auto gdb = capture::find_gdb(a.gdb);
+  if (!gdb) return fail(cmd, gdb.error());
+  {
+    auto probe = capture::RspClient::connect(*remote, a.timeout_ms);
+    if (!probe) return fail(cmd, probe.error());
+    // Closed without `D`: the target stays as it is for gdb.
+  }
+  auto tmp = std::filesystem::temp_directory_path(ec) /
+             fmt::format("mpheap-capture-{}.gdb", static_cast<long>(getpid()));
+  if (auto w = report::write_text_file(tmp.string(), script); !w) return fail(cmd, w.error());
+
+  InterruptGuard guard;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  auto last_line = std::chrono::steady_clock::now();
+  std::uint64_t last_events = 0;
+  auto progress = [&](std::uint64_t events, double seconds) {
+    auto now = std::chrono::steady_clock::now();
+    double rate = seconds > 0 ? static_cast<double>(events) / seconds : 0;
+    if (tty) {
+      fmt::print(stderr, "\rmpheap capture trace: {} events, {:.0f} events/s   ", events, rate);
+    } else if (events != last_events && now - last_line > std::chrono::seconds(5)) {
+      last_line = now;
+      last_events = events;
+      fmt::print(stderr, "mpheap capture trace: {} events, {:.0f} events/s\n", events, rate);
+    }
+  };
+  fmt::print(stderr, "mpheap capture trace: {} {}:{} at {:#x}; gdb {} -> {}{}\n", hook->function,
+             hook->file, hook->line, hook->address, *gdb, a.out,
+             o.until.empty() ? "" : fmt::format(" until {}", o.until));
+  auto ran = capture::run_gdb(*gdb, tmp.string(), o.log, &g_interrupted, progress);
+  std::filesystem::remove(tmp, ec);
+  if (tty) fmt::print(stderr, "\n");
+  auto remove_outputs = [&] {
+    std::filesystem::remove(o.log, ec);
+    if (o.ram) std::filesystem::remove(o.ram_file, ec);
+  };
+  if (!ran) {
+    remove_outputs();
+    return fail(cmd, ran.error());
+  }
+  // Did gdb log anything `mpheap trace` can read?
+  auto reader = io::LineReader::open(o.log);
+  Expected<trace::TraceResult> result =
+      reader ? trace::analyze_trace(**reader, trace::TraceOptions{}, nullptr)
+             : Expected<trace::TraceResult>(reader.error());
+  // An interrupt that came while gdb was printing a stop leaves that stop cut short: drop it.
+  if (result && ran->interrupted && result->summary.incomplete_last_event) {
+    auto dropped = capture::drop_last_stop(o.log);
+    if (dropped && *dropped) {
+      auto again = io::LineReader::open(o.log);
+      if (again) result = trace::analyze_trace(**again, trace::TraceOptions{}, nullptr);
+    }
+  }
+  if (!result || ran->events == 0) {
+    std::string gdb_said = ran->output;
+    // gdb's own errors after `set logging redirect on` went into the log.
+    if (std::filesystem::exists(o.log)) {
+      std::ifstream log_in(o.log, std::ios::binary);
+      std::string logged((std::istreambuf_iterator<char>(log_in)),
+                         std::istreambuf_iterator<char>());
+      gdb_said += logged.size() > 4096 ? logged.substr(logged.size() - 4096) : logged;
+    }
+    // The last few lines of what gdb printed say why.
+    std::size_t cut = gdb_said.size();
+    for (int lines = 0; lines < 6 && cut > 0; ++lines) cut = gdb_said.rfind('\n', cut - 1);
+    if (cut == std::string::npos) cut = 0;
+    remove_outputs();
+    return fail(cmd, Error{a.out, 0, 0,
+                           fmt::format("no hook stop was logged{} (gdb exit status {}); nothing "
+                                       "kept. gdb said:\n{}",
+                                       ran->interrupted ? " before the interrupt" : "",
+                                       ran->exit_status, gdb_said.substr(cut))});
+  }
+  const trace::TraceSummary& s = result->summary;
+  fmt::print(stderr, "mpheap capture trace: {} events logged to {}{}\n", s.events, a.out,
+             ran->interrupted ? " (interrupted: the log ends at the last complete stop)" : "");
+  if (o.ram)
+    fmt::print(stderr,
+               "  RAM at every event: {} (read with: mpheap heap {}@{:#x} --dump-size {})\n",
+               o.ram_file, o.ram_file, o.ram->first, o.ram->second - o.ram->first);
+  fmt::print(stderr, "  read it with: mpheap trace {}\n", a.out);
+  return 0;
+}
+
+}  // namespace
+
+void add_capture_command(CLI::App& app, int* status) {
+  CLI::App* capture = app.add_subcommand(
+      "capture",
+      "Record from a live firmware: RAM snapshots over the GDB remote protocol, or a GC "
+      "activity log through gdb.");
+  capture->require_subcommand(1);
+
+  auto s = std::make_shared<SnapshotArgs>();
+  CLI::App* snaps = capture->add_subcommand(
+      "snapshots", "Halt the target, read a RAM range, let it run; one dump per snapshot.");
+  snaps->add_option("--remote", s->remote, kRemoteHelp)->required();
+  snaps
+      ->add_option("--ram", s->ram,
+                   "RAM range START:END or START+SIZE (micro:bit: 0x20000000:0x20004000)")
+      ->required();
+  snaps->add_option("--every", s->every_ms,
+                    "a snapshot every MS milliseconds (default 1000; the first at once)");
+  snaps->add_option("--count", s->count,
+                    "stop after N snapshots (default: until Ctrl-C or the program ends)");
+  snaps->add_option(
+      "--on", s->on,
+      "a snapshot at every stop at this LOCATION: an address, or a symbol with --elf");
+  snaps->add_option("--elf", s->elf, "the firmware ELF, for symbol names in --on");
+  snaps->add_option(
+      "--breakpoint-kind", s->breakpoint_kind,
+      "the Z0 packet's kind for --on (bytes of the breakpoint instruction; default 2, "
+      "Thumb)");
+  snaps->add_option("-o,--output", s->out, "the snapshot sequence file to write")->required();
+  snaps->add_option("--timeout", s->timeout_ms, "ms to wait for the gdb server's replies")
+      ->capture_default_str();
+  snaps->add_flag("--no-registers", s->no_registers,
+                  "do not record the registers (`g`) per snapshot");
+  snaps->footer(
+      "The target is halted only while its RAM is read (milliseconds per 16 KiB). Ctrl-C ends the "
+      "capture; the file then holds every complete snapshot. Read it with `mpheap heap SEQ` "
+      "(docs/capture.md, docs/formats/snapshot-sequence.md).\n"
+      "Example: mpheap capture snapshots --remote localhost:1234 --ram 0x20000000:0x20004000 "
+      "--every 500 --count 20 -o ram.seq");
+  snaps->callback([s, status] { *status = run_snapshots(*s); });
+
+  auto t = std::make_shared<TraceArgs>();
+  CLI::App* tr = capture->add_subcommand(
+      "trace",
+      "Run gdb with a generated command file that logs every GC hook call (the log "
+      "mpheap trace reads).");
+  tr->add_option("--elf", t->elf, "the firmware ELF with the gc_log_change hook and line info")
+      ->required();
+  tr->add_option("--remote", t->remote, kRemoteHelp)->required();
+  tr->add_option("--style", t->style,
+                 "backtrace (default) or pup (CircuitPython's p/x start_block, p/x length, up x4)")
+      ->capture_default_str();
+  tr->add_option("--until", t->until,
+                 "stop at this gdb location (default: pyexec_friendly_repl when the ELF has it)");
+  tr->add_flag("--no-until", t->no_until, "no end location: run until Ctrl-C or the program ends");
+  tr->add_option("--max-events", t->max_events, "stop after N hook calls");
+  tr->add_option("--ram", t->ram, "also append RAM START:END to a dump file at every hook call");
+  tr->add_option("--ram-output", t->ram_out, "where --ram dumps go (default: LOG.ram)");
+  tr->add_option("-o,--output", t->out, "the log file gdb writes");
+  tr->add_flag("--print-script", t->print_script,
+               "print the gdb command file instead of running gdb (run it with gdb -nx -batch -x "
+               "FILE)");
+  tr->add_option("--gdb", t->gdb, "the gdb to run (default: gdb-multiarch, else gdb)");
+  tr->add_option("--hook", t->hook, "the hook's function name")->capture_default_str();
+  tr->add_option("--timeout", t->timeout_ms, "ms to wait for the gdb server to answer the check")
+      ->capture_default_str();
+  tr->footer(
+      "Breaks on the hook's first statement, found in the ELF's line table. Ctrl-C stops the "
+      "target and ends the log at a complete stop.\n"
+      "Example: mpheap capture trace --elf firmware.elf --remote localhost:3333 -o gc_log.txt && "
+      "mpheap trace gc_log.txt");
+  tr->callback([t, status] { *status = run_trace(*t); });
+}
+
+}  // namespace mpheap::cli

@@ -1,0 +1,258 @@
+// `mpheap report [TRACE] [--heap DUMPS ...] -o report.html`: one self-contained HTML file with
+// the heap over time (block map, scrubber, memory-over-time chart, lifespans, flame graph) and
+// the snapshots' census, retainers and fragmentation.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/target_options.h"
+#include "mpheap/heap/functions.h"
+#include "mpheap/heap/objects.h"
+#include "mpheap/heap/snapshot.h"
+#include "mpheap/io/snapshot_sequence.h"
+#include "mpheap/report/html_report.h"
+#include "mpheap/report/output.h"
+#include "mpheap/report/report_heap.h"
+#include "mpheap/report/report_trace.h"
+
+namespace mpheap::cli {
+namespace {
+
+struct ReportArgs {
+  std::string trace;
+  std::vector<std::string> heap;  // FILE@ADDR, each one dump or a sequence of dumps
+  std::vector<std::string> mem;   // more FILE@ADDR, in every snapshot
+  std::uint64_t dump_size = 0;
+  std::size_t max_snapshots = 5000;
+  std::optional<std::uint64_t> heap_blocks;
+  std::string output;
+  std::string title;
+  std::string hook = "gc_log_change";
+  TargetArgs target;
+};
+
+int fail(const Error& e) {
+  fmt::print(stderr, "mpheap report: {}\n", e.message());
+  return 1;
+}
+
+// One --heap file: a raw dump (or raw dumps of one region laid end to end) or a snapshot
+// sequence file with a header per dump. Dump i's bytes start at offset(i).
+struct DumpFile {
+  std::string path;
+  std::uint64_t address = 0;
+  std::optional<io::SnapshotDumps> sequence;
+  std::uint64_t bytes = 0;  // of dump data
+  std::uint64_t size = 0;   // per dump
+  [[nodiscard]] std::uint64_t count() const { return size == 0 ? 0 : bytes / size; }
+  [[nodiscard]] std::uint64_t offset(std::uint64_t i) const {
+    return sequence ? sequence->file_offset(i * size) : i * size;
+  }
+};
+
+Expected<DumpFile> open_dump_file(const std::string& spec, std::uint64_t dump_size) {
+  DumpFile d;
+  auto seq = io::open_snapshot_dumps(spec);
+  if (!seq) return seq.error();
+  if (*seq) {
+    d.path = (*seq)->path;
+    d.address = (*seq)->address;
+    d.size = (*seq)->dump_size;
+    d.bytes = d.size * (*seq)->entries.size();
+    d.sequence = std::move(**seq);
+  } else {
+    auto placed = io::parse_placed_file(spec);
+    if (!placed) return placed.error();
+    d.path = placed->path;
+    d.address = placed->address;
+    std::ifstream in(d.path, std::ios::binary | std::ios::ate);
+    if (!in) return Error{d.path, 0, 0, "cannot open"};
+    d.bytes = static_cast<std::uint64_t>(in.tellg());
+    d.size = dump_size;
+  }
+  if (d.bytes == 0) return Error{d.path, 0, 0, "the dump is empty"};
+  return d;
+}
+
+Expected<io::MemoryRange> read_dump(std::ifstream& in, const DumpFile& d, std::uint64_t offset,
+                                    std::uint64_t bytes) {
+  io::MemoryRange r;
+  r.address = d.address;
+  r.source = d.path;
+  r.bytes.resize(bytes);
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
+  if (!in) return Error{d.path, 0, offset, fmt::format("cannot read {} bytes", bytes)};
+  return r;
+}
+
+// Decodes every dump of every --heap file, one at a time, into the report's summaries.
+Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& a,
+                                                              const LoadedTarget& loaded) {
+  std::vector<report::SnapshotSummary> out;
+  const target::Target& t = loaded.target;
+  std::uint64_t bias = loaded.findings ? loaded.findings->load_bias : 0;
+  std::vector<DumpFile> files;
+  for (const std::string& spec : a.heap) {
+    auto d = open_dump_file(spec, a.dump_size);
+    if (!d) return d.error();
+    files.push_back(std::move(*d));
+  }
+  for (DumpFile& d : files) {
+    // Raw dumps: a sequence of dumps of the RAM region the address starts.
+    if (d.size == 0) {
+      std::uint64_t region = 0;
+      for (const target::MemoryRegion& r : t.regions)
+        if (r.start == d.address) region = std::max(region, r.end - r.start);
+      d.size = region != 0 && d.bytes > region && d.bytes % region == 0 ? region : d.bytes;
+    }
+    if (d.size > d.bytes) d.size = d.bytes;
+    std::ifstream in(d.path, std::ios::binary);
+    if (!in) return Error{d.path, 0, 0, "cannot open"};
+    std::string name = std::filesystem::path(d.path).filename().string();
+    for (std::uint64_t index = 0; index < d.count(); ++index) {
+      if (out.size() >= a.max_snapshots)
+        return Error{d.path, 0, 0,
+                     fmt::format("more than {} snapshots (--max-snapshots)", a.max_snapshots)};
+      auto range = read_dump(in, d, d.offset(index), d.size);
+      if (!range) return range.error();
+      io::MemoryImage mem;
+      // The other memory (--mem, --ram), without the probe of the first --heap file.
+      for (const io::MemoryRange& r : loaded.ram.ranges())
+        if (std::none_of(files.begin(), files.end(),
+                         [&](const DumpFile& f) { return f.path == r.source; }))
+          mem.add(r);
+      mem.add(std::move(*range));
+      auto snap = heap::decode_snapshot(t, mem, bias);
+      if (!snap)
+        return Error{d.path, 0, d.offset(index),
+                     fmt::format("snapshot {}: {}", index, snap.error().what)};
+      heap::ObjectReader reader(t, mem, *snap);
+      heap::name_objects(*snap, reader, t);
+      std::string label = d.count() > 1 ? fmt::format("{} #{}", name, index) : name;
+      if (d.sequence) {
+        const io::SnapshotHeader& h = d.sequence->entries[index].header;
+        label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
+      }
+      out.push_back(report::summarize_snapshot(std::move(label), *snap, t, mem));
+    }
+  }
+  return out;
+}
+
+int run_report(const ReportArgs& a) {
+  if (a.trace.empty() && a.heap.empty()) {
+    fmt::print(stderr,
+               "mpheap report: nothing to show: give a trace LOG and/or --heap DUMP@ADDR\n");
+    return 1;
+  }
+  std::optional<LoadedTarget> loaded;
+  if (!a.heap.empty() || a.target.given()) {
+    io::MemoryImage extra;
+    if (!a.heap.empty()) {
+      // Layouts are looked for in the first dump (a raw sequence's first 64 MiB at most).
+      auto d = open_dump_file(a.heap.front(), a.dump_size);
+      if (!d) return fail(d.error());
+      std::ifstream in(d->path, std::ios::binary);
+      if (!in) return fail(Error{d->path, 0, 0, "cannot open"});
+      std::uint64_t probe =
+          std::min<std::uint64_t>(d->size != 0 ? d->size : d->bytes, std::uint64_t{64} << 20);
+      auto r = read_dump(in, *d, d->offset(0), probe);
+      if (!r) return fail(r.error());
+      extra.add(std::move(*r));
+    }
+    TargetArgs ta = a.target;
+    for (const std::string& m : a.mem) ta.ram.push_back(m);
+    auto l = load_target(ta, std::move(extra));
+    if (!l) return fail(l.error());
+    for (const std::string& n : l->notes) fmt::print(stderr, "mpheap report: note: {}\n", n);
+    loaded = std::move(*l);
+  }
+
+  report::HtmlReportInput input;
+  if (!a.heap.empty()) {
+    auto s = read_snapshots(a, *loaded);
+    if (!s) return fail(s.error());
+    input.snapshots = std::move(*s);
+  }
+
+  std::optional<report::TraceReportData> trace;
+  if (!a.trace.empty()) {
+    report::TraceReportOptions to;
+    to.hook = a.hook;
+    if (a.target.block_size)
+      to.block_size = *a.target.block_size;
+    else if (loaded)
+      to.block_size = loaded->target.block_size;
+    // The heap's size in blocks: given, else the one heap area the dumps show.
+    to.heap_blocks = a.heap_blocks;
+    if (!to.heap_blocks && loaded && loaded->findings && loaded->findings->areas.size() == 1)
+      to.heap_blocks = loaded->findings->areas.front().blocks();
+    if (!to.heap_blocks && !input.snapshots.empty() && input.snapshots.front().areas.size() == 1)
+      to.heap_blocks = input.snapshots.front().areas.front().blocks;
+    auto d = report::build_trace_report(a.trace, to);
+    if (!d) return fail(d.error());
+    trace = std::move(*d);
+    input.trace = &*trace;
+    input.trace_file = a.trace;
+    input.block_size = trace->result.summary.block_size;
+  } else {
+    input.block_size = loaded->target.block_size;
+  }
+  input.title =
+      !a.title.empty() ? a.title
+      : !a.trace.empty()
+          ? std::filesystem::path(a.trace).filename().string()
+          : std::filesystem::path(io::parse_placed_file(a.heap.front())->path).filename().string();
+  std::string page = report::html_report(input);
+  auto written = report::write_text_file(a.output, page);
+  if (!written) return fail(written.error());
+  if (a.output != "-")
+    fmt::print(stderr, "mpheap report: {} written ({:.1f} kB{}{})\n", a.output,
+               static_cast<double>(page.size()) / 1000.0,
+               trace ? fmt::format(", {} events", trace->result.summary.events) : "",
+               input.snapshots.empty() ? ""
+                                       : fmt::format(", {} snapshot{}", input.snapshots.size(),
+                                                     input.snapshots.size() == 1 ? "" : "s"));
+  return 0;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, int* status) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "report", "Write one self-contained HTML file showing the heap over time and its snapshots.");
+  cmd->add_option("TRACE", args->trace, "gdb log of GC activity (mpheap trace's input)");
+  cmd->add_option("-o,--output", args->output, "the HTML file to write")->required();
+  cmd->add_option("--heap", args->heap,
+                  "RAM dumps FILE@ADDR (one dump or a sequence of dumps; repeatable): snapshots "
+                  "with census, retainers and fragmentation");
+  cmd->add_option("--mem", args->mem, "more memory in every snapshot: FILE@ADDR (repeatable)");
+  cmd->add_option("--dump-size", args->dump_size,
+                  "bytes per dump in a sequence (default: the RAM region's size)");
+  cmd->add_option("--max-snapshots", args->max_snapshots, "refuse more snapshots than this")
+      ->capture_default_str();
+  cmd->add_option("--heap-blocks", args->heap_blocks,
+                  "the heap's size in blocks, for free blocks and free runs over the trace "
+                  "(default: from the dumps)");
+  cmd->add_option("--title", args->title, "the page's title (default: the input's file name)");
+  cmd->add_option("--hook", args->hook, "the hook's function name in the log")
+      ->capture_default_str();
+  add_target_options(cmd, args->target);
+  cmd->footer(
+      "Examples:\n"
+      "  mpheap report gc_log.txt -o report.html\n"
+      "  mpheap report gc_log.txt --heap ram_seq.bin@0x20000000 --map firmware.map --nm "
+      "firmware.nm -o report.html\n"
+      "See docs/report.md.");
+  cmd->callback([args, status] { *status = run_report(*args); });
+}
+
+}  // namespace mpheap::cli

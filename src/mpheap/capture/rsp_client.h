@@ -1,0 +1,87 @@
+// A GDB remote serial protocol client over TCP: enough of the protocol to halt a target, read
+// its memory in packet-sized chunks, set breakpoints and let it run again (docs/capture.md lists
+// the subset). Framing and decoding live in rsp_packet; this class only moves bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/capture/rsp_packet.h"
+#include "mpheap/util/error.h"
+
+namespace mpheap::capture {
+
+// "HOST:PORT", ":PORT" or "PORT" (localhost).
+struct RemoteAddress {
+  std::string host = "localhost";
+  std::uint16_t port = 0;
+  [[nodiscard]] std::string text() const;
+};
+Expected<RemoteAddress> parse_remote(std::string_view spec);
+
+class RspClient {
+ public:
+  // Connects (within `timeout_ms`) and negotiates: qSupported (packet size), QStartNoAckMode
+  // when offered, `?` (is the target running or stopped). A stub that accepts the connection
+  // but does not answer within `timeout_ms` is an error.
+  static Expected<std::unique_ptr<RspClient>> connect(const RemoteAddress& remote,
+                                                      int timeout_ms = 3000);
+  ~RspClient();
+  RspClient(const RspClient&) = delete;
+  RspClient& operator=(const RspClient&) = delete;
+
+  [[nodiscard]] const rsp::Features& features() const { return features_; }
+  [[nodiscard]] bool stopped() const { return stopped_; }
+  [[nodiscard]] const RemoteAddress& remote() const { return remote_; }
+
+  // Sends one packet and returns the reply's payload; `skip_stop_replies` for requests whose
+  // reply is hex (m, g), where a repeated stop reply is recognisable and dropped.
+  Expected<std::string> request(std::string_view payload, bool skip_stop_replies = false);
+  // `length` bytes at `address`, in chunks the packet size allows; the target must be stopped.
+  Expected<bool> read_memory(std::uint64_t address, std::uint64_t length, std::uint8_t* out);
+  // The `g` reply: all registers in the target's order, as hex.
+  Expected<std::string> read_registers();
+  // Stops a running target (0x03) and waits for its stop reply.
+  Expected<rsp::StopReply> halt();
+  // Lets a stopped target run (`c`); the stop reply comes later, to wait_stop().
+  Expected<bool> resume();
+  // One instruction (`s`), waiting for its stop reply.
+  Expected<rsp::StopReply> step();
+  // Waits for a stop reply of a running target for up to `timeout_ms` (or until `*cancel`);
+  // nullopt-like: an Error whose `what` is "timeout" when none came.
+  Expected<rsp::StopReply> wait_stop(int timeout_ms, const std::atomic<bool>* cancel = nullptr);
+  Expected<bool> set_breakpoint(bool insert, std::uint64_t address, int kind);
+  // Lets the target run on and closes the connection (`D`); errors are ignored.
+  void detach();
+
+  // Bytes sent and received so far (for the benchmark).
+  [[nodiscard]] std::uint64_t bytes_received() const { return received_bytes_; }
+
+ private:
+  RspClient(int fd, RemoteAddress remote, int timeout_ms);
+  Expected<bool> send_packet(std::string_view payload);
+  Expected<bool> send_raw(std::string_view bytes);
+  // The next packet (acking it in ack mode), within the timeout.
+  Expected<std::string> receive_packet(int timeout_ms, const std::atomic<bool>* cancel = nullptr);
+  // Reads whatever arrives within `timeout_ms` into the decoder; false on timeout.
+  Expected<bool> fill(int timeout_ms);
+  [[nodiscard]] Error error(std::string what) const;
+
+  int fd_ = -1;
+  RemoteAddress remote_;
+  int timeout_ms_ = 3000;
+  bool debug_ = false;  // MPHEAP_RSP_DEBUG set: the traffic on stderr
+  bool ack_mode_ = true;
+  bool stopped_ = true;
+  std::string thread_;  // the thread of the last stop reply (`thread:` in T), if any
+  rsp::Features features_;
+  rsp::PacketDecoder decoder_;
+  std::string last_sent_;
+  std::uint64_t received_bytes_ = 0;
+};
+
+}  // namespace mpheap::capture

@@ -1,0 +1,284 @@
+#include "mpheap/heap/functions.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <span>
+
+#include "mpheap/mpy/cursor.h"
+
+namespace mpheap::heap {
+namespace {
+
+using Bytes = std::span<const std::uint8_t>;
+
+// How the qstrs of a code info are written.
+enum class QstrCoding { var_uint, two_bytes };
+
+struct Reading {
+  mpy::Prelude prelude;
+  std::uint32_t info_start = 0, info_end = 0;     // code info, within the bytecode bytes
+  std::uint32_t lines_start = 0, code_start = 0;  // line table; first opcode
+  std::uint64_t name = 0;
+  std::optional<std::uint64_t> source_file;
+  std::vector<std::uint64_t> arg_names;
+};
+
+// Reads a var-uint at *pos, or nullopt past the end.
+std::optional<std::uint64_t> var_uint(Bytes b, std::uint32_t* pos) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (*pos >= b.size()) return std::nullopt;
+    std::uint8_t c = b[(*pos)++];
+    v = (v << 7) | (c & 0x7fu);
+    if ((c & 0x80u) == 0) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> qstr_at(Bytes b, std::uint32_t* pos, QstrCoding coding) {
+  if (coding == QstrCoding::var_uint) return var_uint(b, pos);
+  if (*pos + 2 > b.size()) return std::nullopt;
+  std::uint64_t v = b[*pos] | (static_cast<std::uint64_t>(b[*pos + 1]) << 8);
+  *pos += 2;
+  return v;
+}
+
+// The prelude before MicroPython 1.16.
+std::optional<Reading> read_old(Bytes b, QstrCoding coding) {
+  Reading r;
+  std::uint32_t pos = 0;
+  auto n_state = var_uint(b, &pos);
+  auto n_exc = var_uint(b, &pos);
+  if (!n_state || !n_exc || *n_state == 0 || *n_state > 4096 || *n_exc > 256 || pos + 4 > b.size())
+    return std::nullopt;
+  r.prelude.n_state = static_cast<std::uint32_t>(*n_state);
+  r.prelude.n_exc_stack = static_cast<std::uint32_t>(*n_exc);
+  r.prelude.scope_flags = b[pos++];
+  r.prelude.n_pos_args = b[pos++];
+  r.prelude.n_kwonly_args = b[pos++];
+  r.prelude.n_def_pos_args = b[pos++];
+  r.info_start = pos;  // the code-info size counts from its own first byte
+  auto size = var_uint(b, &pos);
+  if (!size || *size == 0 || r.info_start + *size > b.size()) return std::nullopt;
+  r.info_end = r.info_start + static_cast<std::uint32_t>(*size);
+  auto name = qstr_at(b, &pos, coding);
+  auto file = qstr_at(b, &pos, coding);
+  if (!name || !file || pos > r.info_end) return std::nullopt;
+  r.name = *name;
+  r.source_file = *file;
+  r.lines_start = pos;
+  // Cells to convert: local numbers up to a 255.
+  std::uint32_t c = r.info_end;
+  while (c < b.size() && b[c] != 255) ++c;
+  if (c >= b.size()) return std::nullopt;
+  r.code_start = c + 1;
+  return r;
+}
+
+// The compressed prelude since 1.16; `with_file`: the code info holds the source file (before
+// 1.19), else the argument names.
+std::optional<Reading> read_compressed(Bytes b, QstrCoding coding, bool with_file) {
+  Reading r;
+  std::uint32_t pos = 0;
+  try {
+    mpy::detail::decode_compressed_prelude(b, &pos, 0, &r.prelude);
+  } catch (const mpy::detail::ReadFailure&) {
+    return std::nullopt;
+  }
+  r.info_start = pos;
+  r.info_end = pos + r.prelude.n_info;
+  if (r.prelude.n_info == 0 || r.info_end + r.prelude.n_cell > b.size()) return std::nullopt;
+  auto name = qstr_at(b, &pos, coding);
+  if (!name) return std::nullopt;
+  r.name = *name;
+  if (with_file) {
+    auto file = qstr_at(b, &pos, coding);
+    if (!file) return std::nullopt;
+    r.source_file = *file;
+  } else {
+    for (std::uint32_t i = 0; i < r.prelude.n_pos_args + r.prelude.n_kwonly_args; ++i) {
+      auto a = qstr_at(b, &pos, coding);
+      if (!a) return std::nullopt;
+      r.arg_names.push_back(*a);
+    }
+  }
+  if (pos > r.info_end) return std::nullopt;
+  r.lines_start = pos;
+  r.code_start = r.info_end + r.prelude.n_cell;
+  return r;
+}
+
+bool looks_like_identifier(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  if (s.front() == '<' && s.back() == '>') return true;  // <lambda>, <module>, <listcomp>
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           static_cast<unsigned char>(c) >= 0x80;
+  });
+}
+
+bool looks_like_file(const std::string& s) {
+  if (s.empty() || s.size() > 256) return false;
+  return (s.front() == '<' && s.back() == '>') ||
+         (s.size() > 3 && (s.ends_with(".py") || s.ends_with(".mpy"))) ||
+         s.find('/') != std::string::npos;
+}
+
+}  // namespace
+
+std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& reader,
+                                           const target::Target& t) {
+  std::vector<FunctionInfo> out;
+  const target::Symbol* fun_bc = t.find_symbol("mp_type_fun_bc");
+  if (fun_bc == nullptr) return out;
+  const std::uint64_t bias = s.load_bias;
+  const target::Symbol* dict_type = t.find_symbol("mp_type_dict");
+  const target::Symbol* module_type = t.find_symbol("mp_type_module");
+  const std::uint64_t W = t.word_size;
+  std::vector<std::uint64_t> bytecode_blocks;
+  for (const HeapObject& o : s.objects) {
+    if (!o.type_pointer || *o.type_pointer != fun_bc->address + bias) continue;
+    FunctionInfo f;
+    f.object = o.address;
+    // The object's generation: what its second word points at.
+    auto second = reader.read_word(o.address + W);
+    auto is_dict = [&](std::optional<std::uint64_t> p) {
+      if (!p || dict_type == nullptr) return false;
+      auto base = reader.read_word(*p);
+      return base && *base == dict_type->address + bias;
+    };
+    // Before 1.19 the globals dict itself; since, a module context {module base (the module
+    // type, or 0 for code run from a file or the REPL), globals dict, constants...}.
+    bool globals = is_dict(second);
+    bool context = false;
+    if (!globals && second) {
+      auto base = reader.read_word(*second);
+      context = base && (*base == 0 || (module_type && *base == module_type->address + bias)) &&
+                is_dict(reader.read_word(*second + W));
+    }
+    if (!context && !globals) {
+      out.push_back(std::move(f));
+      continue;
+    }
+    auto bc = reader.read_word(o.address + (context ? 3 : 2) * W);
+    if (!bc) {
+      out.push_back(std::move(f));
+      continue;
+    }
+    f.bytecode = *bc;
+    // The bytes from the bytecode to the end of its allocation (or 4 KiB outside the heap).
+    const HeapObject* block = reader.object_at(*bc);
+    std::uint64_t avail =
+        block != nullptr ? block->address + block->blocks * t.block_size - *bc : 4096;
+    std::vector<std::uint8_t> bytes;
+    for (std::uint64_t n = std::min<std::uint64_t>(avail, 1u << 20); n > 0 && bytes.empty();
+         n /= 2) {
+      if (auto v = reader.bytes(*bc, n)) bytes.assign(v->begin(), v->end());
+    }
+    if (bytes.empty()) {
+      out.push_back(std::move(f));
+      continue;
+    }
+    Bytes b(bytes);
+
+    // Since 1.19 qstrs in bytecode may be indices into the module's qstr table: the context's
+    // constants start with that table (a pointer) or with the source file (a qstr number).
+    std::optional<std::uint64_t> qstr_table;
+    std::optional<std::uint64_t> context_file;
+    if (context) {
+      auto first_constant = reader.read_word(*second + 2 * W);
+      if (first_constant && reader.bytes(*first_constant, 2) && *first_constant > 0xffff)
+        qstr_table = *first_constant;
+      else if (first_constant)
+        context_file = *first_constant;
+    }
+    auto resolve = [&](std::uint64_t q) -> std::optional<std::string> {
+      if (qstr_table) {
+        auto entry = reader.bytes(*qstr_table + 2 * q, 2);
+        if (!entry) return std::nullopt;
+        q = static_cast<std::uint8_t>((*entry)[0]) |
+            (static_cast<std::uint64_t>(static_cast<std::uint8_t>((*entry)[1])) << 8);
+      }
+      return reader.qstr(q);
+    };
+
+    std::vector<std::optional<Reading>> candidates;
+    if (context) {
+      candidates.push_back(read_compressed(b, QstrCoding::var_uint, false));
+    } else {
+      for (QstrCoding c : {QstrCoding::var_uint, QstrCoding::two_bytes}) {
+        candidates.push_back(read_old(b, c));
+        candidates.push_back(read_compressed(b, c, true));
+      }
+    }
+    for (const std::optional<Reading>& r : candidates) {
+      if (!r) continue;
+      auto name = resolve(r->name);
+      if (!name || !looks_like_identifier(*name)) continue;
+      std::optional<std::string> file;
+      if (r->source_file) {
+        file = resolve(*r->source_file);
+        if (!file || !looks_like_file(*file)) continue;
+      } else if (qstr_table) {
+        file = resolve(0);  // the table's first entry is the source file
+      } else if (context_file) {
+        file = reader.qstr(*context_file);
+      }
+      std::vector<std::string> args;
+      bool args_ok = true;
+      for (std::uint64_t a : r->arg_names) {
+        auto n = resolve(a);
+        // "*" names a closed-over variable passed as an argument.
+        if (!n || (*n != "*" && !looks_like_identifier(*n))) args_ok = false;
+        if (n) args.push_back(*n);
+      }
+      if (!args_ok) continue;
+      auto lines = mpy::detail::decode_lines(b, r->lines_start, r->info_end);
+      f.name = *name;
+      f.source_file = file.value_or("");
+      f.arg_names = std::move(args);
+      f.n_pos_args = r->prelude.n_pos_args;
+      f.n_kwonly_args = r->prelude.n_kwonly_args;
+      // A step too large for one entry is split into several at the same offset: only the
+      // last of them names a line that has code.
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (i + 1 < lines.size() && lines[i + 1].bc_offset == lines[i].bc_offset) continue;
+        if (f.first_line == 0 || lines[i].line < f.first_line) f.first_line = lines[i].line;
+        f.last_line = std::max(f.last_line, lines[i].line);
+      }
+      f.bytecode_bytes = bytes.size();
+      break;
+    }
+    if (!f.name.empty() && block != nullptr && block->address == *bc)
+      bytecode_blocks.push_back(*bc);
+    s.objects[static_cast<std::size_t>(&o - s.objects.data())].function = describe(f);
+    out.push_back(std::move(f));
+  }
+  for (std::uint64_t a : bytecode_blocks)
+    if (const HeapObject* block = reader.object_at(a); block != nullptr && block->type.empty())
+      s.objects[static_cast<std::size_t>(block - s.objects.data())].type = "bytecode";
+  return out;
+}
+
+std::string describe(const FunctionInfo& f) {
+  if (f.name.empty()) return "";
+  std::string where;
+  if (!f.source_file.empty() && f.first_line != 0)
+    where = f.first_line == f.last_line
+                ? fmt::format(" ({}, line {})", f.source_file, f.first_line)
+                : fmt::format(" ({}, lines {}-{})", f.source_file, f.first_line, f.last_line);
+  else if (!f.source_file.empty())
+    where = fmt::format(" ({})", f.source_file);
+  return f.name + where;
+}
+
+std::vector<FunctionInfo> name_objects(Snapshot& s, const ObjectReader& reader,
+                                       const target::Target& t) {
+  name_instance_types(s, reader, t);
+  label_headerless_blocks(s, reader, t);
+  return decode_functions(s, reader, t);
+}
+
+}  // namespace mpheap::heap

@@ -1,0 +1,193 @@
+// Snapshot sequence files: header lines, indexing, and the view `mpheap heap` reads.
+#include "mpheap/io/snapshot_sequence.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+
+#include "mpheap/util/number.h"
+
+namespace mpheap::io {
+namespace {
+
+bool is_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  return true;
+}
+
+std::optional<double> parse_double(std::string_view s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::string format_snapshot_header(const SnapshotHeader& h) {
+  std::string line = fmt::format("{}index={} time_ms={:.3f} unix_ms={} start={:#x} end={:#x}",
+                                 kSnapshotMagic, h.index, h.time_ms, h.unix_ms, h.start, h.end);
+  if (!h.trigger.empty()) line += fmt::format(" trigger={}", h.trigger);
+  if (!h.registers.empty()) line += fmt::format(" regs={}", h.registers);
+  line += '\n';
+  return line;
+}
+
+Expected<SnapshotHeader> parse_snapshot_header(std::string_view line, const std::string& source,
+                                               std::uint64_t offset) {
+  auto fail = [&](std::string what) -> Expected<SnapshotHeader> {
+    return Error{source, 0, offset == 0 ? 0 : offset, std::move(what)};
+  };
+  if (!line.starts_with(kSnapshotMagic))
+    return fail(fmt::format("expected a snapshot header '{}...', found '{}'",
+                            kSnapshotMagic.substr(0, kSnapshotMagic.size() - 1),
+                            line.substr(0, 24)));
+  line.remove_prefix(kSnapshotMagic.size());
+  SnapshotHeader h;
+  bool has_start = false, has_end = false;
+  while (!line.empty()) {
+    auto space = line.find(' ');
+    std::string_view item = line.substr(0, space);
+    line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return fail(
+          fmt::format("expected key=value in the snapshot header, found '{}'", item.substr(0, 40)));
+    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    auto number = [&](std::uint64_t& out) -> bool {
+      auto v = parse_uint(value);
+      if (v) out = *v;
+      return v.has_value();
+    };
+    bool ok = true;
+    if (key == "index") {
+      ok = number(h.index);
+    } else if (key == "time_ms") {
+      auto v = parse_double(value);
+      ok = v.has_value();
+      if (v) h.time_ms = *v;
+    } else if (key == "unix_ms") {
+      ok = number(h.unix_ms);
+    } else if (key == "start") {
+      ok = has_start = number(h.start);
+    } else if (key == "end") {
+      ok = has_end = number(h.end);
+    } else if (key == "trigger") {
+      h.trigger = std::string(value);
+    } else if (key == "regs") {
+      ok = is_hex(value) && value.size() % 2 == 0;
+      if (ok) h.registers = std::string(value);
+    }  // other keys: from a newer writer, ignored
+    if (!ok)
+      return fail(fmt::format("snapshot header: bad value for {}: '{}'", key, value.substr(0, 40)));
+  }
+  if (!has_start || !has_end) return fail("snapshot header: start= and end= are required");
+  if (h.end <= h.start)
+    return fail(fmt::format("snapshot header: end {:#x} is not above start {:#x}", h.end, h.start));
+  return h;
+}
+
+bool is_snapshot_sequence(std::string_view first_bytes) {
+  return first_bytes.starts_with(kSnapshotMagic);
+}
+
+namespace {
+
+// The entry whose header starts at `pos`: `window` holds the file's bytes from `pos` on (at
+// least the header's length, at most kMaxSnapshotHeader + 1), `file_size` the whole size.
+Expected<SnapshotEntry> entry_at(std::string_view window, std::uint64_t pos,
+                                 std::uint64_t file_size, std::size_t index,
+                                 const std::string& source) {
+  auto nl = window.substr(0, kMaxSnapshotHeader + 1).find('\n');
+  if (nl == std::string_view::npos)
+    return Error{source, 0, pos,
+                 fmt::format("snapshot {}: the header line has no end (expected a newline within "
+                             "{} bytes)",
+                             index, kMaxSnapshotHeader)};
+  auto h = parse_snapshot_header(window.substr(0, nl), source, pos);
+  if (!h) return h.error();
+  SnapshotEntry e{*h, pos, pos + nl + 1};
+  if (e.header.size() > file_size - e.data_offset)
+    return Error{source, 0, e.data_offset,
+                 fmt::format("snapshot {}: the header announces {} bytes, the file holds {} (cut "
+                             "off?)",
+                             index, e.header.size(), file_size - e.data_offset)};
+  return e;
+}
+
+}  // namespace
+
+Expected<std::vector<SnapshotEntry>> index_snapshot_sequence(std::string_view bytes,
+                                                             const std::string& source) {
+  std::vector<SnapshotEntry> out;
+  for (std::uint64_t pos = 0; pos < bytes.size();) {
+    auto e = entry_at(bytes.substr(pos), pos, bytes.size(), out.size(), source);
+    if (!e) return e.error();
+    pos = e->data_offset + e->header.size();
+    out.push_back(std::move(*e));
+  }
+  if (out.empty()) return Error{source, 0, 0, "no snapshots (the file is empty)"};
+  return out;
+}
+
+Expected<std::vector<SnapshotEntry>> index_snapshot_sequence_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  std::vector<SnapshotEntry> out;
+  std::string buf(kMaxSnapshotHeader + 1, '\0');
+  for (std::uint64_t pos = 0; pos < file_size;) {
+    in.seekg(static_cast<std::streamoff>(pos));
+    auto want = std::min<std::uint64_t>(buf.size(), file_size - pos);
+    in.read(buf.data(), static_cast<std::streamsize>(want));
+    if (!in) return Error{path, 0, pos, "cannot read the snapshot header"};
+    auto e = entry_at(std::string_view(buf.data(), want), pos, file_size, out.size(), path);
+    if (!e) return e.error();
+    pos = e->data_offset + e->header.size();
+    out.push_back(std::move(*e));
+  }
+  if (out.empty()) return Error{path, 0, 0, "no snapshots (the file is empty)"};
+  return out;
+}
+
+Expected<std::optional<SnapshotDumps>> open_snapshot_dumps(std::string_view spec) {
+  std::string path(spec);
+  std::optional<std::uint64_t> address;
+  if (auto at = spec.rfind('@'); at != std::string_view::npos && at > 0) {
+    if (auto a = parse_uint(spec.substr(at + 1))) {
+      address = *a;
+      path = std::string(spec.substr(0, at));
+    }
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<SnapshotDumps>();  // the caller's reader says why
+  std::string start(kSnapshotMagic.size(), '\0');
+  in.read(start.data(), static_cast<std::streamsize>(start.size()));
+  if (!in || !is_snapshot_sequence(start)) return std::optional<SnapshotDumps>();
+  auto entries = index_snapshot_sequence_file(path);
+  if (!entries) return entries.error();
+  SnapshotDumps d;
+  d.path = path;
+  d.address = entries->front().header.start;
+  d.dump_size = entries->front().header.size();
+  for (const SnapshotEntry& e : *entries)
+    if (e.header.start != d.address || e.header.size() != d.dump_size)
+      return Error{path, 0, e.header_offset,
+                   fmt::format("snapshot {} holds {:#x}..{:#x}, snapshot 0 {:#x}..{:#x}: mpheap "
+                               "heap reads sequences of one range",
+                               e.header.index, e.header.start, e.header.end, d.address,
+                               d.address + d.dump_size)};
+  if (address && *address != d.address)
+    return Error{path, 0, 0,
+                 fmt::format("the snapshots start at {:#x} (their headers say so), not at {:#x}",
+                             d.address, *address)};
+  d.entries = std::move(*entries);
+  return std::optional<SnapshotDumps>(std::move(d));
+}
+
+}  // namespace mpheap::io

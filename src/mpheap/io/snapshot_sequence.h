@@ -1,0 +1,69 @@
+// Snapshot sequence files (docs/formats/snapshot-sequence.md): RAM dumps one after the other,
+// each after a one-line text header saying when it was taken, which addresses it holds and
+// what triggered it. `mpheap capture snapshots` writes them; `mpheap heap` reads them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/util/error.h"
+
+namespace mpheap::io {
+
+inline constexpr std::string_view kSnapshotMagic = "MPHEAP-SNAPSHOT 1 ";
+// A header line is at most this long (the registers are the longest part).
+inline constexpr std::size_t kMaxSnapshotHeader = 8192;
+
+struct SnapshotHeader {
+  std::uint64_t index = 0;
+  double time_ms = 0;         // since the capture started
+  std::uint64_t unix_ms = 0;  // wall clock, 0 when unknown
+  std::uint64_t start = 0;    // first address
+  std::uint64_t end = 0;      // one past the last address
+  std::string trigger;        // "start", "every:100ms", "on:0x1234", ...
+  std::string registers;      // the gdb `g` reply (hex, target order), may be empty
+  [[nodiscard]] std::uint64_t size() const { return end - start; }
+};
+
+// One snapshot of a file: its header and where its bytes start.
+struct SnapshotEntry {
+  SnapshotHeader header;
+  std::uint64_t header_offset = 0;
+  std::uint64_t data_offset = 0;
+};
+
+// The header line, newline included.
+std::string format_snapshot_header(const SnapshotHeader& h);
+// One header line without its newline; `source`/`offset` name it in errors.
+Expected<SnapshotHeader> parse_snapshot_header(std::string_view line, const std::string& source,
+                                               std::uint64_t offset);
+
+// True when the bytes start like a snapshot sequence.
+bool is_snapshot_sequence(std::string_view first_bytes);
+// Every snapshot of a sequence held in memory (headers checked, data lengths checked).
+Expected<std::vector<SnapshotEntry>> index_snapshot_sequence(std::string_view bytes,
+                                                             const std::string& source);
+// The same for a file, reading the headers only (a sequence of thousands of dumps costs a
+// few seeks, not its size in memory).
+Expected<std::vector<SnapshotEntry>> index_snapshot_sequence_file(const std::string& path);
+
+// What `mpheap heap` needs to read a sequence file as the dumps of one region: every dump has
+// the same start and size. `spec` is FILE or FILE@ADDR (ADDR, when given, must be the start).
+struct SnapshotDumps {
+  std::string path;
+  std::uint64_t address = 0;
+  std::uint64_t dump_size = 0;
+  std::vector<SnapshotEntry> entries;
+  // The file offset of byte `logical` of the dumps laid end to end (dump i at i * dump_size).
+  [[nodiscard]] std::uint64_t file_offset(std::uint64_t logical) const {
+    return entries[logical / dump_size].data_offset + logical % dump_size;
+  }
+};
+// nullopt when the file is not a snapshot sequence (a raw dump); an error when it is one but is
+// broken or its dumps differ in range.
+Expected<std::optional<SnapshotDumps>> open_snapshot_dumps(std::string_view spec);
+
+}  // namespace mpheap::io

@@ -1,0 +1,44 @@
+// Summarises a heap snapshot for the HTML report.
+#include "mpheap/report/report_heap.h"
+
+#include "mpheap/heap/fragmentation.h"
+#include "mpheap/heap/python_path.h"
+
+namespace mpheap::report {
+
+SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
+                                   const target::Target& t, const io::MemoryImage& memory,
+                                   const heap::GraphOptions& graph_options) {
+  SnapshotSummary out;
+  out.label = std::move(label);
+  out.totals = s.totals;
+  std::vector<std::uint64_t> area_offset;
+  std::uint64_t offset = 0;
+  for (const heap::AreaSnapshot& a : s.areas) {
+    out.areas.push_back({a.bounds.pool_start, a.bounds.blocks()});
+    area_offset.push_back(offset);
+    offset += a.bounds.blocks();
+  }
+  heap::ObjectGraph graph = heap::build_graph(t, memory, s, graph_options);
+  heap::Reachability reach = heap::reachability(s, graph);
+  heap::DominatorTree dom = heap::dominators(s, graph);
+  heap::ObjectReader reader(t, memory, s);
+  out.objects.reserve(s.objects.size());
+  for (std::uint32_t i = 0; i < s.objects.size(); ++i) {
+    const heap::HeapObject& o = s.objects[i];
+    SnapshotObject x;
+    x.block = (o.area < area_offset.size() ? area_offset[o.area] : 0) + o.block;
+    x.blocks = o.blocks;
+    x.retained_bytes = dom.retained_bytes[i];
+    x.type = heap::object_type_label(o);
+    x.garbage = reach.reachable[i] == 0;
+    if (!x.garbage) x.path = heap::python_path(s, graph, reach, reader, t, i).value_or("");
+    out.objects.push_back(std::move(x));
+  }
+  heap::FreeRuns runs = heap::free_runs(s);
+  out.largest_free_run = runs.largest;
+  out.free_histogram = runs.histogram;
+  return out;
+}
+
+}  // namespace mpheap::report

@@ -1,0 +1,47 @@
+// What the HTML report shows of one heap snapshot: its objects with type, retained size and
+// retainer path, its areas, totals and free-run histogram.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mpheap/heap/dominators.h"
+#include "mpheap/heap/graph.h"
+#include "mpheap/heap/objects.h"
+#include "mpheap/heap/snapshot.h"
+#include "mpheap/target/target.h"
+
+namespace mpheap::report {
+
+struct SnapshotArea {
+  std::uint64_t pool_start = 0;  // run-time address of block 0
+  std::uint64_t blocks = 0;
+};
+
+struct SnapshotObject {
+  std::uint64_t block = 0;  // counted over the areas laid end to end
+  std::uint64_t blocks = 0;
+  std::uint64_t retained_bytes = 0;
+  std::string type;  // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
+  std::string path;  // retainer path in Python terms, "" for garbage
+  bool garbage = false;
+};
+
+struct SnapshotSummary {
+  std::string label;  // "ram_seq.bin #12"
+  std::vector<SnapshotArea> areas;
+  std::vector<SnapshotObject> objects;  // in block order
+  heap::HeapTotals totals;
+  std::uint64_t largest_free_run = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> free_histogram;  // (run length, count)
+};
+
+// Runs the graph analyses (reachability, dominators, Python retainer paths) over a decoded
+// snapshot whose types are named.
+SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
+                                   const target::Target& t, const io::MemoryImage& memory,
+                                   const heap::GraphOptions& graph_options = {});
+
+}  // namespace mpheap::report

@@ -1,0 +1,111 @@
+// Snapshot sequence files: headers round trip, indexing, damaged files give one clear error.
+#include "mpheap/io/snapshot_sequence.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "capture/process_util.h"
+
+namespace mpheap::io {
+namespace {
+
+std::string record(std::uint64_t index, std::uint64_t start, std::string_view data,
+                   std::string trigger = "every:100ms") {
+  SnapshotHeader h;
+  h.index = index;
+  h.time_ms = 12.5 * static_cast<double>(index);
+  h.unix_ms = 1700000000000 + index;
+  h.start = start;
+  h.end = start + data.size();
+  h.trigger = std::move(trigger);
+  h.registers = "00112233";
+  return format_snapshot_header(h) + std::string(data);
+}
+
+TEST(CaptureSnapshotSequence, HeaderRoundTrips) {
+  SnapshotHeader h;
+  h.index = 3;
+  h.time_ms = 1234.5;
+  h.unix_ms = 1764547200123;
+  h.start = 0x20000000;
+  h.end = 0x20004000;
+  h.trigger = "on:gc_collect";
+  h.registers = "deadbeef";
+  std::string line = format_snapshot_header(h);
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_TRUE(is_snapshot_sequence(line));
+  auto back = parse_snapshot_header(std::string_view(line).substr(0, line.size() - 1), "f", 0);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->index, 3u);
+  EXPECT_DOUBLE_EQ(back->time_ms, 1234.5);
+  EXPECT_EQ(back->unix_ms, 1764547200123u);
+  EXPECT_EQ(back->start, 0x20000000u);
+  EXPECT_EQ(back->end, 0x20004000u);
+  EXPECT_EQ(back->trigger, "on:gc_collect");
+  EXPECT_EQ(back->registers, "deadbeef");
+  // Keys a newer writer may add are ignored.
+  EXPECT_TRUE(parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 colour=blue", "f", 0));
+}
+
+TEST(CaptureSnapshotSequence, IndexesRecords) {
+  std::string file = record(0, 0x1000, "abcd") + record(1, 0x1000, "efgh");
+  auto idx = index_snapshot_sequence(file, "seq");
+  ASSERT_TRUE(idx) << idx.error().message();
+  ASSERT_EQ(idx->size(), 2u);
+  EXPECT_EQ(file.substr((*idx)[1].data_offset, 4), "efgh");
+  EXPECT_EQ((*idx)[1].header.index, 1u);
+}
+
+TEST(CaptureSnapshotSequence, DamageGivesOneMessage) {
+  std::string good = record(0, 0x1000, "abcd");
+  auto cut = index_snapshot_sequence(good.substr(0, good.size() - 1), "seq");
+  ASSERT_FALSE(cut);
+  EXPECT_NE(cut.error().message().find("announces 4 bytes, the file holds 3"), std::string::npos)
+      << cut.error().message();
+  auto foreign = index_snapshot_sequence(good + "garbage\n", "seq");
+  ASSERT_FALSE(foreign);
+  EXPECT_NE(foreign.error().message().find("expected a snapshot header"), std::string::npos);
+  EXPECT_NE(foreign.error().message().find("byte " + std::to_string(good.size())),
+            std::string::npos)
+      << foreign.error().message();
+  EXPECT_FALSE(index_snapshot_sequence("", "seq"));
+  EXPECT_FALSE(index_snapshot_sequence("MPHEAP-SNAPSHOT 1 start=0x10 end=0x10\n", "seq"));
+  EXPECT_FALSE(index_snapshot_sequence("MPHEAP-SNAPSHOT 1 start=0x10\n", "seq"));
+  EXPECT_FALSE(index_snapshot_sequence("MPHEAP-SNAPSHOT 1 start=0x10 end=zz\n", "seq"));
+  EXPECT_FALSE(index_snapshot_sequence("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 regs=xyz\n", "seq"));
+  EXPECT_FALSE(index_snapshot_sequence("MPHEAP-SNAPSHOT 1 " + std::string(10000, 'a'), "seq"));
+}
+
+TEST(CaptureSnapshotSequence, DumpsOfOneRangeForHeap) {
+  mpheap::testing::TempDir dir("seq");
+  const std::string path = dir.file("a.seq");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << record(0, 0x1000, "abcd") << record(1, 0x1000, "efgh");
+  }
+  auto d = open_snapshot_dumps(path);
+  ASSERT_TRUE(d) << d.error().message();
+  ASSERT_TRUE(*d);
+  EXPECT_EQ((*d)->address, 0x1000u);
+  EXPECT_EQ((*d)->dump_size, 4u);
+  EXPECT_EQ((*d)->entries.size(), 2u);
+  EXPECT_EQ((*d)->file_offset(5), (*d)->entries[1].data_offset + 1);
+  EXPECT_TRUE(open_snapshot_dumps(path + "@0x1000"));
+  auto wrong = open_snapshot_dumps(path + "@0x2000");
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("start at 0x1000"), std::string::npos);
+  // A raw dump is not a sequence.
+  const std::string raw = dir.file("raw.bin");
+  std::ofstream(raw, std::ios::binary) << "rawbytes";
+  auto r = open_snapshot_dumps(raw + "@0x1000");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);
+  // Dumps of different ranges cannot be one heap sequence.
+  const std::string mixed = dir.file("mixed.seq");
+  std::ofstream(mixed, std::ios::binary) << record(0, 0x1000, "abcd") << record(1, 0x1000, "ef");
+  EXPECT_FALSE(open_snapshot_dumps(mixed));
+}
+
+}  // namespace
+}  // namespace mpheap::io
