@@ -108,8 +108,7 @@ std::string ObjectReader::repr(std::uint64_t w) const {
     if (!o->class_name.empty() && o->address == w)
       return fmt::format("<class '{}'>", o->class_name);
     if (!o->function.empty() && o->address == w)
-      return fmt::format("<function {} at {:#x}>", o->function.substr(0, o->function.find(' ')),
-                         w);
+      return fmt::format("<function {} at {:#x}>", o->function.substr(0, o->function.find(' ')), w);
     return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
   }
   if (w >= snap_.load_bias) {

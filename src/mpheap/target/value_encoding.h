@@ -37,7 +37,9 @@ DecodedWord decode_word(const ValueEncoding& e, std::uint64_t word, std::uint32_
 
 // A map slot's key that holds no entry: MP_OBJ_NULL (empty) or MP_OBJ_SENTINEL (deleted), which
 // is 4 (8 in builds with MICROPY_DEBUG_MP_OBJ_SENTINELS) whatever the representation.
-inline bool is_empty_slot_key(std::uint64_t key) { return key == 0 || key == 4 || key == 8; }
+inline bool is_empty_slot_key(std::uint64_t key) {
+  return key == 0 || key == 4 || key == 8;
+}
 
 // The encoding the keys of one mp_map_t show (`table` with `alloc` slots of key/value words):
 // the one representation under which every used key is a qstr below `qstr_limit`, given
