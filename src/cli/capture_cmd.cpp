@@ -18,6 +18,7 @@
 #include "mpheap/capture/gdb_script.h"
 #include "mpheap/capture/rsp_client.h"
 #include "mpheap/capture/snapshots.h"
+#include "mpheap/io/file.h"
 #include "mpheap/io/line_reader.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/report/output.h"
@@ -90,10 +91,9 @@ Expected<std::uint64_t> resolve_location(const std::string& loc, const std::stri
     return Error{
         "--on", 0, 0,
         fmt::format("expected an address (0x...), found '{}'; a symbol name needs --elf", loc)};
-  std::ifstream in(elf_path, std::ios::binary);
-  if (!in) return Error{elf_path, 0, 0, "cannot open the ELF"};
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto image = target::elf::ElfImage::open(bytes, elf_path);
+  auto bytes = io::read_whole_file(elf_path);
+  if (!bytes) return bytes.error();
+  auto image = target::elf::ElfImage::open(*bytes, elf_path);
   if (!image) return image.error();
   auto symbols = (*image)->symbols();
   if (!symbols) return symbols.error();

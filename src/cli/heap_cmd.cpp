@@ -17,6 +17,9 @@
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/python_path.h"
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/heap/stack.h"
+#include "mpheap/io/file.h"
+#include "mpheap/io/registers.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/report/heap_diff.h"
 #include "mpheap/report/heap_dot.h"
@@ -39,6 +42,7 @@ struct HeapArgs {
   bool blockmap = false;
   bool json = false;
   std::string stack;                       // START:END, scanned as roots
+  std::string regs;                        // gdb `info registers` output at the dump
   std::string why;                         // an address: its retainer path
   std::optional<std::uint64_t> can_alloc;  // bytes
   std::size_t top = 10;
@@ -58,7 +62,7 @@ Expected<std::uint64_t> parse_address(std::string_view s, const char* option) {
 
 // Analyses of one decoded snapshot: reachability from the roots, dominators, free runs.
 void print_analyses(const HeapArgs& a, const heap::Snapshot& snap, const target::Target& t,
-                    const heap::ObjectGraph& g, const heap::Reachability& r) {
+                    const heap::ObjectGraph& g, const heap::Reachability& r, bool stack_scanned) {
   heap::DominatorTree d = heap::dominators(snap, g);
   std::uint64_t garbage = 0, garbage_bytes = 0;
   for (std::size_t i = 0; i < snap.objects.size(); ++i)
@@ -69,7 +73,9 @@ void print_analyses(const HeapArgs& a, const heap::Snapshot& snap, const target:
   fmt::print(
       "reachable: {} bytes from {} roots; garbage awaiting collection: {} objects, {} bytes{}\n",
       d.total_reachable_bytes, g.roots.size(), garbage, garbage_bytes,
-      a.stack.empty() ? " (no --stack given: objects only the stack holds count as garbage)" : "");
+      stack_scanned ? ""
+                    : " (stack not scanned: give --regs or --stack; objects only the stack holds "
+                      "count as garbage)");
   heap::FreeRuns runs = heap::free_runs(snap);
   fmt::print("largest free run: {} blocks = {} bytes\n", runs.largest, runs.largest * t.block_size);
   auto top = heap::top_retainers(snap, d, a.top);
@@ -261,6 +267,34 @@ int run_heap(const HeapArgs& a) {
     return 0;
   }
 
+  // Roots beyond mp_state_ctx and .data/.bss: the registers and the stack from SP to its top.
+  std::optional<heap::AddressRange> explicit_stack;
+  if (!a.stack.empty()) {
+    auto colon = a.stack.find(':');
+    auto lo = parse_address(std::string_view(a.stack).substr(0, colon), "--stack");
+    auto hi = colon == std::string::npos
+                  ? lo
+                  : parse_address(std::string_view(a.stack).substr(colon + 1), "--stack");
+    if (!lo || !hi || colon == std::string::npos || *hi <= *lo)
+      return fail(
+          Error{"--stack", 0, 0,
+                fmt::format("expected START:END addresses of the stack, found '{}'", a.stack)});
+    explicit_stack = heap::AddressRange{*lo, *hi};
+  }
+  std::vector<io::Register> registers;
+  std::optional<std::uint64_t> sp;
+  if (!a.regs.empty()) {
+    auto text = io::read_whole_file(a.regs);
+    if (!text) return fail(text.error());
+    auto parsed = io::parse_registers(*text, a.regs);
+    if (!parsed) return fail(parsed.error());
+    registers = std::move(*parsed);
+    sp = io::stack_pointer(registers);
+    if (!sp && !explicit_stack)
+      return fail(Error{a.regs, 0, 0,
+                        "no stack pointer among the registers (expected sp, rsp, esp or a1)"});
+  }
+
   int status = 0;
   for (std::uint64_t index : which) {
     io::MemoryImage mem;
@@ -288,17 +322,21 @@ int run_heap(const HeapArgs& a) {
                  d.what);
     }
     heap::GraphOptions go;
-    if (!a.stack.empty()) {
-      auto colon = a.stack.find(':');
-      auto lo = parse_address(std::string_view(a.stack).substr(0, colon), "--stack");
-      auto hi = colon == std::string::npos
-                    ? lo
-                    : parse_address(std::string_view(a.stack).substr(colon + 1), "--stack");
-      if (!lo || !hi || colon == std::string::npos || *hi <= *lo)
-        return fail(
-            Error{"--stack", 0, 0,
-                  fmt::format("expected START:END addresses of the stack, found '{}'", a.stack)});
-      go.stack = heap::AddressRange{*lo, *hi};
+    go.registers = registers;
+    if (explicit_stack) {
+      go.stack = explicit_stack;
+    } else if (sp) {
+      auto top = heap::find_stack_top(t, mem, bias);
+      if (!top)
+        return fail(Error{a.regs, 0, 0,
+                          "the stack's top is not known (no mp_state_ctx.thread.stack_top in the "
+                          "dump, no stack-top symbol): give --stack SP:TOP"});
+      auto range = heap::stack_range(*sp, *top);
+      if (!range) return fail(Error{a.regs, 0, 0, range.error().what});
+      go.stack = *range;
+      if (index == which.front())
+        fmt::print(stderr, "mpheap heap: scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}\n",
+                   range->start, range->end, a.regs, top->how);
     }
     heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
     heap::Reachability reach = heap::reachability(*snap, graph);
@@ -388,7 +426,7 @@ int run_heap(const HeapArgs& a) {
       fmt::print("{}{}", report::gc_info_text(snap->totals), report::blockmap(*snap, t));
     } else {
       fmt::print("{}", report::heap_summary(*snap, t));
-      print_analyses(a, *snap, t, graph, reach);
+      print_analyses(a, *snap, t, graph, reach, go.stack.has_value());
       std::size_t named = 0;
       for (const heap::FunctionInfo& f : functions) named += f.name.empty() ? 0 : 1;
       if (!functions.empty())
@@ -427,9 +465,14 @@ void add_heap_command(CLI::App& app, int* status) {
                   "bytes per dump in a sequence (default: the RAM region's size)");
   cmd->add_flag("--blockmap", args->blockmap, "print the block map micropython.mem_info(1) prints");
   cmd->add_flag("--json", args->json, "print the snapshot as JSON");
+  cmd->add_option("--regs", args->regs,
+                  "the target's registers when the dump was taken, as gdb's `info registers` "
+                  "prints them: their values are roots, and the stack from SP to its top "
+                  "(mp_state_ctx.thread.stack_top in the dump, else the stack-top symbol) is "
+                  "scanned as gc_collect scans it");
   cmd->add_option("--stack", args->stack,
                   "START:END run-time addresses of the C stack in the dumps, scanned as roots (SP "
-                  ".. stack_top)");
+                  ".. stack_top); overrides the range --regs gives");
   cmd->add_option("--why", args->why,
                   "print the shortest path from a root to the object at this address");
   cmd->add_option(
@@ -463,8 +506,8 @@ void add_heap_command(CLI::App& app, int* status) {
   cmd->footer(
       "Examples:\n"
       "  mpheap heap ram.bin@0x20000000 --map firmware.map --nm firmware.nm --blockmap\n"
-      "  mpheap heap ram.bin@0x20000000 --target target.json --stack 0x20003e18:0x20004000 --why "
-      "0x20000490\n"
+      "  mpheap heap ram.bin@0x20000000 --target target.json --regs regs.txt --why 0x20000490\n"
+      "  (regs.txt: `info registers` in gdb, halted where the dump was taken)\n"
       "  mpheap heap ram.bin@0x20000000 --target target.json --can-alloc 4096\n"
       "  mpheap heap ram_seq.bin@0x20000000 --target target.json --snapshot all --blockmap\n"
       "See docs/heap.md.");

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mpheap/io/file.h"
 #include "mpheap/io/firmware_image.h"
 #include "mpheap/target/from_elf.h"
 #include "mpheap/target/from_image.h"
@@ -17,14 +18,6 @@
 
 namespace mpheap::cli {
 namespace {
-
-Expected<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Expected<std::uint64_t> parse_number(const std::string& s, const char* option) {
   if (auto v = parse_uint(s)) return *v;
@@ -135,7 +128,7 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
     }
   }
   if (!a.target_json.empty()) {
-    auto text = read_text(a.target_json);
+    auto text = io::read_whole_file(a.target_json);
     if (!text) return text.error();
     auto t = target::target_from_json(*text, a.target_json);
     if (!t) return t.error();
@@ -145,12 +138,12 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
   if (!layout_known && a.target_json.empty() && !from_image) {
     std::string map_text, nm_text;
     if (!a.map.empty()) {
-      auto m = read_text(a.map);
+      auto m = io::read_whole_file(a.map);
       if (!m) return m.error();
       map_text = std::move(*m);
     }
     if (!a.nm.empty()) {
-      auto n = read_text(a.nm);
+      auto n = io::read_whole_file(a.nm);
       if (!n) return n.error();
       nm_text = std::move(*n);
     }
@@ -159,7 +152,7 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
     out.target = std::move(*t);
   }
   if (!a.qstrs.empty()) {
-    auto q = read_text(a.qstrs);
+    auto q = io::read_whole_file(a.qstrs);
     if (!q) return q.error();
     auto list = target::parse_qstr_list(*q, a.qstrs);
     if (!list) return list.error();

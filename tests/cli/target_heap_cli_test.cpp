@@ -127,18 +127,42 @@ TEST(HeapCli, CanAllocAnswersAsTheDebianFirmwareDid) {
     std::string tried = read_file(dir + "snap" + std::to_string(i) + "_try.txt");
     std::string n = tried.substr(0, tried.find(' '));
     bool ok = tried.find(" ok") != std::string::npos;
-    std::string regs = read_file(dir + "snap" + std::to_string(i) + "_regs.txt");
-    std::size_t sp_at = regs.find("\nsp ");
-    ASSERT_NE(sp_at, std::string::npos);
-    std::string sp = regs.substr(regs.find("0x", sp_at), 10);
+    std::string regs = dir + "snap" + std::to_string(i) + "_regs.txt";
     Result r =
         mpheap("heap " + dir + "snap" + std::to_string(i) + "_ram.bin@0x20000000 --firmware " +
-               hex + " --stack " + sp + ":0x20004000 --can-alloc " + n);
+               hex + " --regs " + regs + " --can-alloc " + n);
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
               "can allocate " + n + " bytes: " + (ok ? "yes" : "no"))
         << "snap" << i;
+    // The stack range comes from SP in the registers and mp_state_ctx.thread.stack_top in the
+    // dump (0x20004000, the top of the micro:bit's 16 KiB RAM).
+    Result how =
+        mpheap("heap " + dir + "snap" + std::to_string(i) + "_ram.bin@0x20000000 --firmware " +
+                   hex + " --regs " + regs + " --can-alloc " + n,
+               true);
+    std::string sp = read_file(regs);
+    sp = sp.substr(sp.find("0x", sp.find("\nsp ")), 10);
+    EXPECT_NE(how.out.find("scanning the stack " + sp + "..0x20004000: SP from " + regs +
+                           ", top mp_state_ctx.thread.stack_top = 0x20004000 in the dump"),
+              std::string::npos)
+        << how.out;
   }
+  // Registers of another run: SP above the stack's top is refused, not scanned.
+  std::string other = "/tmp/mpheap_regs_" + std::to_string(::getpid()) + ".txt";
+  std::FILE* f = std::fopen(other.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("r0 0x0 0\nsp 0x20008000 0x20008000\n", f);
+  std::fclose(f);
+  Result bad =
+      mpheap("heap " + data_path("microbit-debian/alloc/snap2_ram.bin") +
+                 "@0x20000000 --firmware " + hex + " --regs " + other + " --can-alloc 4000",
+             true);
+  std::remove(other.c_str());
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("the stack pointer 0x20008000 is not below the stack's top 0x20004000"),
+            std::string::npos)
+      << bad.out;
 }
 
 TEST(HeapCli, SequenceFileDumpByDump) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mpheap/io/file.h"
 #include "mpheap/target/elf_image.h"
 #include "mpheap/target/elf_lines.h"
 
@@ -32,12 +33,9 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 Expected<HookSite> find_hook(const std::string& elf_path, std::string_view hook) {
-  std::ifstream in(elf_path, std::ios::binary);
-  if (!in) return Error{elf_path, 0, 0, "cannot open the ELF"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string bytes = ss.str();
-  auto image = target::elf::ElfImage::open(bytes, elf_path);
+  auto bytes = io::read_whole_file(elf_path);
+  if (!bytes) return bytes.error();
+  auto image = target::elf::ElfImage::open(*bytes, elf_path);
   if (!image) return image.error();
   auto symbols = (*image)->symbols();
   if (!symbols) return symbols.error();

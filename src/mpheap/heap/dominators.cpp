@@ -185,11 +185,12 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
   if (!object) return std::nullopt;
   std::vector<std::uint32_t> chain = retainer_chain(r, *object);
   if (chain.empty()) return std::nullopt;
-  // Name the root after a static slot when there is one: it says more than a stack offset.
+  // Name the root after a static slot when there is one: it says more than a stack offset or
+  // a register.
   auto refs = g.roots_of(chain.front());
   std::string out = refs.empty() ? "?" : g.roots[refs.front()].name;
   for (std::uint32_t k : refs) {
-    if (!g.roots[k].name.starts_with("stack+")) {
+    if (g.roots[k].slot != 0 && !g.roots[k].name.starts_with("stack+")) {
       out = g.roots[k].name;
       break;
     }

@@ -229,6 +229,11 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
   if (options.stack) include.push_back(*options.stack);
   g.root_ranges = subtract(std::move(include), exclude);
 
+  // Registers first: they have no address, and roots are kept in slot order.
+  for (const io::Register& r : options.registers) {
+    const std::uint32_t to = resolve.find(r.value);
+    if (to != kNone) g.roots.push_back({0, r.value, to, "register " + r.name});
+  }
   for (const AddressRange& r : g.root_ranges) {
     scan_words(memory, r.start, r.end, ws, le, g, [&](std::uint64_t slot, std::uint64_t value) {
       const std::uint32_t to = resolve.find(value);

@@ -11,6 +11,7 @@
 
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/io/memory_image.h"
+#include "mpheap/io/registers.h"
 #include "mpheap/target/target.h"
 
 namespace mpheap::heap {
@@ -23,6 +24,9 @@ struct AddressRange {
 struct GraphOptions {
   // A stack range to scan as roots (e.g. SP .. stack_top), run-time addresses.
   std::optional<AddressRange> stack;
+  // Register values at the moment of the dump (gc_collect pushes the callee-saved registers
+  // before it scans the stack, so what they point at stays alive).
+  std::vector<io::Register> registers;
   // Scan the target's .data/.bss regions (minus the heap areas and mp_state_ctx.mem). Without
   // them, or when the target has none, only mp_state_ctx up to its mem struct is scanned,
   // which is what gc_collect_start() does on most ports.
@@ -34,10 +38,11 @@ struct GraphOptions {
 
 // One root word: where it is and which object it points at.
 struct RootRef {
-  std::uint64_t slot = 0;    // run-time address of the word
+  std::uint64_t slot = 0;    // run-time address of the word (0 for a register)
   std::uint64_t value = 0;   // the pointer it holds
   std::uint32_t object = 0;  // index into Snapshot::objects
-  std::string name;          // "mp_state_ctx.vm.dict_main.map.table", "symbol+8", "stack+0x10"
+  std::string
+      name;  // "mp_state_ctx.vm.dict_main.map.table", "symbol+8", "stack+0x10", "register r4"
 };
 
 // Compressed sparse rows: object i's edges are edges[edge_begin[i] .. edge_begin[i+1]), each an

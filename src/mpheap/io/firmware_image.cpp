@@ -10,6 +10,8 @@
 #include <iterator>
 #include <vector>
 
+#include "mpheap/io/file.h"
+
 namespace mpheap::io {
 namespace {
 
@@ -226,10 +228,9 @@ Expected<LoadedImage> read_firmware_image(std::string_view bytes, const std::str
 
 Expected<LoadedImage> load_firmware_image(const std::string& path,
                                           std::optional<std::uint64_t> base) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return read_firmware_image(bytes, path, base);
+  auto bytes = read_whole_file(path);
+  if (!bytes) return bytes.error();
+  return read_firmware_image(*bytes, path, base);
 }
 
 }  // namespace mpheap::io

@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "mpheap/io/file.h"
 #include "mpheap/target/elf_dwarf.h"
 #include "mpheap/target/elf_image.h"
 #include "mpheap/target/elf_qstrs.h"
@@ -392,13 +393,9 @@ Expected<Target> read_elf_target_from_memory(std::string_view bytes, const std::
 }
 
 Expected<Target> read_elf_target(const std::string& path, const ElfOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error{path, 0, 0, fmt::format("cannot open the ELF file: {}", std::strerror(errno))};
-  }
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Error{path, 0, 0, "cannot read the ELF file"};
-  return read_elf_target_from_memory(bytes, path, options);
+  auto bytes = io::read_whole_file(path);
+  if (!bytes) return bytes.error();
+  return read_elf_target_from_memory(*bytes, path, options);
 }
 
 }  // namespace mpheap::target

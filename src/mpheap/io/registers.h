@@ -1,0 +1,31 @@
+// Register values of a halted target, as gdb's `info registers` prints them:
+//   r0             0x95                149
+//   sp             0x20003e18          0x20003e18
+// one register per line, its name, its value in hex, then gdb's natural rendering (ignored).
+// Composite registers (`{...}`, vector registers of `info all-registers`) and `(gdb)` prompt
+// lines are skipped; anything else that is not NAME VALUE is an error naming its line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/util/error.h"
+
+namespace mpheap::io {
+
+struct Register {
+  std::string name;  // "r4", "sp", "rsp"
+  std::uint64_t value = 0;
+};
+
+Expected<std::vector<Register>> parse_registers(std::string_view text,
+                                                const std::string& source = "<registers>");
+
+// The stack pointer among them: sp (ARM, AArch64, RISC-V), rsp (x86-64), esp (x86) or a1
+// (Xtensa's windowed stack pointer).
+std::optional<std::uint64_t> stack_pointer(const std::vector<Register>& registers);
+
+}  // namespace mpheap::io
