@@ -110,6 +110,7 @@ TEST(NamedObjects, MicrobitSnap2) {
   EXPECT_EQ(r.object_at(0x20000710)->type, "list items");  // SPRITES' items
   EXPECT_EQ(r.object_at(0x200004e0)->type, "dict table");  // CONFIG's table
   EXPECT_EQ(r.object_at(0x20000a30)->type, "dict table");  // __main__'s globals table
+  EXPECT_EQ(r.object_at(0x20000410)->type, "dict table");  // sys.modules' table
 }
 
 TEST(NamedObjects, UnixSnap2) {

@@ -133,13 +133,18 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   std::vector<FunctionInfo> out;
   const target::Symbol* fun_bc = t.find_symbol("mp_type_fun_bc");
   if (fun_bc == nullptr) return out;
+  // Since 1.12 a generator function is a bytecode function whose type is mp_type_gen_wrap;
+  // before, a {base, fun} wrapper around a fun_bc object that is decoded on its own.
+  const target::Symbol* gen_wrap = t.find_symbol("mp_type_gen_wrap");
   const std::uint64_t bias = s.load_bias;
   const target::Symbol* dict_type = t.find_symbol("mp_type_dict");
   const target::Symbol* module_type = t.find_symbol("mp_type_module");
   const std::uint64_t W = t.word_size;
   std::vector<std::uint64_t> bytecode_blocks;
   for (const HeapObject& o : s.objects) {
-    if (!o.type_pointer || *o.type_pointer != fun_bc->address + bias) continue;
+    if (!o.type_pointer) continue;
+    const bool generator = gen_wrap != nullptr && *o.type_pointer == gen_wrap->address + bias;
+    if (*o.type_pointer != fun_bc->address + bias && !generator) continue;
     FunctionInfo f;
     f.object = o.address;
     // The object's generation: what its second word points at.
@@ -159,7 +164,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
                 is_dict(reader.read_word(*second + W));
     }
     if (!context && !globals) {
-      out.push_back(std::move(f));
+      if (!generator) out.push_back(std::move(f));
       continue;
     }
     auto bc = reader.read_word(o.address + (context ? 3 : 2) * W);

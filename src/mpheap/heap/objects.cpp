@@ -257,11 +257,13 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
       label(word(o.address + t.word_size + (L.map_table - L.map_used_word)), "instance members");
     }
   }
-  // __main__'s globals table lives in a dict inside mp_state_ctx.
-  if (t.mp_state_ctx && t.state.vm_dict_main)
-    label(word(*t.mp_state_ctx + s.load_bias + *t.state.vm_dict_main + L.dict_map +
-               (L.map_table - L.map_used_word)),
-          "dict table");
+  // The tables of the dicts embedded in mp_state_ctx: __main__'s globals and sys.modules.
+  for (const target::Offset& dict : {t.state.vm_dict_main, t.state.vm_mp_loaded_modules_dict}) {
+    if (t.mp_state_ctx && dict)
+      label(word(*t.mp_state_ctx + s.load_bias + *dict + L.dict_map +
+                 (L.map_table - L.map_used_word)),
+            "dict table");
+  }
   // Heap qstr pools and the chunks their strings live in.
   const target::QstrPoolLayout& q = t.qstr_pool;
   if (t.mp_state_ctx && t.state.vm_last_pool && q.qstrs && q.len) {

@@ -1,0 +1,81 @@
+// Functions defined in Python, named from their bytecode: name, source file and the lines their
+// statements span (the prelude's line table), checked against the fixture workloads' source.
+#include "mpheap/heap/functions.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "heap/snapshot_fixture.h"
+
+namespace mpheap::heap {
+namespace {
+
+using Lines = std::tuple<std::string, std::uint32_t, std::uint32_t>;  // file, first, last
+
+std::map<std::string, Lines> by_name(const std::vector<FunctionInfo>& functions) {
+  std::map<std::string, Lines> out;
+  for (const FunctionInfo& f : functions) {
+    EXPECT_FALSE(f.name.empty()) << "function at 0x" << std::hex << f.object;
+    out[f.name] = {f.source_file, f.first_line, f.last_line};
+  }
+  return out;
+}
+
+// unix-x64/workload_a.py (MicroPython 1.28: compressed prelude, qstr table of the module):
+// Sprite.__init__'s body is lines 14-16, move's 19-20, make_counter's 27-33 with its inner
+// counter at 30-31, the generator function squares (an mp_type_gen_wrap object) 41-42, and
+// the module's statements run from `import gc` (2) to the last mem_info call (54).
+TEST(Functions, UnixWorkloadNamesAndLines) {
+  auto l = testing::load_fixture_snapshot(
+      "unix-x64", false, "rom_qstrs.txt",
+      {"snap2_mp_state_ctx.bin@0x5555555f2440", "snap2_heap.bin@0x5555555f32d0"});
+  ObjectReader reader(l.t, l.ram, l.snap);
+  std::vector<FunctionInfo> functions = name_objects(l.snap, reader, l.t);
+  auto f = by_name(functions);
+  ASSERT_EQ(functions.size(), 6u);
+  EXPECT_EQ(f["<module>"], Lines("workload_a.py", 2, 54));
+  EXPECT_EQ(f["__init__"], Lines("workload_a.py", 14, 16));
+  EXPECT_EQ(f["move"], Lines("workload_a.py", 19, 20));
+  EXPECT_EQ(f["make_counter"], Lines("workload_a.py", 27, 33));
+  EXPECT_EQ(f["counter"], Lines("workload_a.py", 30, 31));
+  EXPECT_EQ(f["squares"], Lines("workload_a.py", 41, 42));
+  for (const FunctionInfo& fn : functions) {
+    if (fn.name == "__init__") {
+      EXPECT_EQ(fn.arg_names, (std::vector<std::string>{"self", "name", "x", "y"}));
+      EXPECT_EQ(fn.n_pos_args, 4u);
+    }
+    if (fn.name == "make_counter") {
+      EXPECT_EQ(fn.object, 0x5555555f3dc0u);  // globals' value
+    }
+    // Its bytecode block is labelled as such.
+    const HeapObject* bc = reader.object_at(fn.bytecode);
+    ASSERT_NE(bc, nullptr) << fn.name;
+    EXPECT_EQ(bc->type, "bytecode") << fn.name;
+    const HeapObject* obj = reader.object_at(fn.object);
+    ASSERT_NE(obj, nullptr);
+    EXPECT_EQ(obj->function, describe(fn));
+  }
+  EXPECT_EQ(reader.repr(0x5555555f3dc0), "<function make_counter at 0x5555555f3dc0>");
+}
+
+// circuitpython-unix/workload.py (CircuitPython 10): Sprite.__init__ 18-20, move 23-24, the
+// module from `import gc` (3) to the last print (70). Its other functions were collected.
+TEST(Functions, CircuitPythonWorkloadNamesAndLines) {
+  auto l = testing::load_fixture_snapshot(
+      "circuitpython-unix", false, "rom_qstrs.txt",
+      {"snap2_mp_state_ctx.bin@0x5555555de3a0", "snap2_heap.bin@0x5555555df2d0"});
+  ObjectReader reader(l.t, l.ram, l.snap);
+  std::vector<FunctionInfo> functions = name_objects(l.snap, reader, l.t);
+  auto f = by_name(functions);
+  ASSERT_EQ(functions.size(), 3u);
+  EXPECT_EQ(f["<module>"], Lines("workload.py", 3, 70));
+  EXPECT_EQ(f["__init__"], Lines("workload.py", 18, 20));
+  EXPECT_EQ(f["move"], Lines("workload.py", 23, 24));
+  EXPECT_EQ(describe(functions[1]), "move (workload.py, lines 23-24)");
+}
+
+}  // namespace
+}  // namespace mpheap::heap
