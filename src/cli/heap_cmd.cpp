@@ -321,22 +321,48 @@ int run_heap(const HeapArgs& a) {
       fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where,
                  d.what);
     }
+    // Registers: --regs, else those `mpheap capture snapshots` kept in this snapshot's header.
     heap::GraphOptions go;
     go.registers = registers;
+    std::optional<std::uint64_t> sp_here = sp;
+    std::string regs_from = a.regs;
+    const bool from_header = a.regs.empty() && !explicit_stack && *seq &&
+                             index < (*seq)->entries.size() &&
+                             !(*seq)->entries[index].header.registers.empty();
+    if (from_header) {
+      auto g = io::registers_from_g_reply((*seq)->entries[index].header.registers, t.machine,
+                                          t.word_size, t.little_endian);
+      if (g) {
+        go.registers = std::move(*g);
+        sp_here = io::stack_pointer(go.registers);
+        regs_from = fmt::format("snapshot {}'s header", index);
+      } else if (index == which.front()) {
+        fmt::print(stderr,
+                   "mpheap heap: note: the registers in the snapshots' headers are not used: {}; "
+                   "give --regs or --stack\n",
+                   g.error().what);
+      }
+    }
     if (explicit_stack) {
       go.stack = explicit_stack;
-    } else if (sp) {
+    } else if (sp_here) {
       auto top = heap::find_stack_top(t, mem, bias);
-      if (!top)
-        return fail(Error{a.regs, 0, 0,
-                          "the stack's top is not known (no mp_state_ctx.thread.stack_top in the "
-                          "dump, no stack-top symbol): give --stack SP:TOP"});
-      auto range = heap::stack_range(*sp, *top);
-      if (!range) return fail(Error{a.regs, 0, 0, range.error().what});
-      go.stack = *range;
-      if (index == which.front())
-        fmt::print(stderr, "mpheap heap: scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}\n",
-                   range->start, range->end, a.regs, top->how);
+      auto range = top ? heap::stack_range(*sp_here, *top)
+                       : Expected<heap::AddressRange>(Error{
+                             regs_from, 0, 0,
+                             "the stack's top is not known (no mp_state_ctx.thread.stack_top in "
+                             "the dump, no stack-top symbol): give --stack SP:TOP"});
+      if (range) {
+        go.stack = *range;
+        if (index == which.front())
+          fmt::print(stderr, "mpheap heap: scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}\n",
+                     range->start, range->end, regs_from, top->how);
+      } else if (!from_header) {
+        return fail(Error{regs_from, 0, 0, range.error().what});
+      } else {
+        fmt::print(stderr, "mpheap heap: {}: snapshot {}: the stack is not scanned: {}\n",
+                   placed->path, index, range.error().what);
+      }
     }
     heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
     heap::Reachability reach = heap::reachability(*snap, graph);

@@ -197,4 +197,58 @@ TEST(TargetCli, ClearErrors) {
   EXPECT_NE(at.out.find("expected FILE@ADDRESS"), std::string::npos);
 }
 
+// A snapshot sequence as `mpheap capture snapshots` writes it, whose header keeps the `g` reply:
+// with a target that names its machine, `mpheap heap` scans the stack from that SP to
+// mp_state_ctx.thread.stack_top (0x20003fe4 in qemu-microbit's dump) without --regs.
+TEST(HeapCli, SequenceHeaderRegistersGiveTheStack) {
+  const std::string tag = std::to_string(::getpid());
+  const std::string json = "/tmp/mpheap_cli_regs_" + tag + ".json";
+  const std::string seq = "/tmp/mpheap_cli_regs_" + tag + ".seq";
+  Result made = mpheap("target " + microbit_map_args() + " --ram " +
+                       data_path("qemu-microbit/snap2_ram.bin") + "@0x20000000 -o " + json);
+  ASSERT_EQ(made.status, 0) << made.out;
+  auto j = nlohmann::json::parse(read_file(json));
+  j["machine"] = "ARM";
+  {
+    std::FILE* f = std::fopen(json.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(j.dump().c_str(), f);
+    std::fclose(f);
+  }
+  std::string regs;  // r0..r12 = 0, sp = 0x20003e18, lr, pc
+  for (int i = 0; i < 13; ++i) regs += "00000000";
+  regs +=
+      "183e0020"
+      "59990200"
+      "5a990200";
+  std::string ram = read_file(data_path("qemu-microbit/snap2_ram.bin"));
+  {
+    std::FILE* f = std::fopen(seq.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::string header =
+        "MPHEAP-SNAPSHOT 1 index=0 time_ms=0.000 start=0x20000000 end=0x20004000 trigger=start "
+        "regs=" +
+        regs + "\n";
+    std::fwrite(header.data(), 1, header.size(), f);
+    std::fwrite(ram.data(), 1, ram.size(), f);
+    std::fclose(f);
+  }
+  Result with = mpheap("heap " + seq + " --target " + json, true);
+  EXPECT_EQ(with.status, 0) << with.out;
+  EXPECT_NE(with.out.find("scanning the stack 0x20003e18..0x20003fe4: SP from snapshot 0's "
+                          "header, top mp_state_ctx.thread.stack_top = 0x20003fe4 in the dump"),
+            std::string::npos)
+      << with.out;
+  EXPECT_EQ(with.out.find("stack not scanned"), std::string::npos) << with.out;
+  // A map target does not say which machine it is: the registers are not guessed at.
+  Result without = mpheap("heap " + seq + " " + microbit_map_args(), true);
+  EXPECT_EQ(without.status, 0) << without.out;
+  EXPECT_NE(without.out.find("the registers in the snapshots' headers are not used: the register "
+                             "order of a `g` reply is not known for machine 'unknown'"),
+            std::string::npos)
+      << without.out;
+  std::remove(json.c_str());
+  std::remove(seq.c_str());
+}
+
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 
 #include "mpheap/util/number.h"
 
@@ -63,6 +64,60 @@ Expected<std::vector<Register>> parse_registers(std::string_view text, const std
   }
   if (out.empty())
     return Error{source, 0, 0, "no registers found: expected the output of gdb's `info registers`"};
+  return out;
+}
+
+Expected<std::vector<Register>> registers_from_g_reply(std::string_view hex,
+                                                       std::string_view machine,
+                                                       std::uint32_t word_size,
+                                                       bool little_endian) {
+  std::vector<std::string> names;
+  std::uint32_t size = word_size;
+  if (machine == "ARM") {
+    size = 4;
+    for (int i = 0; i <= 12; ++i) names.push_back(fmt::format("r{}", i));
+    names.insert(names.end(), {"sp", "lr", "pc"});
+  } else if (machine == "x86-64") {
+    size = 8;
+    names = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"};
+    for (int i = 8; i <= 15; ++i) names.push_back(fmt::format("r{}", i));
+    names.emplace_back("rip");
+  } else if (machine == "AArch64") {
+    size = 8;
+    for (int i = 0; i <= 30; ++i) names.push_back(fmt::format("x{}", i));
+    names.insert(names.end(), {"sp", "pc"});
+  } else if (machine == "RISC-V" && (word_size == 4 || word_size == 8)) {
+    names = {"zero", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2", "s0", "s1", "a0",
+             "a1",   "a2", "a3", "a4", "a5",  "a6",  "a7", "s2", "s3", "s4", "s5",
+             "s6",   "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "pc"};
+  } else {
+    return Error{"registers", 0, 0,
+                 fmt::format("the register order of a `g` reply is not known for machine '{}'",
+                             machine.empty() ? "unknown" : machine)};
+  }
+  std::vector<Register> out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::size_t at = i * size * 2;
+    if (at + size * 2 > hex.size()) break;
+    std::string_view digits = hex.substr(at, size * 2);
+    if (digits.find('x') != std::string_view::npos) continue;  // not available
+    std::uint64_t value = 0;
+    bool ok = true;
+    for (std::uint32_t b = 0; b < size && ok; ++b) {
+      std::uint64_t byte = 0;
+      auto [p, ec] = std::from_chars(digits.data() + 2 * b, digits.data() + 2 * b + 2, byte, 16);
+      ok = ec == std::errc() && p == digits.data() + 2 * b + 2;
+      const std::uint32_t shift = little_endian ? 8 * b : 8 * (size - 1 - b);
+      value |= byte << shift;
+    }
+    if (!ok)
+      return Error{"registers", 0, at,
+                   fmt::format("expected hex digits of register {}, found '{}'", names[i], digits)};
+    out.push_back({names[i], value});
+  }
+  if (out.empty())
+    return Error{"registers", 0, 0,
+                 fmt::format("the `g` reply of {} characters holds no register", hex.size())};
   return out;
 }
 

@@ -24,6 +24,16 @@ struct Register {
 Expected<std::vector<Register>> parse_registers(std::string_view text,
                                                 const std::string& source = "<registers>");
 
+// The registers of a gdb remote `g` reply (hex bytes of every register in the target's order,
+// `xx` for one not available) for the machines whose leading registers gdb's target
+// descriptions fix: "ARM" (r0..r12, sp, lr, pc), "x86-64" (rax, rbx, rcx, rdx, rsi, rdi, rbp,
+// rsp, r8..r15, rip), "AArch64" (x0..x30, sp, pc), "RISC-V" (x0..x31 as zero, ra, sp, ...,
+// then pc; `word_size` 4 or 8). Registers past those are left out; an unknown machine is an
+// error.
+Expected<std::vector<Register>> registers_from_g_reply(std::string_view hex,
+                                                       std::string_view machine,
+                                                       std::uint32_t word_size, bool little_endian);
+
 // The stack pointer among them: sp (ARM, AArch64, RISC-V), rsp (x86-64), esp (x86) or a1
 // (Xtensa's windowed stack pointer).
 std::optional<std::uint64_t> stack_pointer(const std::vector<Register>& registers);
