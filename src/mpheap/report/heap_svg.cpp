@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "mpheap/heap/graph.h"
+#include "mpheap/report/output.h"
 
 namespace mpheap::report {
 namespace {
@@ -16,29 +17,6 @@ namespace {
 constexpr int kMargin = 10;
 constexpr int kAreaHeader = 18;  // the area's caption above its cells
 constexpr int kLegendRow = 16;
-
-void append_xml(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        // Control characters are not allowed in XML 1.0; bytes >= 0x80 pass (names are UTF-8
-        // or were replaced by the decoder).
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
-    }
-  }
-}
 
 std::string hsl_hex(double h, double s, double l) {
   double c = (1 - std::fabs(2 * l - 1)) * s;
@@ -141,13 +119,13 @@ std::string heap_svg(const heap::Snapshot& s, const target::Target& t,
         std::string type = heap::object_type_label(o);
         std::string colour = heap_type_colour(type);
         body += "<g class=\"obj\" data-type=\"";
-        append_xml(body, type);
+        append_xml_text(body, type);
         body += "\"><title>";
         fmt::format_to(std::back_inserter(body), "0x{:x} ", o.address);
-        append_xml(body, type);
+        append_xml_text(body, type);
         if (!o.class_name.empty() && o.class_name != type) {
           body += " ";
-          append_xml(body, o.class_name);
+          append_xml_text(body, o.class_name);
         }
         fmt::format_to(std::back_inserter(body), ", {} block{} = {} bytes</title>", e - bl,
                        e - bl == 1 ? "" : "s", (e - bl) * bs);
@@ -182,9 +160,9 @@ std::string heap_svg(const heap::Snapshot& s, const target::Target& t,
                    "<g class=\"{}\"><rect class=\"key\" x=\"{}\" y=\"{}\" width=\"10\" "
                    "height=\"10\" fill=\"{}\" data-type=\"",
                    cls, kMargin, y, colour);
-    append_xml(keys, type);
+    append_xml_text(keys, type);
     fmt::format_to(std::back_inserter(keys), "\"/><text x=\"{}\" y=\"{}\">", kMargin + 16, y + 9);
-    append_xml(keys, text);
+    append_xml_text(keys, text);
     keys += "</text></g>\n";
     y += kLegendRow;
   };
@@ -210,7 +188,7 @@ std::string heap_svg(const heap::Snapshot& s, const target::Target& t,
                  "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<text x=\"{}\" "
                  "y=\"{}\" class=\"cap\">",
                  width, y, width, y, kMargin, kMargin + 10);
-  append_xml(out, options.title.empty() ? std::string("heap snapshot") : options.title);
+  append_xml_text(out, options.title.empty() ? std::string("heap snapshot") : options.title);
   fmt::format_to(std::back_inserter(out), " ({} areas, {} blocks, {} objects)</text>\n",
                  s.areas.size(), s.totals.blocks, s.objects.size());
   out += body;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "mpheap/report/output.h"
 #include "mpheap/report/web_assets.h"  // generated from web/src by web/embed.cmake
 
 namespace mpheap::report {
@@ -146,29 +147,6 @@ Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
   return {{"strings", std::move(strings)}, {"list", std::move(list)}};
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Replaces the first occurrence of `marker` at or after `*from` and moves `*from` past the
 // inserted text, so inserted text is never searched for later markers.
 void fill(std::string& page, std::size_t* from, std::string_view marker, std::string_view text) {
@@ -231,7 +209,9 @@ std::string html_report(const HtmlReportInput& input) {
   std::string page = web::joined(web::kReportHtml);
   // The template has them in this order.
   std::size_t from = 0;
-  fill(page, &from, "@MPHEAP_TITLE@", html_escape(input.title));
+  std::string title;
+  append_xml_text(title, input.title);
+  fill(page, &from, "@MPHEAP_TITLE@", title);
   fill(page, &from, "/*@MPHEAP_CSS@*/", web::joined(web::kReportCss));
   fill(page, &from, "@MPHEAP_DATA@", safe);
   fill(page, &from, "/*@MPHEAP_JS@*/", web::joined(web::kReportJs));

@@ -62,4 +62,9 @@ Expected<bool> write_text_file(const std::string& path, std::string_view text);
 // Appends `s` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view s);
 
+// Appends `s` as XML/HTML text or attribute value: & < > " escaped, and control characters
+// (not allowed in XML 1.0) as '?'; bytes >= 0x80 pass (names are UTF-8 or were replaced by the
+// decoder).
+void append_xml_text(std::string& out, std::string_view s);
+
 }  // namespace mpheap::report
