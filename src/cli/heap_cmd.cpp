@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/dump_file.h"
 #include "cli/target_options.h"
 #include "mpheap/heap/diff.h"
 #include "mpheap/heap/dominators.h"
@@ -141,37 +142,16 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
 int run_heap(const HeapArgs& a) {
   // A snapshot sequence (mpheap capture snapshots) names its dumps' address and size itself;
   // its dumps are read as if laid end to end (file_offset maps such an offset into the file).
-  auto seq = io::open_snapshot_dumps(a.dump);
-  if (!seq) return fail(seq.error());
-  auto placed = *seq ? Expected<io::PlacedFile>(io::PlacedFile{(*seq)->path, (*seq)->address})
-                     : io::parse_placed_file(a.dump);
-  if (!placed) return fail(placed.error());
-  auto file_offset = [&](std::uint64_t at) { return *seq ? (*seq)->file_offset(at) : at; };
-  const std::uint64_t dump_size = *seq ? (*seq)->dump_size : a.dump_size;
-  std::ifstream in(placed->path, std::ios::binary | std::ios::ate);
-  if (!in) return fail(Error{placed->path, 0, 0, "cannot open"});
-  auto file_bytes =
-      *seq ? (*seq)->dump_size * (*seq)->entries.size() : static_cast<std::uint64_t>(in.tellg());
-  if (file_bytes == 0) return fail(Error{placed->path, 0, 0, "the dump is empty"});
-  auto read_slice = [&](std::uint64_t offset, std::uint64_t bytes) -> Expected<io::MemoryRange> {
-    io::MemoryRange r;
-    r.address = placed->address;
-    r.source = placed->path;
-    r.bytes.resize(bytes);
-    in.seekg(static_cast<std::streamoff>(file_offset(offset)));
-    in.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
-    if (!in)
-      return Error{placed->path, 0, file_offset(offset),
-                   fmt::format("cannot read {} bytes", bytes)};
-    return r;
-  };
+  auto opened = DumpFile::open(a.dump, a.dump_size);
+  if (!opened) return fail(opened.error());
+  DumpFile& dumps = *opened;
+  const io::SnapshotDumps* seq = dumps.sequence();
 
   // The target, with layouts looked for in the first dump (or the file's start: a sequence's
   // later dumps then lie above the region and are not read).
   constexpr std::uint64_t kProbeBytes = 64ULL << 20;
-  std::uint64_t probe =
-      dump_size != 0 ? std::min(dump_size, file_bytes) : std::min(file_bytes, kProbeBytes);
-  auto first = read_slice(0, probe);
+  auto first =
+      dumps.read(0, dumps.size() != 0 ? dumps.size() : std::min(dumps.file_bytes(), kProbeBytes));
   if (!first) return fail(first.error());
   io::MemoryImage extra;
   extra.add(std::move(*first));
@@ -183,23 +163,11 @@ int run_heap(const HeapArgs& a) {
   const target::Target& t = loaded->target;
   std::uint64_t bias = loaded->findings ? loaded->findings->load_bias : 0;
 
-  // A sequence: dumps of the RAM region the address starts (or of --dump-size bytes).
-  std::uint64_t size = dump_size;
-  if (size == 0) {
-    // The largest region starting at the dump's address (RAM rather than .data).
-    std::uint64_t region = 0;
-    for (const target::MemoryRegion& r : t.regions)
-      if (r.start == placed->address) region = std::max(region, r.end - r.start);
-    if (region != 0 && file_bytes > region && file_bytes % region == 0) size = region;
-  }
-  std::uint64_t count = size == 0 ? 1 : file_bytes / size;
-  if (size == 0) size = file_bytes;
-  if (file_bytes % size != 0) {
-    fmt::print(stderr,
-               "mpheap heap: {}: {} bytes is not a whole number of {}-byte dumps; the last {} "
-               "bytes are ignored\n",
-               placed->path, file_bytes, size, file_bytes % size);
-  }
+  // Raw dumps: as many dumps of the RAM region the address starts (or of --dump-size bytes) as
+  // the file holds.
+  if (auto warning = dumps.settle_size(t)) fmt::print(stderr, "mpheap heap: {}\n", *warning);
+  const std::uint64_t count = dumps.count();
+  const std::uint64_t size = dumps.size();
   std::vector<std::uint64_t> which;
   if (a.snapshot == "all") {
     for (std::uint64_t i = 0; i < count; ++i) which.push_back(i);
@@ -213,7 +181,7 @@ int run_heap(const HeapArgs& a) {
                         fmt::format("expected last, all or a number, found '{}'", a.snapshot)});
     if (n >= count)
       return fail(Error{
-          placed->path, 0, 0,
+          dumps.path(), 0, 0,
           fmt::format(
               "--snapshot {} is past the last dump: the file holds {} dumps of {} bytes (0..{})", n,
               count, size, count - 1)});
@@ -237,7 +205,7 @@ int run_heap(const HeapArgs& a) {
     for (const std::string& side : sides) {
       io::MemoryImage mem;
       for (const io::MemoryRange& r : loaded->ram.ranges())
-        if (r.source != placed->path) mem.add(r);
+        if (r.source != dumps.path()) mem.add(r);
       if (side.find('@') != std::string::npos) {
         auto other = io::parse_placed_file(side);
         if (!other) return fail(other.error());
@@ -254,7 +222,7 @@ int run_heap(const HeapArgs& a) {
                 fmt::format("expected a snapshot index 0..{}, 'last' or FILE@ADDR, found '{}'",
                             count - 1, side)});
         }
-        auto slice = read_slice(n * size, size);
+        auto slice = dumps.read_dump(n);
         if (!slice) return fail(slice.error());
         mem.add(std::move(*slice));
       }
@@ -299,13 +267,13 @@ int run_heap(const HeapArgs& a) {
   for (std::uint64_t index : which) {
     io::MemoryImage mem;
     for (const io::MemoryRange& r : loaded->ram.ranges())
-      if (r.source != placed->path) mem.add(r);
-    auto slice = read_slice(index * size, size);
+      if (r.source != dumps.path()) mem.add(r);
+    auto slice = dumps.read_dump(index);
     if (!slice) return fail(slice.error());
     mem.add(std::move(*slice));
     auto snap = heap::decode_snapshot(t, mem, bias);
     if (!snap) {
-      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}\n", placed->path, index,
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}\n", dumps.path(), index,
                  snap.error().message());
       status = 1;
       continue;
@@ -315,10 +283,11 @@ int run_heap(const HeapArgs& a) {
     for (const heap::Diagnostic& d : snap->diagnostics) {
       // Where in the file: the byte offset when the address lies in this dump.
       std::string where =
-          d.address >= placed->address && d.address - placed->address < size
-              ? fmt::format("byte {}", file_offset(index * size + (d.address - placed->address)))
+          d.address >= dumps.address() && d.address - dumps.address() < size
+              ? fmt::format("byte {}",
+                            dumps.file_offset(index * size + (d.address - dumps.address())))
               : fmt::format("address 0x{:x}", d.address);
-      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", placed->path, index, where,
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", dumps.path(), index, where,
                  d.what);
     }
     // Registers: --regs, else those `mpheap capture snapshots` kept in this snapshot's header.
@@ -326,11 +295,11 @@ int run_heap(const HeapArgs& a) {
     go.registers = registers;
     std::optional<std::uint64_t> sp_here = sp;
     std::string regs_from = a.regs;
-    const bool from_header = a.regs.empty() && !explicit_stack && *seq &&
-                             index < (*seq)->entries.size() &&
-                             !(*seq)->entries[index].header.registers.empty();
+    const bool from_header = a.regs.empty() && !explicit_stack && seq != nullptr &&
+                             index < seq->entries.size() &&
+                             !seq->entries[index].header.registers.empty();
     if (from_header) {
-      auto g = io::registers_from_g_reply((*seq)->entries[index].header.registers, t.machine,
+      auto g = io::registers_from_g_reply(seq->entries[index].header.registers, t.machine,
                                           t.word_size, t.little_endian);
       if (g) {
         go.registers = std::move(*g);
@@ -361,7 +330,7 @@ int run_heap(const HeapArgs& a) {
         return fail(Error{regs_from, 0, 0, range.error().what});
       } else {
         fmt::print(stderr, "mpheap heap: {}: snapshot {}: the stack is not scanned: {}\n",
-                   placed->path, index, range.error().what);
+                   dumps.path(), index, range.error().what);
       }
     }
     heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
@@ -377,7 +346,7 @@ int run_heap(const HeapArgs& a) {
     }
     if (!a.svg.empty()) {
       report::HeapSvgOptions svg_options;
-      svg_options.title = fmt::format("{} snapshot {}", placed->path, index);
+      svg_options.title = fmt::format("{} snapshot {}", dumps.path(), index);
       auto written = report::write_text_file(a.svg, report::heap_svg(*snap, t, svg_options));
       if (!written) return fail(written.error());
       fmt::print(stderr, "mpheap heap: block map of snapshot {} written to {}\n", index, a.svg);
@@ -445,7 +414,7 @@ int run_heap(const HeapArgs& a) {
     }
     if (count > 1 && !a.json)
       fmt::print("{}snapshot {} of {} (file offset {})\n", index == which.front() ? "" : "\n",
-                 index, count, file_offset(index * size));
+                 index, count, dumps.file_offset(index * size));
     if (a.json) {
       fmt::print("{}", snapshot_json(*snap, t, index));
     } else if (a.blockmap) {

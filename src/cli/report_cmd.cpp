@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/dump_file.h"
 #include "cli/target_options.h"
 #include "mpheap/heap/functions.h"
 #include "mpheap/heap/objects.h"
@@ -42,56 +43,6 @@ int fail(const Error& e) {
   return 1;
 }
 
-// One --heap file: a raw dump (or raw dumps of one region laid end to end) or a snapshot
-// sequence file with a header per dump. Dump i's bytes start at offset(i).
-struct DumpFile {
-  std::string path;
-  std::uint64_t address = 0;
-  std::optional<io::SnapshotDumps> sequence;
-  std::uint64_t bytes = 0;  // of dump data
-  std::uint64_t size = 0;   // per dump
-  [[nodiscard]] std::uint64_t count() const { return size == 0 ? 0 : bytes / size; }
-  [[nodiscard]] std::uint64_t offset(std::uint64_t i) const {
-    return sequence ? sequence->file_offset(i * size) : i * size;
-  }
-};
-
-Expected<DumpFile> open_dump_file(const std::string& spec, std::uint64_t dump_size) {
-  DumpFile d;
-  auto seq = io::open_snapshot_dumps(spec);
-  if (!seq) return seq.error();
-  if (*seq) {
-    d.path = (*seq)->path;
-    d.address = (*seq)->address;
-    d.size = (*seq)->dump_size;
-    d.bytes = d.size * (*seq)->entries.size();
-    d.sequence = std::move(**seq);
-  } else {
-    auto placed = io::parse_placed_file(spec);
-    if (!placed) return placed.error();
-    d.path = placed->path;
-    d.address = placed->address;
-    std::ifstream in(d.path, std::ios::binary | std::ios::ate);
-    if (!in) return Error{d.path, 0, 0, "cannot open"};
-    d.bytes = static_cast<std::uint64_t>(in.tellg());
-    d.size = dump_size;
-  }
-  if (d.bytes == 0) return Error{d.path, 0, 0, "the dump is empty"};
-  return d;
-}
-
-Expected<io::MemoryRange> read_dump(std::ifstream& in, const DumpFile& d, std::uint64_t offset,
-                                    std::uint64_t bytes) {
-  io::MemoryRange r;
-  r.address = d.address;
-  r.source = d.path;
-  r.bytes.resize(bytes);
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
-  if (!in) return Error{d.path, 0, offset, fmt::format("cannot read {} bytes", bytes)};
-  return r;
-}
-
 // Decodes every dump of every --heap file, one at a time, into the report's summaries.
 Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& a,
                                                               const LoadedTarget& loaded) {
@@ -100,44 +51,35 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
   std::uint64_t bias = loaded.findings ? loaded.findings->load_bias : 0;
   std::vector<DumpFile> files;
   for (const std::string& spec : a.heap) {
-    auto d = open_dump_file(spec, a.dump_size);
+    auto d = DumpFile::open(spec, a.dump_size);
     if (!d) return d.error();
     files.push_back(std::move(*d));
   }
   for (DumpFile& d : files) {
-    // Raw dumps: a sequence of dumps of the RAM region the address starts.
-    if (d.size == 0) {
-      std::uint64_t region = 0;
-      for (const target::MemoryRegion& r : t.regions)
-        if (r.start == d.address) region = std::max(region, r.end - r.start);
-      d.size = region != 0 && d.bytes > region && d.bytes % region == 0 ? region : d.bytes;
-    }
-    if (d.size > d.bytes) d.size = d.bytes;
-    std::ifstream in(d.path, std::ios::binary);
-    if (!in) return Error{d.path, 0, 0, "cannot open"};
-    std::string name = std::filesystem::path(d.path).filename().string();
+    if (auto warning = d.settle_size(t)) fmt::print(stderr, "mpheap report: {}\n", *warning);
+    std::string name = std::filesystem::path(d.path()).filename().string();
     for (std::uint64_t index = 0; index < d.count(); ++index) {
       if (out.size() >= a.max_snapshots)
-        return Error{d.path, 0, 0,
+        return Error{d.path(), 0, 0,
                      fmt::format("more than {} snapshots (--max-snapshots)", a.max_snapshots)};
-      auto range = read_dump(in, d, d.offset(index), d.size);
+      auto range = d.read_dump(index);
       if (!range) return range.error();
       io::MemoryImage mem;
       // The other memory (--mem, --ram), without the probe of the first --heap file.
       for (const io::MemoryRange& r : loaded.ram.ranges())
         if (std::none_of(files.begin(), files.end(),
-                         [&](const DumpFile& f) { return f.path == r.source; }))
+                         [&](const DumpFile& f) { return f.path() == r.source; }))
           mem.add(r);
       mem.add(std::move(*range));
       auto snap = heap::decode_snapshot(t, mem, bias);
       if (!snap)
-        return Error{d.path, 0, d.offset(index),
+        return Error{d.path(), 0, d.file_offset(index * d.size()),
                      fmt::format("snapshot {}: {}", index, snap.error().what)};
       heap::ObjectReader reader(t, mem, *snap);
       heap::name_objects(*snap, reader, t);
       std::string label = d.count() > 1 ? fmt::format("{} #{}", name, index) : name;
-      if (d.sequence) {
-        const io::SnapshotHeader& h = d.sequence->entries[index].header;
+      if (d.sequence() != nullptr) {
+        const io::SnapshotHeader& h = d.sequence()->entries[index].header;
         label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
       }
       out.push_back(report::summarize_snapshot(std::move(label), *snap, t, mem));
@@ -157,13 +99,11 @@ int run_report(const ReportArgs& a) {
     io::MemoryImage extra;
     if (!a.heap.empty()) {
       // Layouts are looked for in the first dump (a raw sequence's first 64 MiB at most).
-      auto d = open_dump_file(a.heap.front(), a.dump_size);
+      auto d = DumpFile::open(a.heap.front(), a.dump_size);
       if (!d) return fail(d.error());
-      std::ifstream in(d->path, std::ios::binary);
-      if (!in) return fail(Error{d->path, 0, 0, "cannot open"});
-      std::uint64_t probe =
-          std::min<std::uint64_t>(d->size != 0 ? d->size : d->bytes, std::uint64_t{64} << 20);
-      auto r = read_dump(in, *d, d->offset(0), probe);
+      auto r = d->read(0, d->size() != 0
+                              ? d->size()
+                              : std::min<std::uint64_t>(d->file_bytes(), std::uint64_t{64} << 20));
       if (!r) return fail(r.error());
       extra.add(std::move(*r));
     }
@@ -205,11 +145,12 @@ int run_report(const ReportArgs& a) {
   } else {
     input.block_size = loaded->target.block_size;
   }
-  input.title =
-      !a.title.empty() ? a.title
-      : !a.trace.empty()
-          ? std::filesystem::path(a.trace).filename().string()
-          : std::filesystem::path(io::parse_placed_file(a.heap.front())->path).filename().string();
+  input.title = !a.title.empty() ? a.title
+                : !a.trace.empty()
+                    ? std::filesystem::path(a.trace).filename().string()
+                    : std::filesystem::path(a.heap.front().substr(0, a.heap.front().rfind('@')))
+                          .filename()
+                          .string();
   std::string page = report::html_report(input);
   auto written = report::write_text_file(a.output, page);
   if (!written) return fail(written.error());

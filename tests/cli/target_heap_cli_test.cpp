@@ -247,6 +247,13 @@ TEST(HeapCli, SequenceHeaderRegistersGiveTheStack) {
                              "order of a `g` reply is not known for machine 'unknown'"),
             std::string::npos)
       << without.out;
+  // The report takes the sequence file as it is (no @ADDR) and names the page after it.
+  const std::string html = "/tmp/mpheap_cli_regs_" + tag + ".html";
+  Result page = mpheap("report --heap " + seq + " --target " + json + " -o " + html, true);
+  EXPECT_EQ(page.status, 0) << page.out;
+  EXPECT_NE(read_file(html).find("<title>mpheap report: mpheap_cli_regs_" + tag + ".seq</title>"),
+            std::string::npos);
+  std::remove(html.c_str());
   std::remove(json.c_str());
   std::remove(seq.c_str());
 }

@@ -1,0 +1,62 @@
+#include "cli/dump_file.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mpheap::cli {
+
+Expected<DumpFile> DumpFile::open(const std::string& spec, std::uint64_t dump_size) {
+  DumpFile d;
+  auto seq = io::open_snapshot_dumps(spec);
+  if (!seq) return seq.error();
+  if (*seq) {
+    d.path_ = (*seq)->path;
+    d.address_ = (*seq)->address;
+    d.size_ = (*seq)->dump_size;
+    d.bytes_ = d.size_ * (*seq)->entries.size();
+    d.sequence_ = std::move(**seq);
+  } else {
+    auto placed = io::parse_placed_file(spec);
+    if (!placed) return placed.error();
+    d.path_ = placed->path;
+    d.address_ = placed->address;
+    d.size_ = dump_size;
+  }
+  d.in_.open(d.path_, std::ios::binary | std::ios::ate);
+  if (!d.in_) return Error{d.path_, 0, 0, "cannot open"};
+  if (!d.sequence_) d.bytes_ = static_cast<std::uint64_t>(d.in_.tellg());
+  if (d.bytes_ == 0) return Error{d.path_, 0, 0, "the dump is empty"};
+  if (d.size_ > d.bytes_)
+    return Error{
+        d.path_, 0, 0,
+        fmt::format("--dump-size {} is larger than the file's {} bytes", d.size_, d.bytes_)};
+  return d;
+}
+
+std::optional<std::string> DumpFile::settle_size(const target::Target& t) {
+  if (size_ == 0) {
+    std::uint64_t region = 0;
+    for (const target::MemoryRegion& r : t.regions)
+      if (r.start == address_) region = std::max(region, r.end - r.start);
+    size_ = region != 0 && bytes_ > region && bytes_ % region == 0 ? region : bytes_;
+  }
+  if (bytes_ % size_ == 0) return std::nullopt;
+  return fmt::format(
+      "{}: {} bytes is not a whole number of {}-byte dumps; the last {} bytes are not read", path_,
+      bytes_, size_, bytes_ % size_);
+}
+
+Expected<io::MemoryRange> DumpFile::read(std::uint64_t at, std::uint64_t bytes) {
+  io::MemoryRange r;
+  r.address = address_;
+  r.source = path_;
+  r.bytes.resize(bytes);
+  in_.clear();
+  in_.seekg(static_cast<std::streamoff>(file_offset(at)));
+  in_.read(reinterpret_cast<char*>(r.bytes.data()), static_cast<std::streamsize>(bytes));
+  if (!in_) return Error{path_, 0, file_offset(at), fmt::format("cannot read {} bytes", bytes)};
+  return r;
+}
+
+}  // namespace mpheap::cli
