@@ -1,7 +1,8 @@
 // libFuzzer target for snapshot decoding and the graph analyses downstream of it. The input is
 // a RAM dump placed at 0x20000000 of a fixed little 32-bit build: mp_state_ctx at the start,
-// its heap area record at +0x20 (table, table length, pool start, pool end, next), .bss over
-// the whole dump and its last 64 bytes scanned as a stack. Whatever the bytes say, decoding
+// its heap area record at +0x20 (table, table length, pool start, pool end, next, finaliser
+// table, selective-collect table), .bss over the whole dump and its last 64 bytes scanned as a
+// stack. Whatever the bytes say, decoding
 // gives a snapshot or one clean error, and the analyses keep their invariants.
 #include <cstddef>
 #include <cstdint>
@@ -31,12 +32,14 @@ mpheap::target::Target fuzz_target(std::size_t size) {
   t.state.size = 0x40;
   t.state.mem_area = 0x20;
   t.state.vm_dict_main = 0x08;
-  t.state.area.size = 20;
+  t.state.area.size = 28;
   t.state.area.gc_alloc_table_start = 0;
   t.state.area.gc_alloc_table_byte_len = 4;
   t.state.area.gc_pool_start = 8;
   t.state.area.gc_pool_end = 12;
   t.state.area.next = 16;
+  t.state.area.gc_finaliser_table_start = 20;
+  t.state.area.gc_collect_table_start = 24;
   t.finalize();
   return t;
 }
@@ -61,6 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (g.object_count() != n) std::abort();
   for (std::uint32_t to : g.edges)
     if (to >= n) std::abort();
+  for (std::uint32_t o = 0; o < n; ++o)
+    if (!heap::scanned_by_gc(snap->objects[o]) && !g.out_edges(o).empty()) std::abort();
   const heap::Reachability reach = heap::reachability(*snap, g);
   const heap::DominatorTree d = heap::dominators(*snap, g);
   if (d.total_reachable_bytes != reach.reachable_bytes) std::abort();

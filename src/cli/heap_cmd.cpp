@@ -5,7 +5,6 @@
 
 #include <charconv>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/dump_file.h"
@@ -95,48 +94,6 @@ namespace {
 int fail(const Error& e) {
   fmt::print(stderr, "mpheap heap: {}\n", e.message());
   return 1;
-}
-
-std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index) {
-  nlohmann::ordered_json j;
-  j["version"] = 1;
-  j["snapshot"] = index;
-  j["block_size"] = t.block_size;
-  j["totals"] = {{"total", s.totals.total},
-                 {"used", s.totals.used},
-                 {"free", s.totals.free},
-                 {"num_1block", s.totals.num_1block},
-                 {"num_2block", s.totals.num_2block},
-                 {"max_block", s.totals.max_block},
-                 {"max_free", s.totals.max_free},
-                 {"heads", s.totals.heads},
-                 {"tails", s.totals.tails}};
-  nlohmann::ordered_json areas = nlohmann::ordered_json::array();
-  for (const heap::AreaSnapshot& a : s.areas)
-    areas.push_back({{"record", fmt::format("{:#x}", a.bounds.record)},
-                     {"alloc_table", fmt::format("{:#x}", a.bounds.alloc_table)},
-                     {"pool_start", fmt::format("{:#x}", a.bounds.pool_start)},
-                     {"pool_end", fmt::format("{:#x}", a.bounds.pool_end)},
-                     {"blocks", a.bounds.blocks()}});
-  j["areas"] = areas;
-  nlohmann::ordered_json objects = nlohmann::ordered_json::array();
-  for (const heap::HeapObject& o : s.objects) {
-    nlohmann::ordered_json x{{"address", fmt::format("{:#x}", o.address)},
-                             {"area", o.area},
-                             {"block", o.block},
-                             {"blocks", o.blocks},
-                             {"bytes", o.blocks * t.block_size},
-                             {"type", o.type}};
-    if (!o.class_name.empty()) x["class_name"] = o.class_name;
-    if (!o.function.empty()) x["function"] = o.function;
-    objects.push_back(std::move(x));
-  }
-  j["objects"] = objects;
-  nlohmann::ordered_json diags = nlohmann::ordered_json::array();
-  for (const heap::Diagnostic& d : s.diagnostics)
-    diags.push_back({{"address", fmt::format("{:#x}", d.address)}, {"what", d.what}});
-  j["diagnostics"] = diags;
-  return j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 int run_heap(const HeapArgs& a) {
@@ -404,6 +361,8 @@ int run_heap(const HeapArgs& a) {
         if (auto py = heap::python_path(*snap, graph, reach, reader, t, *held))
           fmt::print("{}\n", *py);
         fmt::print("{}\n", *path);
+        if (std::string flags = report::object_flags_text(snap->objects[*held]); !flags.empty())
+          fmt::print("{:#x}: {}\n", snap->objects[*held].address, flags);
       } else {
         fmt::print(
             "{:#x}: {}\n", *addr,
@@ -416,7 +375,7 @@ int run_heap(const HeapArgs& a) {
       fmt::print("{}snapshot {} of {} (file offset {})\n", index == which.front() ? "" : "\n",
                  index, count, dumps.file_offset(index * size));
     if (a.json) {
-      fmt::print("{}", snapshot_json(*snap, t, index));
+      fmt::print("{}", report::snapshot_json(*snap, t, index));
     } else if (a.blockmap) {
       fmt::print("{}{}", report::gc_info_text(snap->totals), report::blockmap(*snap, t));
     } else {

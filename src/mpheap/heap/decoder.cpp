@@ -1,7 +1,9 @@
-// Snapshot decoding: allocation tables, allocations, object types and gc_info totals.
+// Snapshot decoding: allocation tables, the finaliser/weakref/selective-collect tables,
+// allocations, object types and gc_info totals.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <string_view>
 
 #include "mpheap/heap/snapshot.h"
@@ -50,6 +52,102 @@ void add_area_totals(const AreaSnapshot& a, std::uint64_t block_size, HeapTotals
   }
   t.blocks += n;
   (void)block_size;
+}
+
+// One of the tables py/gc.c keeps beside the allocation table, one bit per block. Which ones a
+// build has comes from the target description (the area record's fields), never from a guess.
+struct TableSpec {
+  const char* name;                             // "finaliser"
+  const target::Offset& field;                  // its pointer's offset in the area record
+  const std::optional<std::uint64_t>& address;  // that pointer, as read from the record
+  std::optional<BlockTable> AreaSnapshot::*table;
+  TableBit HeapObject::*bit;
+  // py/gc.c clears the bit when it frees a block (gc_free, and the sweep's finaliser pass for
+  // unmarked heads); CircuitPython leaves stale collect bits on free blocks.
+  bool cleared_on_free;
+};
+
+struct Span {
+  std::uint64_t start = 0, end = 0;
+  std::string what;
+};
+
+// Reads one table of area `ai`. Bytes the dumps do not cover leave their blocks' bits unknown;
+// an address that is not captured, or whose table would overlap the allocation table, the pool
+// or an earlier table, leaves every bit unknown. Each is reported; the rest still decodes.
+BlockTable read_block_table(const TableSpec& spec, std::size_t ai, const target::HeapAreaBounds& b,
+                            const io::MemoryImage& memory, std::vector<Span>& taken,
+                            std::vector<Diagnostic>& diags) {
+  const std::uint64_t blocks = b.blocks();
+  BlockTable table;
+  table.address = spec.address;
+  table.bits.assign(blocks, TableBit::unknown);
+  if (!spec.address) {
+    diags.push_back({b.record, fmt::format("area {}: the {} table's address in the area record "
+                                           "0x{:x} is not captured: its bits are unknown",
+                                           ai + 1, spec.name, b.record)});
+    return table;
+  }
+  const std::uint64_t start = *spec.address, bytes = (blocks + 7) / 8;
+  if (start > std::numeric_limits<std::uint64_t>::max() - bytes) {
+    diags.push_back({start, fmt::format("area {}: the {} table 0x{:x} ({} bytes) runs past the "
+                                        "end of the address space: its bits are unknown",
+                                        ai + 1, spec.name, start, bytes)});
+    table.address.reset();
+    return table;
+  }
+  const std::uint64_t end = start + bytes;
+  for (const Span& other : taken) {
+    if (bytes == 0 || end <= other.start || start >= other.end) continue;
+    diags.push_back(
+        {start, fmt::format("area {}: the {} table 0x{:x}..0x{:x} overlaps the {} "
+                            "0x{:x}..0x{:x}: its bits are unknown",
+                            ai + 1, spec.name, start, end, other.what, other.start, other.end)});
+    table.address.reset();
+    return table;
+  }
+  taken.push_back({start, end, fmt::format("{} table", spec.name)});
+  auto decode_byte = [&](std::uint64_t i, std::uint8_t byte) {
+    for (std::uint64_t k = 0; k < 8 && i * 8 + k < blocks; ++k)
+      table.bits[i * 8 + k] = ((byte >> k) & 1) != 0 ? TableBit::set : TableBit::clear;
+  };
+  if (auto all = memory.bytes(start, bytes)) {
+    for (std::uint64_t i = 0; i < bytes; ++i) decode_byte(i, static_cast<std::uint8_t>((*all)[i]));
+    return table;
+  }
+  std::uint64_t missing = 0, first_missing = 0;
+  for (std::uint64_t i = 0; i < bytes; ++i) {
+    if (auto byte = memory.bytes(start + i, 1)) {
+      decode_byte(i, static_cast<std::uint8_t>((*byte)[0]));
+    } else if (missing++ == 0) {
+      first_missing = start + i;
+    }
+  }
+  diags.push_back(
+      {first_missing, fmt::format("area {}: {} of the {} table's {} bytes (0x{:x}..0x{:x}) are not "
+                                  "captured, from 0x{:x}: those blocks' bits are unknown",
+                                  ai + 1, missing, spec.name, bytes, start, end, first_missing)});
+  return table;
+}
+
+// A bit that py/gc.c clears on free but that sits on a block no allocation starts at.
+void check_cleared_on_free(const TableSpec& spec, std::size_t ai, const AreaSnapshot& a,
+                           std::vector<Diagnostic>& diags) {
+  const BlockTable& table = *(a.*spec.table);
+  std::uint64_t stray = 0, first = 0;
+  for (std::uint64_t i = 0; i < table.bits.size() && i < a.kinds.size(); ++i) {
+    if (table.bits[i] != TableBit::set) continue;
+    if (a.kinds[i] == BlockKind::head || a.kinds[i] == BlockKind::mark) continue;
+    if (stray++ == 0) first = i;
+  }
+  if (stray == 0) return;
+  diags.push_back(
+      {*table.address + first / 8,
+       fmt::format("area {}: {} blocks that begin no allocation have their {} bit set (first: "
+                   "block {}, {}); py/gc.c clears it when it frees a block, so the tables "
+                   "disagree: damaged, or dumped while the collector was running",
+                   ai + 1, stray, spec.name, first,
+                   a.kinds[first] == BlockKind::free ? "free" : "a tail")});
 }
 
 std::string python_type_name(const target::Target& t, std::uint64_t type_address) {
@@ -140,6 +238,22 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       auto byte = static_cast<std::uint8_t>((*table)[i / 4]);
       a.kinds[i] = static_cast<BlockKind>((byte >> ((i % 4) * 2)) & 3);
     }
+    const TableSpec specs[] = {
+        {"finaliser", t.state.area.gc_finaliser_table_start, b.finaliser_table,
+         &AreaSnapshot::finaliser_table, &HeapObject::has_finaliser, true},
+        {"weakref", t.state.area.gc_weakref_table_start, b.weakref_table,
+         &AreaSnapshot::weakref_table, &HeapObject::has_weakref, true},
+        {"selective-collect", t.state.area.gc_collect_table_start, b.collect_table,
+         &AreaSnapshot::collect_table, &HeapObject::collect, false},
+    };
+    std::vector<Span> taken{
+        {b.alloc_table, b.alloc_table + b.alloc_table_bytes, "allocation table"},
+        {b.pool_start, b.pool_end, "pool"}};
+    for (const TableSpec& spec : specs) {
+      if (!spec.field && !spec.address) continue;
+      a.*spec.table = read_block_table(spec, ai, b, memory, taken, snap.diagnostics);
+      if (spec.cleared_on_free) check_cleared_on_free(spec, ai, a, snap.diagnostics);
+    }
     a.first_object = snap.objects.size();
     for (std::uint64_t i = 0; i < blocks; ++i) {
       if (a.kinds[i] != BlockKind::head && a.kinds[i] != BlockKind::mark) {
@@ -158,6 +272,8 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       while (j < blocks && a.kinds[j] == BlockKind::tail) ++j;
       o.blocks = j - i;
       o.address = b.pool_start + i * bs;
+      for (const TableSpec& spec : specs)
+        if (const auto& bits = a.*spec.table) o.*spec.bit = bits->at(i);
       o.type_pointer = memory.read(o.address, t.word_size, t.little_endian);
       if (o.type_pointer && *o.type_pointer >= load_bias)
         o.type = python_type_name(t, *o.type_pointer - load_bias);

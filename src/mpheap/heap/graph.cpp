@@ -197,6 +197,10 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
   for (std::uint32_t i = 0; i < n; ++i) {
     g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
     const HeapObject& o = s.objects[i];
+    if (options.selective_collect && !scanned_by_gc(o)) {
+      ++g.objects_not_scanned;
+      continue;
+    }
     scan_words(memory, o.address, o.address + o.blocks * g.block_size, ws, le, g,
                [&](std::uint64_t, std::uint64_t value) {
                  const std::uint32_t to = resolve.find(value);

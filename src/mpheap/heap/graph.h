@@ -1,6 +1,7 @@
 // The ownership graph of one decoded snapshot: a conservative pointer scan as MicroPython's GC
 // does it (every aligned word inside an allocation that points into an allocated block is an
-// edge), plus the root words found in .data/.bss, mp_state_ctx and an optional stack range.
+// edge; CircuitPython's collect table exempts some allocations), plus the root words found in
+// .data/.bss, mp_state_ctx and an optional stack range.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,10 @@ struct GraphOptions {
   // A pointer into the middle of an allocation keeps it alive. MicroPython's VERIFY_PTR only
   // accepts block-aligned pointers to head blocks; set false to follow exactly those.
   bool interior_pointers = true;
+  // Leave out the contents of allocations whose selective-collect bit is clear (CircuitPython's
+  // collect table): its collector never scans them, so pointer-like bytes in them (bytearray
+  // data, bytecode) keep nothing alive. Builds without the table scan everything.
+  bool selective_collect = true;
 };
 
 // One root word: where it is and which object it points at.
@@ -59,6 +64,7 @@ struct ObjectGraph {
   std::vector<AddressRange> root_ranges;  // what was scanned for roots
   std::uint64_t words_scanned = 0;        // heap and root words read
   std::uint64_t words_not_captured = 0;   // skipped: not in the dumps
+  std::uint64_t objects_not_scanned = 0;  // left out by selective collect: no out-edges
 
   [[nodiscard]] std::size_t object_count() const {
     return edge_begin.empty() ? 0 : edge_begin.size() - 1;

@@ -1,10 +1,12 @@
-// Heap snapshot presenters.
+// Heap snapshot presenters: block map, gc_info text, summary, table flags, JSON.
 #include "mpheap/report/heap_report.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <vector>
 
 namespace mpheap::report {
 
@@ -67,12 +69,75 @@ std::string gc_info_text(const heap::HeapTotals& t) {
       t.total, t.used, t.free, t.num_1block, t.num_2block, t.max_block, t.max_free);
 }
 
+namespace {
+
+struct BitCount {
+  bool present = false;
+  std::uint64_t objects = 0, blocks = 0, unknown = 0;
+};
+
+BitCount count_bits(const heap::Snapshot& s, heap::TableBit heap::HeapObject::*bit,
+                    heap::TableBit wanted) {
+  BitCount c;
+  for (const heap::HeapObject& o : s.objects) {
+    const heap::TableBit b = o.*bit;
+    if (b == heap::TableBit::absent) continue;
+    c.present = true;
+    if (b == heap::TableBit::unknown) ++c.unknown;
+    if (b == wanted) {
+      ++c.objects;
+      c.blocks += o.blocks;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string table_counts_text(const heap::Snapshot& s, const target::Target& t) {
+  struct Line {
+    const char* label;
+    heap::TableBit heap::HeapObject::*bit;
+    heap::TableBit wanted;
+  };
+  static constexpr Line kLines[] = {
+      {"objects with finalisers", &heap::HeapObject::has_finaliser, heap::TableBit::set},
+      {"objects with weak references", &heap::HeapObject::has_weakref, heap::TableBit::set},
+      {"not scanned (selective collect)", &heap::HeapObject::collect, heap::TableBit::clear},
+  };
+  std::string out;
+  for (const Line& l : kLines) {
+    const BitCount c = count_bits(s, l.bit, l.wanted);
+    if (!c.present) continue;
+    fmt::format_to(
+        std::back_inserter(out), "{}: {} ({} bytes){}\n", l.label, c.objects,
+        c.blocks * t.block_size,
+        c.unknown == 0 ? std::string() : fmt::format("; {} objects' bits not captured", c.unknown));
+  }
+  return out;
+}
+
+std::string object_flags_text(const heap::HeapObject& o) {
+  std::vector<std::string> parts;
+  auto add = [&](heap::TableBit b, const char* set, const char* clear) {
+    if (b == heap::TableBit::set && set != nullptr) parts.emplace_back(set);
+    if (b == heap::TableBit::clear && clear != nullptr) parts.emplace_back(clear);
+  };
+  add(o.has_finaliser, "has finaliser", nullptr);
+  add(o.has_weakref, "weakly referenced", nullptr);
+  add(o.collect, nullptr, "not scanned by the GC (selective collect)");
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
 std::string heap_summary(const heap::Snapshot& s, const target::Target& t) {
   std::string out = gc_info_text(s.totals);
   fmt::format_to(
       std::back_inserter(out), "areas: {}, blocks: {} ({} heads, {} tails, {} free), {} objects\n",
       s.areas.size(), s.totals.blocks, s.totals.heads, s.totals.tails,
       s.totals.blocks - s.totals.heads - s.totals.tails - s.totals.marks, s.objects.size());
+  out += table_counts_text(s, t);
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> census;  // type -> (count, blocks)
   for (const heap::HeapObject& o : s.objects) {
     auto& c = census[o.type.empty() ? std::string("(no type header)") : o.type];
@@ -90,6 +155,82 @@ std::string heap_summary(const heap::Snapshot& s, const target::Target& t) {
   for (const heap::Diagnostic& d : s.diagnostics)
     fmt::format_to(std::back_inserter(out), "warning: 0x{:x}: {}\n", d.address, d.what);
   return out;
+}
+
+}  // namespace mpheap::report
+
+namespace mpheap::report {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// A table bit as JSON: true/false, null when not captured; nothing when the build has no table.
+void put_bit(Json& x, const char* key, heap::TableBit b) {
+  if (b == heap::TableBit::absent) return;
+  if (b == heap::TableBit::unknown)
+    x[key] = nullptr;
+  else
+    x[key] = b == heap::TableBit::set;
+}
+
+void put_table(Json& x, const char* key, const std::optional<heap::BlockTable>& table) {
+  if (!table) return;
+  if (table->address)
+    x[key] = fmt::format("{:#x}", *table->address);
+  else
+    x[key] = nullptr;
+}
+
+}  // namespace
+
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index) {
+  Json j;
+  j["version"] = 1;
+  j["snapshot"] = index;
+  j["block_size"] = t.block_size;
+  j["totals"] = {{"total", s.totals.total},
+                 {"used", s.totals.used},
+                 {"free", s.totals.free},
+                 {"num_1block", s.totals.num_1block},
+                 {"num_2block", s.totals.num_2block},
+                 {"max_block", s.totals.max_block},
+                 {"max_free", s.totals.max_free},
+                 {"heads", s.totals.heads},
+                 {"tails", s.totals.tails}};
+  Json areas = Json::array();
+  for (const heap::AreaSnapshot& a : s.areas) {
+    Json x{{"record", fmt::format("{:#x}", a.bounds.record)},
+           {"alloc_table", fmt::format("{:#x}", a.bounds.alloc_table)}};
+    put_table(x, "finaliser_table", a.finaliser_table);
+    put_table(x, "weakref_table", a.weakref_table);
+    put_table(x, "collect_table", a.collect_table);
+    x["pool_start"] = fmt::format("{:#x}", a.bounds.pool_start);
+    x["pool_end"] = fmt::format("{:#x}", a.bounds.pool_end);
+    x["blocks"] = a.bounds.blocks();
+    areas.push_back(std::move(x));
+  }
+  j["areas"] = areas;
+  Json objects = Json::array();
+  for (const heap::HeapObject& o : s.objects) {
+    Json x{{"address", fmt::format("{:#x}", o.address)},
+           {"area", o.area},
+           {"block", o.block},
+           {"blocks", o.blocks},
+           {"bytes", o.blocks * t.block_size},
+           {"type", o.type}};
+    if (!o.class_name.empty()) x["class_name"] = o.class_name;
+    if (!o.function.empty()) x["function"] = o.function;
+    put_bit(x, "has_finaliser", o.has_finaliser);
+    put_bit(x, "has_weakref", o.has_weakref);
+    put_bit(x, "collect", o.collect);
+    objects.push_back(std::move(x));
+  }
+  j["objects"] = objects;
+  Json diags = Json::array();
+  for (const heap::Diagnostic& d : s.diagnostics)
+    diags.push_back({{"address", fmt::format("{:#x}", d.address)}, {"what", d.what}});
+  j["diagnostics"] = diags;
+  return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace mpheap::report

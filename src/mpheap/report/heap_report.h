@@ -1,6 +1,7 @@
 // Presenters for heap snapshots: the block map micropython.mem_info(1) prints, and a summary.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "mpheap/heap/snapshot.h"
@@ -15,6 +16,19 @@ std::string blockmap(const heap::Snapshot& s, const target::Target& t);
 // gc_dump_info()'s two lines: "GC: total: ..., used: ..., free: ..." and the block counts.
 std::string gc_info_text(const heap::HeapTotals& totals);
 
+// gc_info, areas and blocks, the finaliser/weakref/selective-collect counts, objects by type
+// and the diagnostics.
 std::string heap_summary(const heap::Snapshot& s, const target::Target& t);
+
+// One line per table the build has: "objects with finalisers: 1 (32 bytes)", "objects with weak
+// references: ...", "not scanned (selective collect): 7 (928 bytes)"; "" when it has none.
+std::string table_counts_text(const heap::Snapshot& s, const target::Target& t);
+
+// What the tables say of one object, for --why and tooltips: "has finaliser", "weakly
+// referenced", "not scanned by the GC (selective collect)", comma-separated; "" for none.
+std::string object_flags_text(const heap::HeapObject& o);
+
+// `mpheap heap --json` for one snapshot (docs/formats/heap_snapshot.md), newline-terminated.
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index);
 
 }  // namespace mpheap::report

@@ -3,6 +3,7 @@
 
 #include "mpheap/heap/fragmentation.h"
 #include "mpheap/heap/python_path.h"
+#include "mpheap/report/heap_report.h"
 
 namespace mpheap::report {
 
@@ -31,6 +32,7 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
     x.blocks = o.blocks;
     x.retained_bytes = dom.retained_bytes[i];
     x.type = heap::object_type_label(o);
+    x.flags = object_flags_text(o);
     x.garbage = reach.reachable[i] == 0;
     if (!x.garbage) x.path = heap::python_path(s, graph, reach, reader, t, i).value_or("");
     out.objects.push_back(std::move(x));

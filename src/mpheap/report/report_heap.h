@@ -24,8 +24,9 @@ struct SnapshotObject {
   std::uint64_t block = 0;  // counted over the areas laid end to end
   std::uint64_t blocks = 0;
   std::uint64_t retained_bytes = 0;
-  std::string type;  // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
-  std::string path;  // retainer path in Python terms, "" for garbage
+  std::string type;   // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
+  std::string path;   // retainer path in Python terms, "" for garbage
+  std::string flags;  // object_flags_text(): "has finaliser", "not scanned by the GC ...", or ""
   bool garbage = false;
 };
 
