@@ -64,6 +64,18 @@ class CaptureTrace : public ::testing::Test {
     return port;
   }
 
+  // The program built at a fixed address (-no-pie), so that its allocation table's address
+  // (the `table` symbol, from nm) is where it runs.
+  void build_fixed_address(const std::string& elf, std::uint64_t& table) {
+    ASSERT_TRUE(compile(kProgram, elf, "-no-pie"));
+    std::string nm = dir_.file("nm.txt");
+    mpheap::testing::run_shell(fmt::format("nm '{}' > '{}'", elf, nm));
+    std::smatch m;
+    std::string symbols = mpheap::testing::read_file(nm);
+    ASSERT_TRUE(std::regex_search(symbols, m, std::regex("([0-9a-f]+) b table")));
+    table = std::stoull(m[1].str(), nullptr, 16);
+  }
+
   TempDir dir_{"trace"};
   std::string gdbserver_, gdb_;
 };
@@ -204,13 +216,8 @@ TEST_F(CaptureTrace, CaptureTraceGivesKnownCounts) {
 // --max-events and --ram: a fixed-address build so that the heap table's address is known.
 TEST_F(CaptureTrace, MaxEventsWithRamDumps) {
   const std::string elf = dir_.file("hooked_nopie");
-  ASSERT_TRUE(compile(kProgram, elf, "-no-pie"));
-  std::string nm = dir_.file("nm.txt");
-  mpheap::testing::run_shell(fmt::format("nm '{}' > '{}'", elf, nm));
-  std::smatch m;
-  std::string symbols = mpheap::testing::read_file(nm);
-  ASSERT_TRUE(std::regex_search(symbols, m, std::regex("([0-9a-f]+) b table")));
-  const std::uint64_t table = std::stoull(m[1].str(), nullptr, 16);
+  std::uint64_t table = 0;
+  ASSERT_NO_FATAL_FAILURE(build_fixed_address(elf, table));
   std::unique_ptr<ChildProcess> server;
   const int port = serve(server, elf);
   const std::string log = dir_.file("max.txt");
@@ -239,13 +246,8 @@ TEST_F(CaptureTrace, MaxEventsWithRamDumps) {
 // stepped over each time, so all 20 calls are seen, and the capture ends with the program.
 TEST_F(CaptureTrace, SnapshotsOnBreakpointUnderGdbserver) {
   const std::string elf = dir_.file("hooked_nopie");
-  ASSERT_TRUE(compile(kProgram, elf, "-no-pie"));
-  std::string nm = dir_.file("nm.txt");
-  mpheap::testing::run_shell(fmt::format("nm '{}' > '{}'", elf, nm));
-  std::smatch m;
-  std::string symbols = mpheap::testing::read_file(nm);
-  ASSERT_TRUE(std::regex_search(symbols, m, std::regex("([0-9a-f]+) b table")));
-  const std::uint64_t table = std::stoull(m[1].str(), nullptr, 16);
+  std::uint64_t table = 0;
+  ASSERT_NO_FATAL_FAILURE(build_fixed_address(elf, table));
   std::unique_ptr<ChildProcess> server;
   const int port = serve(server, elf);
   const std::string seq = dir_.file("on.seq");
