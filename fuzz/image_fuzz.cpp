@@ -1,5 +1,6 @@
 // libFuzzer target for the firmware image readers (Intel HEX, UF2) and the structure search
-// (qstr pools, type objects, heap area record): any input gives findings or one clean error.
+// (qstr pools, type objects, heap area records): any input gives findings or one clean error.
+// The heap search in RAM alone runs on the input as 32- and 64-bit words, in both byte orders.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -8,6 +9,7 @@
 #include "mpheap/io/firmware_image.h"
 #include "mpheap/io/memory_image.h"
 #include "mpheap/target/from_image.h"
+#include "mpheap/target/ram_heap_search.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mpheap;
@@ -22,5 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ram.add(io::MemoryRange{0x20000000, std::vector<std::uint8_t>(data + size / 2, data + size),
                           "fuzz.ram"});
   if (size > 0) (void)target::read_image_target(flash, &ram);
+  // The whole input as RAM at an address its own words can point into (small addresses, as on
+  // the MPS2 board and in hand-made inputs), and the RAM half at 0x20000000.
+  io::MemoryImage whole = io::raw_image(bytes, 0x1000, "fuzz.ram");
+  for (std::uint32_t word : {4u, 8u}) {
+    for (bool little : {true, false}) {
+      (void)target::find_heap_areas_in_ram(whole, word, little);
+      (void)target::find_heap_areas_in_ram(ram, word, little);
+    }
+  }
   return 0;
 }

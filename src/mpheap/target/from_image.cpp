@@ -7,6 +7,7 @@
 #include <map>
 
 #include "mpheap/target/qstr_hash.h"
+#include "mpheap/target/ram_heap_search.h"
 
 namespace mpheap::target {
 namespace {
@@ -330,51 +331,39 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   t.finalize();
   if (ram == nullptr || ram->ranges().empty()) return f;
 
-  // The RAM side.
+  // The RAM side: the heap by the shape of its area record (the same search as with no image).
   io::WordReader r{*ram, t.word_size, t.little_endian};
   LayoutFindings lf;
-  std::optional<AreaShape> area;
-  std::uint64_t candidates = 0;
-  for (const io::MemoryRange& range : ram->ranges()) {
-    for (std::uint64_t a = (range.address + W - 1) / W * W; a + 4 * W <= range.end(); a += W) {
-      for (int k = 0; k <= 3; ++k) {
-        if (auto s = heap_area_shape(r, a, k, /*require_covered=*/true)) {
-          ++candidates;
-          if (!area) area = s;
-          break;
-        }
-      }
-    }
-  }
-  if (!area) {
-    return Error{"dumps", 0, 0,
-                 "no heap area record found in the RAM dump: looked at every word for "
-                 "{allocation table, its length, [0-3 more tables,] pool start, pool end} with "
-                 "the table and pool inside the dump and 4 blocks per table byte; is the dump "
-                 "from this firmware, and whole?"};
-  }
-  const HeapAreaBounds& b = area->bounds;
-  t.block_size = area->block_size;
-  lf.evidence.push_back(fmt::format(
-      "heap area record at 0x{:x}: allocation table 0x{:x} ({} bytes) < pool 0x{:x}..0x{:x} = {} "
-      "blocks of {} bytes, 4 per table byte{}{}",
-      b.record, b.alloc_table, b.alloc_table_bytes, b.pool_start, b.pool_end, b.blocks(),
-      area->block_size, area->tables > 0 ? fmt::format(", {} more table(s)", area->tables) : "",
-      candidates > 1 ? fmt::format(" (first of {} words with this shape)", candidates) : ""));
+  auto heap = find_heap_areas_in_ram(*ram, t.word_size, t.little_endian);
+  if (!heap) return Error{"dumps", 0, 0, heap.error().what};
+  const HeapAreaBounds& b = heap->areas.front();
+  t.block_size = heap->block_size;
+  lf.evidence = std::move(heap->evidence);
 
-  // vm.last_pool: the nearest word before the record whose prev chain reaches a ROM pool.
+  // vm.last_pool: the nearest word before the record that points at a qstr pool whose prev
+  // chain, through pools in RAM, reaches one of the image's ROM pools, each link agreeing on the
+  // qstr count (total_prev_len = the previous pool's total_prev_len + len). This is what ties
+  // the dump to this image: a dump of another firmware has a heap too.
+  const std::uint64_t total_mask = W >= 8 ? ~0ULL >> 1 : 0x7fffffffULL;  // is_sorted bit
   auto reaches_rom = [&](std::uint64_t p) {
+    std::optional<std::uint64_t> total;  // total_prev_len of the pool linked from
     for (int steps = 0; p != 0 && steps < 4096; ++steps) {
       for (const QstrPoolFinding& rp : f.rom_pools)
-        if (rp.address == p) return true;
-      auto next = ram->covers(p, W) ? r.at(p) : w.at(p);
-      if (!next) return false;
-      p = *next;
+        if (rp.address == p) return !total || *total == rp.total_prev_len + rp.len;
+      auto prev = ram->covers(p, 4 * W) ? r.at(p) : std::nullopt;
+      auto tpl = r.at(p + W), len = r.at(p + 3 * W);
+      if (!prev || !tpl || !len || *len == 0 || *len > kMaxPoolLen) return false;
+      if (total && *total != (*tpl & total_mask) + *len) return false;
+      total = *tpl & total_mask;
+      p = *prev;
     }
     return false;
   };
+  const io::MemoryRange* record_range = nullptr;
+  for (const io::MemoryRange& range : ram->ranges())
+    if (b.record >= range.address && b.record < range.end()) record_range = &range;
   std::optional<std::uint64_t> last_pool_at;
-  for (std::uint64_t a = b.record; a >= W && a - W >= ram->ranges().front().address;) {
+  for (std::uint64_t a = b.record; record_range != nullptr && a >= record_range->address + W;) {
     a -= W;
     auto v = r.at(a);
     if (v && *v != 0 && reaches_rom(*v)) {
@@ -383,12 +372,24 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
       break;
     }
   }
+  if (!last_pool_at) {
+    std::string rom;
+    for (const QstrPoolFinding& rp : f.rom_pools)
+      rom += fmt::format("{}0x{:x}", rom.empty() ? "" : ", ", rp.address);
+    return Error{"dumps", 0, 0,
+                 fmt::format("the RAM dumps do not belong to {}: they hold a heap (area record at "
+                             "0x{:x}, pool 0x{:x}..0x{:x}) but no word before that record points "
+                             "at a qstr pool whose prev chain leads to the image's ROM qstr "
+                             "pools ({}) with matching qstr counts, as vm.last_pool does; are "
+                             "the dumps from this firmware?",
+                             image_name, b.record, b.pool_start, b.pool_end, rom)};
+  }
   // Dicts embedded in mp_state_ctx's vm: between last_pool and the heap area record.
   const TypeObject* dict_type = nullptr;
   for (const TypeObject& ty : t.types)
     if (ty.symbol == "mp_type_dict") dict_type = &ty;
   std::vector<std::uint64_t> dicts;
-  if (last_pool_at && dict_type != nullptr)
+  if (dict_type != nullptr)
     for (std::uint64_t a = *last_pool_at; a < b.record; a += W)
       if (r.at(a) == dict_type->address) dicts.push_back(a);
   // thread.dict_locals and thread.dict_globals: two words before vm.last_pool that both point at
@@ -396,37 +397,35 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   // layout of MicroPython 1.9 to 1.12 (thread first: dict_locals, dict_globals, nlr_top,
   // stack_top); then mp_state_ctx starts at dict_locals.
   std::optional<std::uint64_t> ctx, dict_main;
-  if (last_pool_at) {
-    for (std::uint64_t a = *last_pool_at; a >= 2 * W && !ctx && *last_pool_at - a <= 16 * W;) {
-      a -= W;
-      auto l = r.at(a), g = r.at(a + W);
-      if (!l || !g || *l != *g || a + W >= *last_pool_at) continue;
-      if (std::find(dicts.begin(), dicts.end(), *l) != dicts.end()) {
-        ctx = a;
-        dict_main = *l;
-      }
+  for (std::uint64_t a = *last_pool_at; a >= 2 * W && !ctx && *last_pool_at - a <= 16 * W;) {
+    a -= W;
+    auto l = r.at(a), g = r.at(a + W);
+    if (!l || !g || *l != *g || a + W >= *last_pool_at) continue;
+    if (std::find(dicts.begin(), dicts.end(), *l) != dicts.end()) {
+      ctx = a;
+      dict_main = *l;
     }
   }
   bool anchored = !ctx.has_value();
-  if (!ctx) ctx = last_pool_at ? *last_pool_at : b.record;
+  if (!ctx) ctx = *last_pool_at;
   t.mp_state_ctx = *ctx;
   t.state.mem_area = b.record - *ctx;
   if (anchored) {
     lf.evidence.push_back(fmt::format(
-        "mp_state_ctx's start not identified: offsets below are from the anchor 0x{:x} ({})", *ctx,
-        last_pool_at ? "the address of vm.last_pool" : "the heap area record"));
+        "mp_state_ctx's start not identified: offsets below are from the anchor 0x{:x} (the "
+        "address of vm.last_pool)",
+        *ctx));
   } else {
     lf.evidence.push_back(fmt::format(
         "mp_state_ctx at 0x{:x}: thread.dict_locals and thread.dict_globals there both point at "
         "the dict embedded at 0x{:x} (vm.dict_main)",
         *ctx, *dict_main));
   }
-  if (last_pool_at) {
-    t.state.vm_last_pool = *last_pool_at - *ctx;
-    lf.evidence.push_back(
-        fmt::format("vm.last_pool at 0x{:x} = 0x{:x}: its prev chain reaches the ROM qstr pool",
-                    *last_pool_at, *lf.last_pool));
-  }
+  t.state.vm_last_pool = *last_pool_at - *ctx;
+  lf.evidence.push_back(fmt::format(
+      "vm.last_pool at 0x{:x} = 0x{:x}: its prev chain reaches the ROM qstr pool, the qstr "
+      "counts agreeing at each link",
+      *last_pool_at, *lf.last_pool));
   if (dict_main) {
     t.state.vm_dict_main = *dict_main - *ctx;
     for (std::uint64_t d : dicts)
@@ -464,17 +463,23 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   }
   AreaLayout& al = t.state.area;
   al = AreaLayout{};
-  al.gc_alloc_table_start = 0;
-  al.gc_alloc_table_byte_len = W;
-  std::uint64_t next_field = 2 * W;
-  if (area->tables >= 1) {
-    al.gc_finaliser_table_start = next_field;
-    next_field += W;
+  std::uint64_t field = 0;
+  if (heap->split) {
+    al.next = 0;
+    field = W;
   }
-  if (area->tables >= 2) next_field += W * static_cast<std::uint64_t>(area->tables - 1);
-  al.gc_pool_start = next_field;
-  al.gc_pool_end = next_field + W;
-  al.size = next_field + 2 * W;
+  al.gc_alloc_table_start = field;
+  al.gc_alloc_table_byte_len = field + W;
+  field += 2 * W;
+  for (const std::string& name : heap->tables) {
+    if (name == "finaliser") al.gc_finaliser_table_start = field;
+    if (name == "weakref") al.gc_weakref_table_start = field;
+    if (name == "selective-collect") al.gc_collect_table_start = field;
+    field += W;
+  }
+  al.gc_pool_start = field;
+  al.gc_pool_end = field + W;
+  al.size = field + 2 * W;
 
   // mp_type_fun_bc among the types named "function": every function type but the bytecode one
   // (and the native emitter's, which shares its layout) is only instantiated in ROM; a function
@@ -485,17 +490,22 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   std::map<std::uint64_t, bool> function_type;
   for (const TypeObject& ty : t.types)
     if (ty.name == "function") function_type[ty.address] = true;
-  auto table = ram->bytes(b.alloc_table, b.alloc_table_bytes);
-  if (table && dict_type != nullptr) {
-    for (std::uint64_t i = 0; i < b.blocks(); ++i) {
+  auto in_heap = [&](std::uint64_t p) {
+    return std::any_of(heap->areas.begin(), heap->areas.end(), [&](const HeapAreaBounds& h) {
+      return p >= h.pool_start && p < h.pool_end;
+    });
+  };
+  for (const HeapAreaBounds& h : heap->areas) {
+    auto table = ram->bytes(h.alloc_table, h.alloc_table_bytes);
+    if (!table || dict_type == nullptr) continue;
+    for (std::uint64_t i = 0; i < h.blocks(); ++i) {
       auto kind = (static_cast<std::uint8_t>((*table)[i / 4]) >> ((i % 4) * 2)) & 3;
       if (kind != 1 && kind != 3) continue;
-      std::uint64_t o = b.pool_start + i * area->block_size;
+      std::uint64_t o = h.pool_start + i * heap->block_size;
       auto ty = r.at(o), globals = r.at(o + W);
       if (!ty || !globals || !function_type.count(*ty)) continue;
       bool is_dict = (dict_main && *globals == *dict_main) ||
-                     (*globals >= b.pool_start && *globals < b.pool_end &&
-                      r.at(*globals) == dict_type->address);
+                     (in_heap(*globals) && r.at(*globals) == dict_type->address);
       if (is_dict) ++function_objects[*ty];
     }
   }
@@ -520,7 +530,8 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
         "mp_type_fun_bc not identified: no heap object of a \"function\" type holds a dict as "
         "its globals (bytecode functions are shown as 'h' in block maps)");
 
-  t.regions.push_back(MemoryRegion{"heap", RegionKind::heap, b.pool_start, b.pool_end});
+  for (const HeapAreaBounds& h : heap->areas)
+    t.regions.push_back(MemoryRegion{"heap", RegionKind::heap, h.pool_start, h.pool_end});
   for (const io::MemoryRange& range : ram->ranges())
     t.regions.push_back(MemoryRegion{"ram", RegionKind::ram, range.address, range.end()});
   t.provenance.layout = "firmware image + RAM dump (structure shapes)";

@@ -7,10 +7,12 @@
 //    whose first word is &mp_type_type, named by their name qstr (the field that makes
 //    mp_type_type's name "type");
 //  - the version string ("MicroPython v...");
-//  - in RAM: the heap area record by its shape (allocation table < pool start < pool end, 4
-//    blocks per table byte), vm.last_pool (its prev chain reaches a ROM pool), the dicts
-//    embedded in mp_state_ctx (their first word is &dict) and the thread's dict_locals and
-//    dict_globals (both point at vm.dict_main while the REPL runs), which give mp_state_ctx.
+//  - in RAM: the heap areas by the shape of their records (find_heap_areas_in_ram, the search
+//    that also works without an image), vm.last_pool (its prev chain, through pools in RAM whose
+//    qstr counts agree, reaches a ROM pool: what ties the dump to this image; a dump of another
+//    firmware is reported as such), the dicts embedded in mp_state_ctx (their first word is
+//    &dict) and the thread's dict_locals and dict_globals (both point at vm.dict_main while the
+//    REPL runs), which give mp_state_ctx.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,8 @@ std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::
 // The firmware description from the image alone, and, with a RAM dump of the running firmware,
 // the heap geometry and mp_state_ctx fields too. When mp_state_ctx's start cannot be told, the
 // address of vm.last_pool serves as the anchor the offsets are measured from (said in evidence).
+// A dump with no heap, several heaps, or no vm.last_pool leading to this image's qstr pools is
+// an error that says what was tried.
 Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
                                           const std::string& image_name = "firmware image");
 

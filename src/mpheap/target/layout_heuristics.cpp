@@ -17,30 +17,37 @@ constexpr std::uint64_t kMaxScanBytes = 64 * 1024;
 }  // namespace
 
 std::optional<AreaShape> heap_area_shape(const io::WordReader& r, std::uint64_t a, int tables,
-                                         bool require_covered) {
+                                         bool require_covered, AreaReject* why) {
+  auto reject = [&](AreaReject stage) -> std::optional<AreaShape> {
+    if (why != nullptr) *why = stage;
+    return std::nullopt;
+  };
   const std::uint64_t W = r.word;
   auto atb = r.at(a), len = r.at(a + W);
-  if (!atb || !len || *atb == 0 || *len == 0 || *len > (1ULL << 28)) return std::nullopt;
-  if (require_covered && !r.mem.covers(*atb, *len)) return std::nullopt;
+  if (!atb || !len || *atb == 0 || *len == 0 || *len > (1ULL << 28))
+    return reject(AreaReject::not_ordered);
   std::array<std::uint64_t, 3> t{};
   for (int i = 0; i < tables; ++i) {
     auto v = r.at(a + (2 + static_cast<std::uint64_t>(i)) * W);
-    if (!v) return std::nullopt;
+    if (!v) return reject(AreaReject::not_ordered);
     t[static_cast<std::size_t>(i)] = *v;
   }
   auto ps = r.at(a + (2 + static_cast<std::uint64_t>(tables)) * W);
   auto pe = r.at(a + (3 + static_cast<std::uint64_t>(tables)) * W);
-  if (!ps || !pe || !(*atb < *ps && *ps < *pe) || *atb + *len > *ps) return std::nullopt;
-  if (require_covered && !r.mem.covers(*ps, *pe - *ps)) return std::nullopt;
+  if (!ps || !pe || !(*atb < *ps && *ps < *pe) || *atb + *len > *ps)
+    return reject(AreaReject::not_ordered);
+  if (require_covered && (!r.mem.covers(*atb, *len) || !r.mem.covers(*ps, *pe - *ps)))
+    return reject(AreaReject::outside_dump);
   for (int i = 0; i < tables; ++i) {
     std::uint64_t v = t[static_cast<std::size_t>(i)];
-    if (v < *atb + *len || v >= *ps) return std::nullopt;
-    if (i > 0 && v <= t[static_cast<std::size_t>(i - 1)]) return std::nullopt;
+    if (v < *atb + *len || v >= *ps) return reject(AreaReject::tables_order);
+    if (i > 0 && v <= t[static_cast<std::size_t>(i - 1)]) return reject(AreaReject::tables_order);
   }
   std::uint64_t pool = *pe - *ps, blocks = *len * 4;
-  if (pool % blocks != 0) return std::nullopt;
+  if (pool % blocks != 0) return reject(AreaReject::blocks_per_byte);
   std::uint64_t bs = pool / blocks;
-  if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128) return std::nullopt;
+  if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128)
+    return reject(AreaReject::blocks_per_byte);
   AreaShape s;
   s.bounds.record = a;
   s.bounds.alloc_table = *atb;
@@ -50,6 +57,7 @@ std::optional<AreaShape> heap_area_shape(const io::WordReader& r, std::uint64_t 
   if (tables >= 1) s.bounds.finaliser_table = t[0];
   s.tables = tables;
   s.block_size = static_cast<std::uint32_t>(bs);
+  s.table_starts.assign(t.begin(), t.begin() + tables);
   return s;
 }
 

@@ -47,9 +47,18 @@ struct AreaShape {
   HeapAreaBounds bounds;  // finaliser_table is the first extra table, when there is one
   int tables = 0;
   std::uint32_t block_size = 0;
+  std::vector<std::uint64_t> table_starts;  // the extra tables, in order
+};
+// How far a word got towards being a heap area record, for "what was tried" messages; a later
+// stage means the word passed every earlier check.
+enum class AreaReject {
+  not_ordered,     // not allocation table < pool start < pool end with a plausible length
+  outside_dump,    // ordered, but the table or the pool is not in the memory given
+  tables_order,    // the extra table pointers are not increasing between table and pool
+  blocks_per_byte  // the pool is not 4 blocks of 8..128 bytes per allocation-table byte
 };
 std::optional<AreaShape> heap_area_shape(const io::WordReader& r, std::uint64_t a, int tables,
-                                         bool require_covered);
+                                         bool require_covered, AreaReject* why = nullptr);
 
 // The load bias of a position-independent build: 0 when the dumps cover mp_state_ctx at its
 // symbol address, else inferred from a dump whose size is sizeof(mp_state_ctx) (a dump of it).
