@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <sstream>
 
 #include "capture/process_util.h"
@@ -225,6 +226,17 @@ TEST(CaptureQemuMicrobit, SnapshotsMatchTheFirmwaresBlockMap) {
   auto got = mpheap::testing::parse_mem_info(heap.out);
   EXPECT_EQ(got.map_lines, want.map_lines) << heap.out << "\nprinted:\n" << printout;
   EXPECT_EQ(got.gc_lines, want.gc_lines);
+  // The registers of each snapshot's header are roots, and their SP starts the stack scan (the
+  // image's vector table says ARM; mp_state_ctx.thread.stack_top is the top of RAM).
+  auto roots = mpheap::testing::run_mpheap(
+      fmt::format("heap {} --firmware {} --snapshot {}", seq, hex, in_sleep.front()), true);
+  ASSERT_EQ(roots.status, 0) << roots.out;
+  EXPECT_TRUE(std::regex_search(
+      roots.out,
+      std::regex(fmt::format("scanning the stack 0x20003[0-9a-f]{{3}}\\.\\.0x20004000: SP from "
+                             "snapshot {}'s header",
+                             in_sleep.front()))))
+      << roots.out;
   // A snapshot after the workload differs from the one in the sleep (the capture saw activity).
   EXPECT_NE(table_map(std::string_view(text).substr(idx->back().data_offset, 0x4000)), want_blocks);
 

@@ -265,7 +265,35 @@ TEST_F(DebianFirmware, ImageAloneGivesQstrsTypesAndVersion) {
   for (const TypeObject& ty : f->target.types) functions += ty.name == "function" ? 1 : 0;
   EXPECT_EQ(functions, 8u);
   EXPECT_FALSE(f->fun_bc);  // needs a RAM dump
+  // A Cortex-M vector table: the initial SP is the top of the micro:bit's 16 KiB RAM.
+  EXPECT_EQ(f->target.machine, "ARM");
+  auto vt = cortex_m_vector_table(image->image);
+  ASSERT_TRUE(vt);
+  EXPECT_EQ(vt->address, 0u);
+  EXPECT_EQ(vt->initial_sp, 0x20004000u);
+  EXPECT_EQ(vt->reset % 2, 1u);
   for (const std::string& e : f->evidence) std::cout << "  " << e << "\n";
+}
+
+// Not a vector table: an SP outside SRAM, or handlers that are not Thumb code in the image.
+TEST(FromImage, CortexMVectorTableNeedsSpInSramAndThumbHandlers) {
+  auto image_of = [](std::vector<std::uint32_t> words) {
+    io::MemoryRange r;
+    r.address = 0x1000;
+    for (std::uint32_t w : words)
+      for (int b = 0; b < 4; ++b) r.bytes.push_back(static_cast<std::uint8_t>(w >> (8 * b)));
+    r.bytes.resize(256, 0);
+    io::MemoryImage m;
+    m.add(std::move(r));
+    return m;
+  };
+  auto good = cortex_m_vector_table(image_of({0x20008000, 0x1041, 0x1051, 0x1061}));
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->address, 0x1000u);
+  EXPECT_EQ(good->initial_sp, 0x20008000u);
+  EXPECT_FALSE(cortex_m_vector_table(image_of({0x10008000, 0x1041, 0x1051, 0x1061})));  // SP
+  EXPECT_FALSE(cortex_m_vector_table(image_of({0x20008000, 0x1040, 0x1051, 0x1061})));  // even
+  EXPECT_FALSE(cortex_m_vector_table(image_of({0x20008000, 0x9041, 0x1051, 0x1061})));  // outside
 }
 
 TEST_F(DebianFirmware, WithARamDumpFindsTheHeapAndMpStateCtx) {

@@ -161,6 +161,20 @@ std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::
   return out;
 }
 
+std::optional<CortexMVectors> cortex_m_vector_table(const io::MemoryImage& flash) {
+  if (flash.ranges().empty()) return std::nullopt;
+  std::uint64_t lowest = flash.ranges().front().address;
+  for (const io::MemoryRange& r : flash.ranges()) lowest = std::min(lowest, r.address);
+  io::WordReader w{flash, 4, true};
+  auto sp = w.at(lowest);
+  auto reset = w.at(lowest + 4), nmi = w.at(lowest + 8), hard = w.at(lowest + 12);
+  if (!sp || !reset || !nmi || !hard) return std::nullopt;
+  if (*sp < 0x20000000 || *sp > 0x40000000 || *sp % 4 != 0) return std::nullopt;
+  for (std::uint64_t handler : {*reset, *nmi, *hard})
+    if (handler % 2 != 1 || !flash.covers(handler - 1, 2)) return std::nullopt;
+  return CortexMVectors{lowest, *sp, *reset, *nmi, *hard};
+}
+
 Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
                                           const std::string& image_name) {
   ImageFindings f;
@@ -177,6 +191,17 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   f.evidence.push_back(fmt::format(
       "image: {} bytes in {} range(s); assumed 32-bit little endian (Cortex-M, Xtensa, RISC-V)",
       image_bytes, flash.ranges().size()));
+
+  // A Cortex-M image starts with its vector table: the initial SP in the SRAM region
+  // (0x20000000..0x3fffffff), then the reset, NMI and HardFault handlers, Thumb code (odd
+  // addresses) inside the image. That says the machine, and so the order of its registers.
+  if (auto vt = cortex_m_vector_table(flash)) {
+    t.machine = "ARM";
+    f.evidence.push_back(fmt::format(
+        "machine: ARM Cortex-M: vector table at 0x{:x} (initial SP 0x{:x}, reset handler 0x{:x}, "
+        "NMI 0x{:x}, HardFault 0x{:x}, all Thumb code inside the image)",
+        vt->address, vt->initial_sp, vt->reset, vt->nmi, vt->hard_fault));
+  }
 
   f.version = find_version(flash);
   auto version = version_number(f.version);

@@ -53,6 +53,14 @@ struct ImageFindings {
 std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::uint32_t word_size,
                                              bool little_endian);
 
+// The vector table a Cortex-M image starts with, when its first words are one: an initial SP in
+// the SRAM region and Thumb handlers (odd addresses) inside the image.
+struct CortexMVectors {
+  std::uint64_t address = 0;  // of the table: the image's lowest address
+  std::uint64_t initial_sp = 0, reset = 0, nmi = 0, hard_fault = 0;
+};
+std::optional<CortexMVectors> cortex_m_vector_table(const io::MemoryImage& flash);
+
 // The firmware description from the image alone, and, with a RAM dump of the running firmware,
 // the heap geometry and mp_state_ctx fields too. When mp_state_ctx's start cannot be told, the
 // address of vm.last_pool serves as the anchor the offsets are measured from (said in evidence).
