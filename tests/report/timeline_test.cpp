@@ -46,7 +46,7 @@ std::uint64_t largest_free_scan(const std::vector<bool>& used) {
 
 TEST(TimelineFreeRuns, MatchesBruteForceOnRandomActivity) {
   constexpr std::uint64_t kHeap = 300;
-  FreeRuns runs(kHeap);
+  FreeRunSet runs(kHeap);
   std::vector<bool> used(kHeap, false);
   std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
   std::mt19937 rng(42);

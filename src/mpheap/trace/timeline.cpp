@@ -10,28 +10,28 @@
 
 namespace mpheap::trace {
 
-FreeRuns::FreeRuns(std::uint64_t heap_blocks) : heap_blocks_(heap_blocks) {
+FreeRunSet::FreeRunSet(std::uint64_t heap_blocks) : heap_blocks_(heap_blocks) {
   if (heap_blocks > 0) add_run(0, heap_blocks);
 }
 
-void FreeRuns::add_run(std::uint64_t start, std::uint64_t length) {
+void FreeRunSet::add_run(std::uint64_t start, std::uint64_t length) {
   runs_.emplace(start, length);
   ++lengths_[length];
   free_ += length;
 }
 
-void FreeRuns::remove_run(std::map<std::uint64_t, std::uint64_t>::iterator it) {
+void FreeRunSet::remove_run(std::map<std::uint64_t, std::uint64_t>::iterator it) {
   auto l = lengths_.find(it->second);
   if (--l->second == 0) lengths_.erase(l);
   free_ -= it->second;
   runs_.erase(it);
 }
 
-std::uint64_t FreeRuns::largest() const {
+std::uint64_t FreeRunSet::largest() const {
   return lengths_.empty() ? 0 : lengths_.rbegin()->first;
 }
 
-bool FreeRuns::allocate(std::uint64_t start, std::uint64_t length) {
+bool FreeRunSet::allocate(std::uint64_t start, std::uint64_t length) {
   if (length == 0) return true;
   if (start >= heap_blocks_ || length > heap_blocks_ - start) return false;
   auto it = runs_.upper_bound(start);
@@ -45,7 +45,7 @@ bool FreeRuns::allocate(std::uint64_t start, std::uint64_t length) {
   return true;
 }
 
-void FreeRuns::release(std::uint64_t start, std::uint64_t length) {
+void FreeRunSet::release(std::uint64_t start, std::uint64_t length) {
   if (length == 0) return;
   std::uint64_t first = start, end = start + length;
   auto next = runs_.lower_bound(start);

@@ -43,9 +43,9 @@ struct Timeline {
 
 // The free runs of a heap of known size: an ordered set of runs plus a count per run length,
 // so allocating, freeing (with merging) and the largest run each cost O(log runs).
-class FreeRuns {
+class FreeRunSet {
  public:
-  explicit FreeRuns(std::uint64_t heap_blocks);
+  explicit FreeRunSet(std::uint64_t heap_blocks);
   // Marks [start, start + length) used; false (and no change) unless it lies in one free run.
   bool allocate(std::uint64_t start, std::uint64_t length);
   // Marks [start, start + length) free again, merging with free neighbours; the caller
@@ -79,7 +79,7 @@ class TimelineTracker {
   // allocation that does not fit in the heap (past its end) is the error.
   Expected<TimelinePoint> add(std::uint64_t time, const GcEvent& event, const ReplayStep& step,
                               std::span<const EndedAllocation> ended, std::uint64_t live_blocks);
-  [[nodiscard]] const FreeRuns* free_runs() const { return free_ ? &*free_ : nullptr; }
+  [[nodiscard]] const FreeRunSet* free_runs() const { return free_ ? &*free_ : nullptr; }
   Timeline finish();
 
  private:
@@ -100,7 +100,7 @@ class TimelineTracker {
   std::string source_;
   std::size_t max_points_;
   bool keep_points_;
-  std::optional<FreeRuns> free_;
+  std::optional<FreeRunSet> free_;
   Timeline out_;
   std::vector<Candidate> kept_;
   std::uint64_t width_ = 1;  // events per bucket when decimating
