@@ -20,6 +20,7 @@
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/target/from_map.h"
 #include "mpheap/target/layout_heuristics.h"
+#include "mpheap/target/ram_heap_search.h"
 #include "peak_rss.h"
 
 namespace {
@@ -114,6 +115,26 @@ int main(int argc, char** argv) {
     auto res = heap::can_alloc(*snap, g, (snap->totals.max_free + 1) * big_t->block_size);
     fmt::print("  can_alloc({} bytes, does not fit): {:.3f} ms, {} pinning objects\n", res.bytes,
                ms_since(t0), res.pinning.size());
+
+    // The heap found in the same dump with no symbols at all (mpheap target --ram).
+    std::uint64_t dump_bytes = 0;
+    for (const io::MemoryRange& range : big.ranges()) dump_bytes += range.bytes.size();
+    std::vector<double> search;
+    std::size_t areas = 0;
+    for (int i = 0; i < 20; ++i) {
+      const auto s0 = Clock::now();
+      auto found = target::find_heap_areas_in_ram(big, 4, true);
+      search.push_back(ms_since(s0));
+      if (!found) {
+        fmt::print(stderr, "RAM search: {}\n", found.error().message());
+        return 1;
+      }
+      areas = found->areas.size();
+    }
+    std::sort(search.begin(), search.end());
+    const double median = search[search.size() / 2];
+    fmt::print("  heap found in RAM alone ({} bytes, {} area): median {:.3f} ms, {:.0f} MB/s\n",
+               dump_bytes, areas, median, static_cast<double>(dump_bytes) / 1e3 / median);
   }
 
   // The sequence of small snapshots.
