@@ -5,7 +5,7 @@
 // Run: (cd web && npm ci) && MPHEAP=build/release/bin/mpheap node tests/browser/report.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   artifacts, budgets, buildReport, data, launch, makeSnapshotSequence, openReport, run, screenshot,
@@ -272,8 +272,11 @@ describe('size and time budgets', () => {
 
 describe('page source', () => {
   test('web/src has no external references', () => {
-    for (const f of ['report.html', 'report.js', 'report.css']) {
-      const text = readFileSync(join(data, '../../web/src', f), 'utf8');
+    const src = join(data, '../../web/src');
+    const modules = readdirSync(join(src, 'js')).filter((f) => f.endsWith('.js'));
+    assert.ok(modules.length > 0, 'web/src/js holds the page script modules');
+    for (const f of ['report.html', 'report.js', 'report.css', ...modules.map((m) => `js/${m}`)]) {
+      const text = readFileSync(join(src, f), 'utf8');
       assert.doesNotMatch(text, /(src|href)\s*=\s*["']?(https?:)?\/\//i, f);
       assert.doesNotMatch(text, /@import|url\(/i, f);
     }
