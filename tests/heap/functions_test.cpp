@@ -77,5 +77,23 @@ TEST(Functions, CircuitPythonWorkloadNamesAndLines) {
   EXPECT_EQ(describe(functions[1]), "move (workload.py, lines 23-24)");
 }
 
+// qemu-microbit (MicroPython 1.28, the workload frozen into flash): the bytecode is not in the
+// RAM dump, so the functions stay unnamed, but the module context the compiler allocated for
+// the frozen module ({module NULL, __main__'s globals, constants}, which every function object
+// points at) is labelled, and with it every block of snap2 has a type.
+TEST(Functions, FrozenCodeKeepsItsModuleContextLabelled) {
+  auto l = testing::load_fixture_snapshot("qemu-microbit", true, "qstr_static.txt",
+                                          {"snap2_ram.bin@0x20000000"});
+  ObjectReader reader(l.t, l.ram, l.snap);
+  std::vector<FunctionInfo> functions = name_objects(l.snap, reader, l.t);
+  EXPECT_EQ(functions.size(), 6u);
+  for (const FunctionInfo& f : functions) EXPECT_TRUE(f.name.empty()) << f.name;
+  const HeapObject* context = reader.object_at(0x20000470);
+  ASSERT_NE(context, nullptr);
+  EXPECT_EQ(context->type, "module context");
+  EXPECT_EQ(reader.read_word(0x20000474), 0x2000006cu);  // &mp_state_ctx.vm.dict_main
+  for (const HeapObject& o : l.snap.objects) EXPECT_FALSE(o.type.empty()) << std::hex << o.address;
+}
+
 }  // namespace
 }  // namespace mpheap::heap

@@ -111,6 +111,9 @@ TEST(NamedObjects, MicrobitSnap2) {
   EXPECT_EQ(r.object_at(0x200004e0)->type, "dict table");  // CONFIG's table
   EXPECT_EQ(r.object_at(0x20000a30)->type, "dict table");  // __main__'s globals table
   EXPECT_EQ(r.object_at(0x20000410)->type, "dict table");  // sys.modules' table
+  // sys.argv's items: vm.mp_sys_argv_obj is a list inside mp_state_ctx (firmware.ptype.txt:
+  // vm at +36, the list at vm+108, its items pointer at +12), 0x20000460 in the dump.
+  EXPECT_EQ(r.object_at(0x20000460)->type, "list items");
 }
 
 TEST(NamedObjects, UnixSnap2) {

@@ -141,6 +141,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   const target::Symbol* module_type = t.find_symbol("mp_type_module");
   const std::uint64_t W = t.word_size;
   std::vector<std::uint64_t> bytecode_blocks;
+  std::vector<std::uint64_t> contexts;  // module contexts (since 1.19): {module, dict, ...}
   for (const HeapObject& o : s.objects) {
     if (!o.type_pointer) continue;
     const bool generator = gen_wrap != nullptr && *o.type_pointer == gen_wrap->address + bias;
@@ -167,6 +168,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
       if (!generator) out.push_back(std::move(f));
       continue;
     }
+    if (context) contexts.push_back(*second);
     auto bc = reader.read_word(o.address + (context ? 3 : 2) * W);
     if (!bc) {
       out.push_back(std::move(f));
@@ -264,6 +266,12 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   for (std::uint64_t a : bytecode_blocks)
     if (const HeapObject* block = reader.object_at(a); block != nullptr && block->type.empty())
       s.objects[static_cast<std::size_t>(block - s.objects.data())].type = "bytecode";
+  // A module context {module or NULL, globals dict, constants} on the heap: code compiled at
+  // run time (a script, the REPL) has no module object, so the compiler allocates one.
+  for (std::uint64_t a : contexts)
+    if (const HeapObject* block = reader.object_at(a);
+        block != nullptr && block->address == a && block->type.empty())
+      s.objects[static_cast<std::size_t>(block - s.objects.data())].type = "module context";
   return out;
 }
 

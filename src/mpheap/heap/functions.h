@@ -35,7 +35,8 @@ struct FunctionInfo {
 };
 
 // Decodes every bytecode function object of the snapshot (in address order) and labels the
-// allocations holding their bytecode "bytecode" (when not typed otherwise).
+// allocations holding their bytecode "bytecode" and their module contexts (1.19+) "module
+// context" (when not typed otherwise).
 std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& reader,
                                            const target::Target& t);
 

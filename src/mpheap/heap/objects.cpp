@@ -257,6 +257,17 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
       label(word(o.address + t.word_size + (L.map_table - L.map_used_word)), "instance members");
     }
   }
+  // Lists embedded in mp_state_ctx (sys.argv, sys.path in some builds): a word holding
+  // &mp_type_list, then {alloc, len, items} with len <= alloc, their items on the heap.
+  if (const target::Symbol* list = t.find_symbol("mp_type_list"); list && t.mp_state_ctx) {
+    const std::uint64_t ctx = *t.mp_state_ctx + s.load_bias;
+    const std::uint64_t end = ctx + t.state.mem_area.value_or(t.state.size);
+    for (std::uint64_t a = ctx; a + L.list_items < end; a += t.word_size) {
+      if (word(a) != list->address + s.load_bias) continue;
+      auto alloc = word(a + L.list_alloc), len = word(a + L.list_len);
+      if (alloc && len && *len <= *alloc) label(word(a + L.list_items), "list items");
+    }
+  }
   // The tables of the dicts embedded in mp_state_ctx: __main__'s globals and sys.modules.
   for (const target::Offset& dict : {t.state.vm_dict_main, t.state.vm_mp_loaded_modules_dict}) {
     if (t.mp_state_ctx && dict)
