@@ -11,6 +11,7 @@
 
 #include "mpheap/heap/dominators.h"
 #include "mpheap/heap/fragmentation.h"
+#include "mpheap/heap/functions.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/snapshot.h"
 
@@ -25,13 +26,40 @@ mpheap::target::Target fuzz_target(std::size_t size) {
   t.little_endian = true;
   t.block_size = 16;
   t.symbols.push_back({"mp_state_ctx", kRam, 0x40, 'B', ".bss"});
-  t.symbols.push_back({"mp_type_str", 0x1000, 0x30, 'R', ".rodata"});
-  t.types.push_back({0x1000, "mp_type_str", "str"});
+  // Built-in types at fixed ROM addresses (not in the fuzzed RAM): a type pointer in the input
+  // can name any of them, so every naming pass runs on arbitrary contents.
+  const char* names[][2] = {{"mp_type_str", "str"},
+                            {"mp_type_list", "list"},
+                            {"mp_type_dict", "dict"},
+                            {"mp_type_set", "set"},
+                            {"mp_type_int", "int"},
+                            {"mp_type_fun_bc", "function"},
+                            {"mp_type_gen_wrap", "generator"},
+                            {"mp_type_module", "module"},
+                            {"mp_type_type", "type"},
+                            {"mp_type_bytearray", "bytearray"},
+                            {"mp_type_tuple", "tuple"},
+                            {"mp_type_closure", "closure"}};
+  std::uint64_t at = 0x1000;
+  for (const auto& [symbol, name] : names) {
+    t.symbols.push_back({symbol, at, 0x30, 'R', ".rodata"});
+    t.types.push_back({at, symbol, name});
+    at += 0x40;
+  }
   t.regions.push_back({".bss", RegionKind::bss, kRam, kRam + size});
   t.mp_state_ctx = kRam;
   t.state.size = 0x40;
   t.state.mem_area = 0x20;
   t.state.vm_dict_main = 0x08;
+  t.state.vm_last_pool = 0x04;
+  t.state.vm_mp_loaded_modules_dict = 0x18;
+  t.state.thread_stack_top = 0x00;
+  t.qstr_pool.size = 16;
+  t.qstr_pool.prev = 0;
+  t.qstr_pool.total_prev_len = 4;
+  t.qstr_pool.alloc = 8;
+  t.qstr_pool.len = 12;
+  t.qstr_pool.qstrs = 16;
   t.state.area.size = 28;
   t.state.area.gc_alloc_table_start = 0;
   t.state.area.gc_alloc_table_byte_len = 4;
@@ -57,6 +85,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)snap.error().message();
     return 0;
   }
+  // The naming passes (classes, header-less blocks, functions and what they point at) and the
+  // value reader on whatever the input holds.
+  heap::ObjectReader reader(t, ram, *snap);
+  const std::vector<heap::FunctionInfo> functions = heap::name_objects(*snap, reader, t);
+  for (const heap::FunctionInfo& f : functions) (void)heap::describe(f);
+  for (const auto& [name, value] : reader.globals()) (void)reader.repr(value);
+  for (std::size_t i = 0; i < snap->objects.size() && i < 64; ++i)
+    (void)reader.repr(snap->objects[i].address);
   heap::GraphOptions options;
   if (size > 64) options.stack = heap::AddressRange{kRam + size - 64, kRam + size};
   const heap::ObjectGraph g = heap::build_graph(t, ram, *snap, options);

@@ -59,6 +59,38 @@ TEST(Functions, UnixWorkloadNamesAndLines) {
     EXPECT_EQ(obj->function, describe(fn));
   }
   EXPECT_EQ(reader.repr(0x5555555f3dc0), "<function make_counter at 0x5555555f3dc0>");
+
+  // What the functions point at: the module context (its globals are __main__'s), the module's
+  // qstr table (source file first, then "<module>"), and child tables of raw codes.
+  auto type_at = [&](std::uint64_t a) {
+    const HeapObject* o = reader.object_at(a);
+    return o != nullptr && o->address == a ? o->type : std::string("(none)");
+  };
+  EXPECT_EQ(type_at(0x5555555f3980), "module context");
+  EXPECT_EQ(type_at(0x5555555f57a0), "qstr table");
+  auto q0 = reader.bytes(0x5555555f57a0, 4);
+  ASSERT_TRUE(q0);
+  auto qstr16 = [&](std::size_t i) {
+    return static_cast<std::uint64_t>(static_cast<std::uint8_t>((*q0)[2 * i]) |
+                                      (static_cast<std::uint8_t>((*q0)[2 * i + 1]) << 8));
+  };
+  EXPECT_EQ(reader.qstr(qstr16(0)), "workload_a.py");
+  EXPECT_EQ(reader.qstr(qstr16(1)), "<module>");
+  // <module> defines Sprite, make_counter and squares: three raw codes whose bytecode is that
+  // of the live functions; make_counter's own child table holds counter's raw code.
+  EXPECT_EQ(type_at(0x5555555f3ea0), "child table");
+  for (std::uint64_t rc : {0x5555555f39a0u, 0x5555555f3ba0u, 0x5555555f3c20u})
+    EXPECT_EQ(type_at(rc), "raw code") << std::hex << rc;
+  EXPECT_EQ(reader.read_word(0x5555555f3ba0 + 8), 0x5555555f5200u);  // make_counter's bytecode
+  EXPECT_EQ(reader.read_word(0x5555555f3c20 + 8), 0x5555555f5360u);  // squares'
+  EXPECT_EQ(type_at(0x5555555f51e0), "child table");
+  EXPECT_EQ(type_at(0x5555555f3a80), "raw code");
+  EXPECT_EQ(reader.read_word(0x5555555f3a80 + 8), 0x5555555f5780u);  // counter's bytecode
+  // Sprite's class body is no live function, but its raw code names its bytecode.
+  EXPECT_EQ(type_at(0x5555555f4d40), "bytecode");
+  // TAGS = {'red', 'green', 'blue'}: the set's table; BIG = 2 ** 100 + 12345: its digits.
+  EXPECT_EQ(type_at(0x5555555f3fe0), "set table");
+  EXPECT_EQ(type_at(0x5555555f4d00), "int digits");
 }
 
 // circuitpython-unix/workload.py (CircuitPython 10): Sprite.__init__ 18-20, move 23-24, the

@@ -250,6 +250,17 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
       label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)), "dict table");
     } else if (o.type == "bytearray" || o.type == "array") {
       label(word(o.address + L.list_items), "bytearray data");  // {base, typecode+free, len, items}
+    } else if (o.type == "set" || o.type == "frozenset") {
+      // {base, mp_set_t {alloc, used, table}}
+      auto alloc = word(o.address + t.word_size), used = word(o.address + 2 * t.word_size);
+      if (alloc && used && *used <= *alloc) label(word(o.address + 3 * t.word_size), "set table");
+    } else if (o.type == "int") {
+      // A big int (MPZ): {base, mpz_t {neg:1, fixed_dig:1, alloc, len, dig}}; its digits are
+      // a block of their own unless fixed. Long-long builds have no pointer there: the shape
+      // (len <= alloc, digits not fixed) and a head block at the address keep them out.
+      auto bits = word(o.address + t.word_size), len = word(o.address + 2 * t.word_size);
+      if (bits && len && (*bits & 2) == 0 && *len <= (*bits >> 2) && (*bits >> 2) < (1u << 20))
+        label(word(o.address + 3 * t.word_size), "int digits");
     } else if (const HeapObject* cls = o.type_pointer ? reader.object_at(*o.type_pointer) : nullptr;
                cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty() &&
                o.type == cls->class_name) {
