@@ -96,6 +96,95 @@ int fail(const Error& e) {
   return 1;
 }
 
+// The roots a user gave: --stack START:END, and --regs (gdb's `info registers`) with its SP.
+struct GivenRoots {
+  std::optional<heap::AddressRange> stack;
+  std::vector<io::Register> registers;
+  std::optional<std::uint64_t> sp;
+  std::string regs_path;
+};
+
+Expected<GivenRoots> given_roots(const HeapArgs& a) {
+  GivenRoots g;
+  g.regs_path = a.regs;
+  if (!a.stack.empty()) {
+    auto colon = a.stack.find(':');
+    auto lo = parse_address(std::string_view(a.stack).substr(0, colon), "--stack");
+    auto hi = colon == std::string::npos
+                  ? lo
+                  : parse_address(std::string_view(a.stack).substr(colon + 1), "--stack");
+    if (!lo || !hi || colon == std::string::npos || *hi <= *lo)
+      return Error{"--stack", 0, 0,
+                   fmt::format("expected START:END addresses of the stack, found '{}'", a.stack)};
+    g.stack = heap::AddressRange{*lo, *hi};
+  }
+  if (!a.regs.empty()) {
+    auto text = io::read_whole_file(a.regs);
+    if (!text) return text.error();
+    auto parsed = io::parse_registers(*text, a.regs);
+    if (!parsed) return parsed.error();
+    g.registers = std::move(*parsed);
+    g.sp = io::stack_pointer(g.registers);
+    if (!g.sp && !g.stack)
+      return Error{a.regs, 0, 0,
+                   "no stack pointer among the registers (expected sp, rsp, esp or a1)"};
+  }
+  return g;
+}
+
+// One snapshot's roots beyond mp_state_ctx and .data/.bss: the registers (--regs, else those
+// `mpheap capture snapshots` kept in the snapshot's header) and the stack from their SP to the
+// stack's top (--stack overrides). Registers given by the user that do not fit the dump are an
+// error; a header's are a warning (the snapshot is still analysed, without the stack).
+struct StackRoots {
+  heap::GraphOptions options;
+  std::vector<std::string> notes;  // how the stack was found, or why a header's were not used
+  std::string warning;             // this snapshot's stack is not scanned, and why
+};
+
+Expected<StackRoots> stack_roots(const GivenRoots& given, const target::Target& t,
+                                 const io::MemoryImage& mem, std::uint64_t bias,
+                                 const io::SnapshotHeader* header, std::uint64_t index) {
+  StackRoots out;
+  out.options.registers = given.registers;
+  std::optional<std::uint64_t> sp = given.sp;
+  std::string from = given.regs_path;
+  const bool from_header =
+      given.regs_path.empty() && !given.stack && header != nullptr && !header->registers.empty();
+  if (from_header) {
+    auto g = io::registers_from_g_reply(header->registers, t.machine, t.word_size, t.little_endian);
+    if (!g) {
+      out.notes.push_back(fmt::format(
+          "note: the registers in the snapshots' headers are not used: {}; give --regs or --stack",
+          g.error().what));
+      return out;
+    }
+    out.options.registers = std::move(*g);
+    sp = io::stack_pointer(out.options.registers);
+    from = fmt::format("snapshot {}'s header", index);
+  }
+  if (given.stack) {
+    out.options.stack = given.stack;
+    return out;
+  }
+  if (!sp) return out;
+  auto top = heap::find_stack_top(t, mem, bias);
+  auto range = top ? heap::stack_range(*sp, *top)
+                   : Expected<heap::AddressRange>(
+                         Error{from, 0, 0,
+                               "the stack's top is not known (no mp_state_ctx.thread.stack_top "
+                               "in the dump, no stack-top symbol): give --stack SP:TOP"});
+  if (!range) {
+    if (!from_header) return Error{from, 0, 0, range.error().what};
+    out.warning = fmt::format("the stack is not scanned: {}", range.error().what);
+    return out;
+  }
+  out.options.stack = *range;
+  out.notes.push_back(fmt::format("scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}",
+                                  range->start, range->end, from, top->how));
+  return out;
+}
+
 int run_heap(const HeapArgs& a) {
   // A snapshot sequence (mpheap capture snapshots) names its dumps' address and size itself;
   // its dumps are read as if laid end to end (file_offset maps such an offset into the file).
@@ -193,32 +282,8 @@ int run_heap(const HeapArgs& a) {
   }
 
   // Roots beyond mp_state_ctx and .data/.bss: the registers and the stack from SP to its top.
-  std::optional<heap::AddressRange> explicit_stack;
-  if (!a.stack.empty()) {
-    auto colon = a.stack.find(':');
-    auto lo = parse_address(std::string_view(a.stack).substr(0, colon), "--stack");
-    auto hi = colon == std::string::npos
-                  ? lo
-                  : parse_address(std::string_view(a.stack).substr(colon + 1), "--stack");
-    if (!lo || !hi || colon == std::string::npos || *hi <= *lo)
-      return fail(
-          Error{"--stack", 0, 0,
-                fmt::format("expected START:END addresses of the stack, found '{}'", a.stack)});
-    explicit_stack = heap::AddressRange{*lo, *hi};
-  }
-  std::vector<io::Register> registers;
-  std::optional<std::uint64_t> sp;
-  if (!a.regs.empty()) {
-    auto text = io::read_whole_file(a.regs);
-    if (!text) return fail(text.error());
-    auto parsed = io::parse_registers(*text, a.regs);
-    if (!parsed) return fail(parsed.error());
-    registers = std::move(*parsed);
-    sp = io::stack_pointer(registers);
-    if (!sp && !explicit_stack)
-      return fail(Error{a.regs, 0, 0,
-                        "no stack pointer among the registers (expected sp, rsp, esp or a1)"});
-  }
+  auto given = given_roots(a);
+  if (!given) return fail(given.error());
 
   int status = 0;
   for (std::uint64_t index : which) {
@@ -247,49 +312,15 @@ int run_heap(const HeapArgs& a) {
       fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}: {}\n", dumps.path(), index, where,
                  d.what);
     }
-    // Registers: --regs, else those `mpheap capture snapshots` kept in this snapshot's header.
-    heap::GraphOptions go;
-    go.registers = registers;
-    std::optional<std::uint64_t> sp_here = sp;
-    std::string regs_from = a.regs;
-    const bool from_header = a.regs.empty() && !explicit_stack && seq != nullptr &&
-                             index < seq->entries.size() &&
-                             !seq->entries[index].header.registers.empty();
-    if (from_header) {
-      auto g = io::registers_from_g_reply(seq->entries[index].header.registers, t.machine,
-                                          t.word_size, t.little_endian);
-      if (g) {
-        go.registers = std::move(*g);
-        sp_here = io::stack_pointer(go.registers);
-        regs_from = fmt::format("snapshot {}'s header", index);
-      } else if (index == which.front()) {
-        fmt::print(stderr,
-                   "mpheap heap: note: the registers in the snapshots' headers are not used: {}; "
-                   "give --regs or --stack\n",
-                   g.error().what);
-      }
-    }
-    if (explicit_stack) {
-      go.stack = explicit_stack;
-    } else if (sp_here) {
-      auto top = heap::find_stack_top(t, mem, bias);
-      auto range = top ? heap::stack_range(*sp_here, *top)
-                       : Expected<heap::AddressRange>(Error{
-                             regs_from, 0, 0,
-                             "the stack's top is not known (no mp_state_ctx.thread.stack_top in "
-                             "the dump, no stack-top symbol): give --stack SP:TOP"});
-      if (range) {
-        go.stack = *range;
-        if (index == which.front())
-          fmt::print(stderr, "mpheap heap: scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}\n",
-                     range->start, range->end, regs_from, top->how);
-      } else if (!from_header) {
-        return fail(Error{regs_from, 0, 0, range.error().what});
-      } else {
-        fmt::print(stderr, "mpheap heap: {}: snapshot {}: the stack is not scanned: {}\n",
-                   dumps.path(), index, range.error().what);
-      }
-    }
+    const io::SnapshotHeader* header =
+        seq != nullptr && index < seq->entries.size() ? &seq->entries[index].header : nullptr;
+    auto roots = stack_roots(*given, t, mem, bias, header, index);
+    if (!roots) return fail(roots.error());
+    if (index == which.front())
+      for (const std::string& n : roots->notes) fmt::print(stderr, "mpheap heap: {}\n", n);
+    if (!roots->warning.empty())
+      fmt::print(stderr, "mpheap heap: {}: snapshot {}: {}\n", dumps.path(), index, roots->warning);
+    const heap::GraphOptions& go = roots->options;
     heap::ObjectGraph graph = heap::build_graph(t, mem, *snap, go);
     heap::Reachability reach = heap::reachability(*snap, graph);
     if (!a.dot.empty()) {
