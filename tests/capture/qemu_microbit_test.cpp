@@ -19,7 +19,10 @@
 #include "capture/process_util.h"
 #include "cli/cli_runner.h"
 #include "heap/mem_info.h"
+#include "mpheap/io/firmware_image.h"
+#include "mpheap/io/registers.h"
 #include "mpheap/io/snapshot_sequence.h"
+#include "mpheap/target/from_image.h"
 #include "trace/test_util.h"
 
 namespace mpheap::capture {
@@ -254,6 +257,39 @@ TEST(CaptureQemuMicrobit, SnapshotsMatchTheFirmwaresBlockMap) {
       << unreadable.out;
   EXPECT_FALSE(std::filesystem::exists(bad));
   EXPECT_FALSE(std::filesystem::exists(bad + ".part"));
+
+  // --on: a snapshot at each stop at a breakpoint. The firmware's TIMER0 interrupt handler
+  // (nRF51 IRQ 8: vector 24 of the image's vector table) runs all the time; each snapshot's
+  // registers show the target stopped there (pc = the handler, without the Thumb bit).
+  auto image = io::load_firmware_image(hex, std::nullopt);
+  ASSERT_TRUE(image) << image.error().message();
+  auto vt = target::cortex_m_vector_table(image->image);
+  ASSERT_TRUE(vt);
+  auto handler = image->image.read(vt->address + 24 * 4, 4, true);
+  ASSERT_TRUE(handler);
+  ASSERT_EQ(*handler % 2, 1u);
+  const std::uint64_t at = *handler - 1;
+  const std::string on = dir.file("on.seq");
+  auto stops = mpheap::testing::run_mpheap(
+      fmt::format("capture snapshots --remote 127.0.0.1:{} --ram 0x20000000:0x20004000 --on {:#x} "
+                  "--count 3 -o {}",
+                  gdb_port, at, on),
+      true);
+  ASSERT_EQ(stops.status, 0) << stops.out;
+  EXPECT_NE(stops.out.find("3 snapshots of 0x20000000..0x20004000"), std::string::npos)
+      << stops.out;
+  auto on_idx = io::index_snapshot_sequence_file(on);
+  ASSERT_TRUE(on_idx) << on_idx.error().message();
+  ASSERT_EQ(on_idx->size(), 3u);
+  for (const io::SnapshotEntry& e : *on_idx) {
+    EXPECT_EQ(e.header.trigger, fmt::format("on:{:#x}", at));
+    auto regs = io::registers_from_g_reply(e.header.registers, "ARM", 4, true);
+    ASSERT_TRUE(regs) << regs.error().message();
+    EXPECT_EQ(regs->back().name, "pc");
+    EXPECT_EQ(regs->back().value, at);
+  }
+  // The target runs on afterwards: the REPL still answers.
+  EXPECT_EQ(run_chunk("print('after', 6 * 7)\n", 5s), "OKafter 42\r\n");
 }
 
 }  // namespace
