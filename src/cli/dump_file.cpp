@@ -47,6 +47,11 @@ std::optional<std::string> DumpFile::settle_size(const target::Target& t) {
       bytes_, size_, bytes_ % size_);
 }
 
+Expected<io::MemoryRange> DumpFile::read_probe() {
+  constexpr std::uint64_t kProbeBytes = 64ULL << 20;
+  return read(0, size_ != 0 ? size_ : std::min(bytes_, kProbeBytes));
+}
+
 Expected<io::MemoryRange> DumpFile::read(std::uint64_t at, std::uint64_t bytes) {
   io::MemoryRange r;
   r.address = address_;

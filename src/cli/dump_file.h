@@ -41,6 +41,10 @@ class DumpFile {
   }
   // `bytes` bytes from offset `at` of the dumps laid end to end, placed at the dump's address.
   Expected<io::MemoryRange> read(std::uint64_t at, std::uint64_t bytes);
+  // What the target's layouts are looked for in: the first dump, or the file's first 64 MiB
+  // while the dump size is not settled (a raw sequence's later dumps then lie above the region
+  // and are not read).
+  Expected<io::MemoryRange> read_probe();
   // Dump `index` (0-based) whole.
   Expected<io::MemoryRange> read_dump(std::uint64_t index) { return read(index * size_, size_); }
 

@@ -193,11 +193,8 @@ int run_heap(const HeapArgs& a) {
   DumpFile& dumps = *opened;
   const io::SnapshotDumps* seq = dumps.sequence();
 
-  // The target, with layouts looked for in the first dump (or the file's start: a sequence's
-  // later dumps then lie above the region and are not read).
-  constexpr std::uint64_t kProbeBytes = 64ULL << 20;
-  auto first =
-      dumps.read(0, dumps.size() != 0 ? dumps.size() : std::min(dumps.file_bytes(), kProbeBytes));
+  // The target, with layouts looked for in the first dump.
+  auto first = dumps.read_probe();
   if (!first) return fail(first.error());
   io::MemoryImage extra;
   extra.add(std::move(*first));

@@ -45,16 +45,17 @@ int fail(const Error& e) {
 
 // Decodes every dump of every --heap file, one at a time, into the report's summaries.
 Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& a,
+                                                              std::vector<DumpFile>& files,
                                                               const LoadedTarget& loaded) {
   std::vector<report::SnapshotSummary> out;
   const target::Target& t = loaded.target;
   std::uint64_t bias = loaded.findings ? loaded.findings->load_bias : 0;
-  std::vector<DumpFile> files;
-  for (const std::string& spec : a.heap) {
-    auto d = DumpFile::open(spec, a.dump_size);
-    if (!d) return d.error();
-    files.push_back(std::move(*d));
-  }
+  // The other memory (--mem, --ram) in every snapshot, without the probe of the first file.
+  std::vector<const io::MemoryRange*> others;
+  for (const io::MemoryRange& r : loaded.ram.ranges())
+    if (std::none_of(files.begin(), files.end(),
+                     [&](const DumpFile& f) { return f.path() == r.source; }))
+      others.push_back(&r);
   for (DumpFile& d : files) {
     if (auto warning = d.settle_size(t)) fmt::print(stderr, "mpheap report: {}\n", *warning);
     std::string name = std::filesystem::path(d.path()).filename().string();
@@ -65,11 +66,7 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
       auto range = d.read_dump(index);
       if (!range) return range.error();
       io::MemoryImage mem;
-      // The other memory (--mem, --ram), without the probe of the first --heap file.
-      for (const io::MemoryRange& r : loaded.ram.ranges())
-        if (std::none_of(files.begin(), files.end(),
-                         [&](const DumpFile& f) { return f.path() == r.source; }))
-          mem.add(r);
+      for (const io::MemoryRange* r : others) mem.add(*r);
       mem.add(std::move(*range));
       auto snap = heap::decode_snapshot(t, mem, bias);
       if (!snap)
@@ -94,16 +91,19 @@ int run_report(const ReportArgs& a) {
                "mpheap report: nothing to show: give a trace LOG and/or --heap DUMP@ADDR\n");
     return 1;
   }
+  // Every --heap file is opened (a sequence indexed) once, here.
+  std::vector<DumpFile> files;
+  for (const std::string& spec : a.heap) {
+    auto d = DumpFile::open(spec, a.dump_size);
+    if (!d) return fail(d.error());
+    files.push_back(std::move(*d));
+  }
   std::optional<LoadedTarget> loaded;
-  if (!a.heap.empty() || a.target.given()) {
+  if (!files.empty() || a.target.given()) {
     io::MemoryImage extra;
-    if (!a.heap.empty()) {
-      // Layouts are looked for in the first dump (a raw sequence's first 64 MiB at most).
-      auto d = DumpFile::open(a.heap.front(), a.dump_size);
-      if (!d) return fail(d.error());
-      auto r = d->read(0, d->size() != 0
-                              ? d->size()
-                              : std::min<std::uint64_t>(d->file_bytes(), std::uint64_t{64} << 20));
+    if (!files.empty()) {
+      // Layouts are looked for in the first dump.
+      auto r = files.front().read_probe();
       if (!r) return fail(r.error());
       extra.add(std::move(*r));
     }
@@ -117,7 +117,7 @@ int run_report(const ReportArgs& a) {
 
   report::HtmlReportInput input;
   if (!a.heap.empty()) {
-    auto s = read_snapshots(a, *loaded);
+    auto s = read_snapshots(a, files, *loaded);
     if (!s) return fail(s.error());
     input.snapshots = std::move(*s);
   }
@@ -148,9 +148,7 @@ int run_report(const ReportArgs& a) {
   input.title = !a.title.empty() ? a.title
                 : !a.trace.empty()
                     ? std::filesystem::path(a.trace).filename().string()
-                    : std::filesystem::path(a.heap.front().substr(0, a.heap.front().rfind('@')))
-                          .filename()
-                          .string();
+                    : std::filesystem::path(files.front().path()).filename().string();
   std::string page = report::html_report(input);
   auto written = report::write_text_file(a.output, page);
   if (!written) return fail(written.error());
