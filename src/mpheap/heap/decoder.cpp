@@ -107,18 +107,19 @@ BlockTable read_block_table(const TableSpec& spec, std::size_t ai, const target:
     return table;
   }
   taken.push_back({start, end, fmt::format("{} table", spec.name)});
-  auto decode_byte = [&](std::uint64_t i, std::uint8_t byte) {
+  // Byte i of the table (one byte of the dump) gives the bits of blocks 8i .. 8i+7.
+  auto decode_byte = [&](std::uint64_t i, std::string_view byte) {
     for (std::uint64_t k = 0; k < 8 && i * 8 + k < blocks; ++k)
-      table.bits[i * 8 + k] = ((byte >> k) & 1) != 0 ? TableBit::set : TableBit::clear;
+      table.bits[i * 8 + k] = target::block_table_bit(byte, k) ? TableBit::set : TableBit::clear;
   };
   if (auto all = memory.bytes(start, bytes)) {
-    for (std::uint64_t i = 0; i < bytes; ++i) decode_byte(i, static_cast<std::uint8_t>((*all)[i]));
+    for (std::uint64_t i = 0; i < bytes; ++i) decode_byte(i, all->substr(i, 1));
     return table;
   }
   std::uint64_t missing = 0, first_missing = 0;
   for (std::uint64_t i = 0; i < bytes; ++i) {
     if (auto byte = memory.bytes(start + i, 1)) {
-      decode_byte(i, static_cast<std::uint8_t>((*byte)[0]));
+      decode_byte(i, *byte);
     } else if (missing++ == 0) {
       first_missing = start + i;
     }
@@ -234,10 +235,8 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       continue;
     }
     a.kinds.resize(blocks);
-    for (std::uint64_t i = 0; i < blocks; ++i) {
-      auto byte = static_cast<std::uint8_t>((*table)[i / 4]);
-      a.kinds[i] = static_cast<BlockKind>((byte >> ((i % 4) * 2)) & 3);
-    }
+    for (std::uint64_t i = 0; i < blocks; ++i)
+      a.kinds[i] = static_cast<BlockKind>(target::alloc_table_kind(*table, i));
     const TableSpec specs[] = {
         {"finaliser", t.state.area.gc_finaliser_table_start, b.finaliser_table,
          &AreaSnapshot::finaliser_table, &HeapObject::has_finaliser, true},

@@ -524,7 +524,7 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
     auto table = ram->bytes(h.alloc_table, h.alloc_table_bytes);
     if (!table || dict_type == nullptr) continue;
     for (std::uint64_t i = 0; i < h.blocks(); ++i) {
-      auto kind = (static_cast<std::uint8_t>((*table)[i / 4]) >> ((i % 4) * 2)) & 3;
+      const unsigned kind = alloc_table_kind(*table, i);
       if (kind != 1 && kind != 3) continue;
       std::uint64_t o = h.pool_start + i * heap->block_size;
       auto ty = r.at(o), globals = r.at(o + W);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mpheap/io/memory_image.h"
@@ -21,6 +22,18 @@
 #include "mpheap/util/error.h"
 
 namespace mpheap::target {
+
+// Entry `block` of an allocation table, as py/gc.c's ATB_GET_KIND reads it (2 bits per block, 4
+// blocks per byte from the low bits): 0 free, 1 head, 2 tail, 3 mark.
+inline unsigned alloc_table_kind(std::string_view table, std::uint64_t block) {
+  return (static_cast<std::uint8_t>(table[block / 4]) >> ((block % 4) * 2)) & 3u;
+}
+
+// Bit `block` of a one-bit-per-block table (finaliser, weakref, selective collect), as FTB_GET
+// reads it: 8 blocks per byte from the low bit.
+inline bool block_table_bit(std::string_view table, std::uint64_t block) {
+  return ((static_cast<std::uint8_t>(table[block / 8]) >> (block % 8)) & 1u) != 0;
+}
 
 struct HeapAreaBounds {
   std::uint64_t record = 0;  // address of the mp_state_mem_area_t

@@ -80,9 +80,9 @@ Geometry geometry(const AreaShape& s) {
 std::optional<int> block_kind(const io::MemoryImage& ram, const HeapAreaBounds& b,
                               std::uint64_t i) {
   if (i >= b.blocks()) return std::nullopt;
-  auto byte = ram.read(b.alloc_table + i / 4, 1);
+  auto byte = ram.bytes(b.alloc_table + i / 4, 1);
   if (!byte) return std::nullopt;
-  return static_cast<int>((*byte >> ((i % 4) * 2)) & 3);
+  return static_cast<int>(alloc_table_kind(*byte, i % 4));
 }
 
 // The first block that makes the allocation table impossible: a tail with no head or tail
@@ -92,7 +92,7 @@ std::optional<std::uint64_t> invalid_block(const io::MemoryImage& ram, const Hea
   if (!atb) return std::nullopt;
   int previous = 0;
   for (std::uint64_t i = 0; i < b.blocks(); ++i) {
-    int kind = (static_cast<std::uint8_t>((*atb)[i / 4]) >> ((i % 4) * 2)) & 3;
+    const auto kind = static_cast<int>(alloc_table_kind(*atb, i));
     if (kind == 2 && previous == 0) return i;
     previous = kind;
   }
@@ -110,10 +110,9 @@ void count_table_bits(const io::MemoryImage& ram, const HeapAreaBounds& b, std::
   auto bits = ram.bytes(table, (b.blocks() + 7) / 8);
   if (!atb || !bits) return;
   for (std::uint64_t i = 0; i < b.blocks(); ++i) {
-    auto kind = (static_cast<std::uint8_t>((*atb)[i / 4]) >> ((i % 4) * 2)) & 3;
-    if (kind != 1) continue;
+    if (alloc_table_kind(*atb, i) != 1) continue;
     ++out.heads;
-    if ((static_cast<std::uint8_t>((*bits)[i / 8]) >> (i % 8)) & 1) ++out.heads_set;
+    if (block_table_bit(*bits, i)) ++out.heads_set;
   }
 }
 
