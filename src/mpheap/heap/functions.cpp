@@ -276,21 +276,11 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     s.objects[static_cast<std::size_t>(&o - s.objects.data())].function = describe(f);
     out.push_back(std::move(f));
   }
-  for (std::uint64_t a : bytecode_blocks)
-    if (const HeapObject* block = reader.object_at(a); block != nullptr && block->type.empty())
-      s.objects[static_cast<std::size_t>(block - s.objects.data())].type = "bytecode";
+  for (std::uint64_t a : bytecode_blocks) label_block(s, reader, a, "bytecode");
   // A module context {module or NULL, globals dict, constants} on the heap: code compiled at
   // run time (a script, the REPL) has no module object, so the compiler allocates one.
-  for (std::uint64_t a : contexts)
-    if (const HeapObject* block = reader.object_at(a);
-        block != nullptr && block->address == a && block->type.empty())
-      s.objects[static_cast<std::size_t>(block - s.objects.data())].type = "module context";
-  auto label = [&](std::uint64_t a, const char* what) {
-    const HeapObject* block = reader.object_at(a);
-    if (block == nullptr || block->address != a || !block->type.empty()) return false;
-    s.objects[static_cast<std::size_t>(block - s.objects.data())].type = what;
-    return true;
-  };
+  for (std::uint64_t a : contexts) label_block(s, reader, a, "module context");
+  auto label = [&](std::uint64_t a, const char* what) { return label_block(s, reader, a, what); };
   // Child tables hold the mp_raw_code_t of the functions and classes defined inside (up to the
   // first NULL); a raw code is {kind and flags, fun_data, children, ...}: its bytecode, when
   // its kind says bytecode (MP_CODE_BYTECODE = 2: the third byte since 1.22, the low 3 bits

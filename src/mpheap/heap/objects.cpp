@@ -228,6 +228,14 @@ void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::
 
 namespace mpheap::heap {
 
+bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, const char* what) {
+  // The reader finds objects of `s` (read-only); the label is written through `s` itself.
+  const HeapObject* block = reader.object_at(address);
+  if (block == nullptr || block->address != address || !block->type.empty()) return false;
+  s.objects[static_cast<std::size_t>(block - s.objects.data())].type = what;
+  return true;
+}
+
 void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const target::Target& t) {
   auto word = [&](std::uint64_t a) { return reader.read_word(a); };
   // The reader finds objects of `s` (read-only); the labels are written through `s` itself.
@@ -235,10 +243,7 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
     return &s.objects[static_cast<std::size_t>(p - s.objects.data())];
   };
   auto label = [&](std::optional<std::uint64_t> address, const char* what) {
-    if (!address) return;
-    const HeapObject* target = reader.object_at(*address);
-    if (target == nullptr || target->address != *address || !target->type.empty()) return;
-    in_s(target)->type = what;
+    if (address) label_block(s, reader, *address, what);
   };
   const target::ObjectLayout& L = t.objects;
   for (const HeapObject& o : s.objects) {

@@ -53,6 +53,10 @@ class ObjectReader {
   std::vector<std::string> heap_qstrs_;
 };
 
+// Gives the allocation that starts exactly at `address` the label `what` when it has no type
+// yet; whether it did. The naming passes label blocks without an object header with it.
+bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, const char* what);
+
 // Classes defined in Python and their instances: gives objects whose type pointer is a class
 // on the heap the class's name as their type, and classes the type "type".
 void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::Target& t);
