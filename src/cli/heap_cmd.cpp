@@ -250,11 +250,7 @@ int run_heap(const HeapArgs& a) {
       for (const io::MemoryRange& r : loaded->ram.ranges())
         if (r.source != dumps.path()) mem.add(r);
       if (side.find('@') != std::string::npos) {
-        auto other = io::parse_placed_file(side);
-        if (!other) return fail(other.error());
-        auto range = io::load_placed_file(*other);
-        if (!range) return fail(range.error());
-        mem.add(std::move(*range));
+        if (auto added = io::add_placed_file(mem, side); !added) return fail(added.error());
       } else {
         std::uint64_t n = count - 1;
         if (side != "last") {

@@ -7,7 +7,6 @@
 #include "cli/target_options.h"
 #include "mpheap/report/output.h"
 #include "mpheap/report/target_report.h"
-#include "mpheap/target/ram_heap_search.h"
 #include "mpheap/target/target_json.h"
 
 namespace mpheap::cli {
@@ -20,42 +19,6 @@ struct TargetCmdArgs {
   std::optional<std::uint32_t> word_size;  // the RAM-only search: 4 or 8, default both
   bool big_endian = false;
 };
-
-std::string ram_heap_summary(const target::RamHeapFindings& f) {
-  std::string out;
-  auto put = [&](std::string_view label, const std::string& value) {
-    fmt::format_to(std::back_inserter(out), "{:<13}{}\n", label, value);
-  };
-  put("heap", "found in the RAM dumps alone (no firmware image, no symbols)");
-  put("words",
-      fmt::format("{}-bit {} endian", f.word_size * 8, f.little_endian ? "little" : "big"));
-  put("block size", fmt::format("{} bytes", f.block_size));
-  std::string tables = "allocation";
-  for (const std::string& t : f.tables) tables += ", " + t;
-  put("tables", tables);
-  std::uint64_t blocks = 0;
-  for (std::size_t i = 0; i < f.areas.size(); ++i) {
-    const target::HeapAreaBounds& h = f.areas[i];
-    blocks += h.blocks();
-    std::string extra;
-    if (h.finaliser_table) extra += fmt::format(", finaliser 0x{:x}", *h.finaliser_table);
-    if (h.weakref_table) extra += fmt::format(", weakref 0x{:x}", *h.weakref_table);
-    if (h.collect_table) extra += fmt::format(", collect 0x{:x}", *h.collect_table);
-    put(fmt::format("heap area {}", i + 1),
-        fmt::format("pool 0x{:x}..0x{:x} ({} bytes, {} blocks); allocation table 0x{:x} ({} "
-                    "bytes){}; record 0x{:x}{}",
-                    h.pool_start, h.pool_end, h.pool_end - h.pool_start, h.blocks(), h.alloc_table,
-                    h.alloc_table_bytes, extra, h.record,
-                    f.split ? fmt::format(", next 0x{:x}", h.next) : ""));
-  }
-  put("heap", fmt::format("{} area{}{}, {} blocks = {} bytes", f.areas.size(),
-                          f.areas.size() == 1 ? "" : "s", f.split ? " (split heap)" : "", blocks,
-                          blocks * f.block_size));
-  for (const std::string& e : f.evidence) put("evidence", e);
-  put("note",
-      "mp_state_ctx, qstrs and types need the firmware: add --firmware IMAGE, --elf or --map/--nm");
-  return out;
-}
 
 // `mpheap target --ram DUMP@ADDR...` without a firmware description.
 int run_ram_search(const TargetCmdArgs& a) {
@@ -70,13 +33,10 @@ int run_ram_search(const TargetCmdArgs& a) {
   }
   io::MemoryImage ram;
   for (const std::string& spec : t.ram) {
-    auto placed = io::parse_placed_file(spec);
-    auto range = placed ? io::load_placed_file(*placed) : Expected<io::MemoryRange>(placed.error());
-    if (!range) {
-      fmt::print(stderr, "mpheap target: {}\n", range.error().message());
+    if (auto added = io::add_placed_file(ram, spec); !added) {
+      fmt::print(stderr, "mpheap target: {}\n", added.error().message());
       return 1;
     }
-    ram.add(std::move(*range));
   }
   std::vector<std::uint32_t> sizes =
       a.word_size ? std::vector<std::uint32_t>{*a.word_size} : std::vector<std::uint32_t>{4, 8};
@@ -103,7 +63,7 @@ int run_ram_search(const TargetCmdArgs& a) {
     for (const std::string& e : tried) fmt::print(stderr, "  {}\n", e);
     return 1;
   }
-  fmt::print("{}", ram_heap_summary(found.front()));
+  fmt::print("{}", report::ram_heap_summary(found.front()));
   return 0;
 }
 

@@ -73,13 +73,8 @@ Expected<LoadedTarget> load_target(const TargetArgs& a, io::MemoryImage extra) {
   if (sources > 1 && a.elf.empty())
     return Error{"mpheap", 0, 0, "pass only one of --target and --map/--nm"};
 
-  for (const std::string& spec : a.ram) {
-    auto placed = io::parse_placed_file(spec);
-    if (!placed) return placed.error();
-    auto range = io::load_placed_file(*placed);
-    if (!range) return range.error();
-    out.ram.add(std::move(*range));
-  }
+  for (const std::string& spec : a.ram)
+    if (auto added = io::add_placed_file(out.ram, spec); !added) return added.error();
   std::optional<std::uint64_t> bias;
   if (!a.load_bias.empty()) {
     auto b = parse_number(a.load_bias, "--load-bias");

@@ -83,4 +83,13 @@ Expected<MemoryRange> load_placed_file(const PlacedFile& placed) {
   return r;
 }
 
+Expected<bool> add_placed_file(MemoryImage& image, std::string_view spec) {
+  auto placed = parse_placed_file(spec);
+  if (!placed) return placed.error();
+  auto range = load_placed_file(*placed);
+  if (!range) return range.error();
+  image.add(std::move(*range));
+  return true;
+}
+
 }  // namespace mpheap::io

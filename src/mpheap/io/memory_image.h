@@ -57,5 +57,7 @@ struct PlacedFile {
 };
 Expected<PlacedFile> parse_placed_file(std::string_view spec);
 Expected<MemoryRange> load_placed_file(const PlacedFile& placed);
+// Parses "FILE@ADDR", reads the file and adds it to `image`.
+Expected<bool> add_placed_file(MemoryImage& image, std::string_view spec);
 
 }  // namespace mpheap::io

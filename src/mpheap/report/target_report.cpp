@@ -6,6 +6,11 @@
 namespace mpheap::report {
 namespace {
 
+// One "label        value" line of a summary.
+void put_line(std::string& out, std::string_view label, const std::string& value) {
+  fmt::format_to(std::back_inserter(out), "{:<13}{}\n", label, value);
+}
+
 void field(std::string& out, const char* name, const target::Offset& o) {
   if (o) fmt::format_to(std::back_inserter(out), "  {:<28} +{}\n", name, *o);
 }
@@ -14,9 +19,7 @@ void field(std::string& out, const char* name, const target::Offset& o) {
 
 std::string target_summary(const target::Target& t, const target::LayoutFindings* f) {
   std::string out;
-  auto put = [&](std::string_view label, const std::string& value) {
-    fmt::format_to(std::back_inserter(out), "{:<13}{}\n", label, value);
-  };
+  auto put = [&](std::string_view label, const std::string& value) { put_line(out, label, value); };
   put("target", fmt::format("{}{}-bit {} endian, {}-byte GC blocks",
                             t.machine.empty() ? "" : t.machine + ", ", t.word_size * 8,
                             t.little_endian ? "little" : "big", t.block_size));
@@ -77,6 +80,40 @@ std::string target_summary(const target::Target& t, const target::LayoutFindings
           fmt::format("0x{:x} ({})", *f->last_pool, t.describe(*f->last_pool - f->load_bias)));
     for (const std::string& e : f->evidence) put("evidence", e);
   }
+  return out;
+}
+
+std::string ram_heap_summary(const target::RamHeapFindings& f) {
+  std::string out;
+  auto put = [&](std::string_view label, const std::string& value) { put_line(out, label, value); };
+  put("heap", "found in the RAM dumps alone (no firmware image, no symbols)");
+  put("words",
+      fmt::format("{}-bit {} endian", f.word_size * 8, f.little_endian ? "little" : "big"));
+  put("block size", fmt::format("{} bytes", f.block_size));
+  std::string tables = "allocation";
+  for (const std::string& t : f.tables) tables += ", " + t;
+  put("tables", tables);
+  std::uint64_t blocks = 0;
+  for (std::size_t i = 0; i < f.areas.size(); ++i) {
+    const target::HeapAreaBounds& h = f.areas[i];
+    blocks += h.blocks();
+    std::string extra;
+    if (h.finaliser_table) extra += fmt::format(", finaliser 0x{:x}", *h.finaliser_table);
+    if (h.weakref_table) extra += fmt::format(", weakref 0x{:x}", *h.weakref_table);
+    if (h.collect_table) extra += fmt::format(", collect 0x{:x}", *h.collect_table);
+    put(fmt::format("heap area {}", i + 1),
+        fmt::format("pool 0x{:x}..0x{:x} ({} bytes, {} blocks); allocation table 0x{:x} ({} "
+                    "bytes){}; record 0x{:x}{}",
+                    h.pool_start, h.pool_end, h.pool_end - h.pool_start, h.blocks(), h.alloc_table,
+                    h.alloc_table_bytes, extra, h.record,
+                    f.split ? fmt::format(", next 0x{:x}", h.next) : ""));
+  }
+  put("heap", fmt::format("{} area{}{}, {} blocks = {} bytes", f.areas.size(),
+                          f.areas.size() == 1 ? "" : "s", f.split ? " (split heap)" : "", blocks,
+                          blocks * f.block_size));
+  for (const std::string& e : f.evidence) put("evidence", e);
+  put("note",
+      "mp_state_ctx, qstrs and types need the firmware: add --firmware IMAGE, --elf or --map/--nm");
   return out;
 }
 
