@@ -12,6 +12,7 @@
 #include "mpheap/io/line_reader.h"
 #include "mpheap/report/output.h"
 #include "mpheap/report/perfetto.h"
+#include "mpheap/session/trace_session.h"
 #include "mpheap/trace/timeline.h"
 #include "peak_rss.h"
 
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
     o.heap_blocks = heap_blocks;
     o.block_size = 32;
     o.slices = slices;
-    auto stats = mpheap::report::write_perfetto(**input, o, **out);
+    auto stats = mpheap::session::write_perfetto(**input, "gc_log_change", o, **out);
     if (!stats) return fail(stats.error());
     if (auto closed = (*out)->close(); !closed) return fail(closed.error());
     double s = since(t);

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "mpheap/mpy/disasm.h"
-#include "mpheap/mpy/mpy_report.h"
 #include "mpheap/mpy/reader.h"
 #include "mpheap/mpy/sizes.h"
+#include "mpheap/report/mpy_report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mpheap;
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (mpy::total(sizes.parts) != size) std::abort();
   (void)mpy::disassembly_text(*file);
   std::string json;
-  mpy::append_file_json(json, *file, true);
-  (void)mpy::sizes_text(std::span<const mpy::FileSizes>(&sizes, 1), 10);
+  report::append_file_json(json, *file, true);
+  (void)report::sizes_text(std::span<const mpy::FileSizes>(&sizes, 1), 10);
   return 0;
 }

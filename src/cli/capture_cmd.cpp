@@ -61,7 +61,7 @@ class InterruptGuard {
 
 int fail(const char* cmd, const Error& e) {
   fmt::print(stderr, "mpheap capture {}: {}\n", cmd, e.message());
-  return 1;
+  return exit_status(e);
 }
 
 const char* kRemoteHelp =

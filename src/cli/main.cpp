@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2 (bad input exits 1).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return status;
 }

@@ -9,9 +9,9 @@
 
 #include "cli/commands.h"
 #include "mpheap/mpy/disasm.h"
-#include "mpheap/mpy/mpy_report.h"
 #include "mpheap/mpy/reader.h"
 #include "mpheap/mpy/sizes.h"
+#include "mpheap/report/mpy_report.h"
 
 namespace mpheap::cli {
 namespace {
@@ -62,7 +62,7 @@ int run_mpy(const MpyArgs& a) {
     ++read;
     if (a.json) {
       std::string s;
-      mpy::append_file_json(s, *f, !a.no_instructions);
+      report::append_file_json(s, *f, !a.no_instructions);
       json_files.push_back(std::move(s));
     } else if (a.disasm) {
       fmt::print("{}{}", read > 1 ? "\n" : "", mpy::disassembly_text(*f));
@@ -71,10 +71,10 @@ int run_mpy(const MpyArgs& a) {
     }
   }
   if (a.json) {
-    std::string doc = mpy::json_document(json_files, errors);
+    std::string doc = report::json_document(json_files, errors);
     std::fwrite(doc.data(), 1, doc.size(), stdout);
   } else if (!a.disasm && !sizes.empty()) {
-    fmt::print("{}", mpy::sizes_text(sizes, a.top));
+    fmt::print("{}", report::sizes_text(sizes, a.top));
   }
   if (files.empty() && errors.empty()) {
     fmt::print(stderr, "mpheap mpy: no .mpy files found\n");

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/dump_file.h"
 #include "cli/target_options.h"
 #include "mpheap/heap/functions.h"
 #include "mpheap/heap/objects.h"
@@ -21,6 +20,8 @@
 #include "mpheap/report/output.h"
 #include "mpheap/report/report_heap.h"
 #include "mpheap/report/report_trace.h"
+#include "mpheap/session/heap_session.h"
+#include "mpheap/session/trace_session.h"
 
 namespace mpheap::cli {
 namespace {
@@ -35,51 +36,42 @@ struct ReportArgs {
   std::string output;
   std::string title;
   std::string hook = "gc_log_change";
-  TargetArgs target;
+  std::string regs, stack;  // roots beyond what the snapshots' headers carry, as mpheap heap
+  session::TargetSource target;
 };
 
 int fail(const Error& e) {
   fmt::print(stderr, "mpheap report: {}\n", e.message());
-  return 1;
+  return exit_status(e);
 }
 
 // Decodes every dump of every --heap file, one at a time, into the report's summaries.
 Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& a,
-                                                              std::vector<DumpFile>& files,
-                                                              const LoadedTarget& loaded) {
+                                                              session::HeapSession& session) {
   std::vector<report::SnapshotSummary> out;
-  const target::Target& t = loaded.target;
-  std::uint64_t bias = loaded.findings ? loaded.findings->load_bias : 0;
-  // The other memory (--mem, --ram) in every snapshot, without the probe of the first file.
-  std::vector<const io::MemoryRange*> others;
-  for (const io::MemoryRange& r : loaded.ram.ranges())
-    if (std::none_of(files.begin(), files.end(),
-                     [&](const DumpFile& f) { return f.path() == r.source; }))
-      others.push_back(&r);
-  for (DumpFile& d : files) {
-    if (auto warning = d.settle_size(t)) fmt::print(stderr, "mpheap report: {}\n", *warning);
+  const target::Target& t = session.target();
+  for (std::size_t file = 0; file < session.file_count(); ++file) {
+    const session::DumpFile& d = session.file(file);
     std::string name = std::filesystem::path(d.path()).filename().string();
     for (std::uint64_t index = 0; index < d.count(); ++index) {
       if (out.size() >= a.max_snapshots)
         return Error{d.path(), 0, 0,
                      fmt::format("more than {} snapshots (--max-snapshots)", a.max_snapshots)};
-      auto range = d.read_dump(index);
-      if (!range) return range.error();
-      io::MemoryImage mem;
-      for (const io::MemoryRange* r : others) mem.add(*r);
-      mem.add(std::move(*range));
-      auto snap = heap::decode_snapshot(t, mem, bias);
-      if (!snap)
-        return Error{d.path(), 0, d.file_offset(index * d.size()),
-                     fmt::format("snapshot {}: {}", index, snap.error().what)};
-      heap::ObjectReader reader(t, mem, *snap);
-      heap::name_objects(*snap, reader, t);
+      auto analyzed = session.analyze(file, index);
+      if (!analyzed) return analyzed.error();
+      const session::AnalyzedSnapshot& s = **analyzed;
+      for (const std::string& m : s.diagnostics) fmt::print(stderr, "mpheap report: {}\n", m);
+      if (out.empty())
+        for (const std::string& n : s.notes) fmt::print(stderr, "mpheap report: {}\n", n);
+      if (!s.warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.warning);
+      if (!s.layout_warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.layout_warning);
       std::string label = d.count() > 1 ? fmt::format("{} #{}", name, index) : name;
       if (d.sequence() != nullptr) {
         const io::SnapshotHeader& h = d.sequence()->entries[index].header;
         label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
       }
-      out.push_back(report::summarize_snapshot(std::move(label), *snap, t, mem));
+      out.push_back(
+          report::summarize_snapshot(std::move(label), s.snapshot, t, s.analysis, *s.reader));
     }
   }
   return out;
@@ -89,35 +81,38 @@ int run_report(const ReportArgs& a) {
   if (a.trace.empty() && a.heap.empty()) {
     fmt::print(stderr,
                "mpheap report: nothing to show: give a trace LOG and/or --heap DUMP@ADDR\n");
-    return 1;
+    return 2;
   }
-  // Every --heap file is opened (a sequence indexed) once, here.
-  std::vector<DumpFile> files;
-  for (const std::string& spec : a.heap) {
-    auto d = DumpFile::open(spec, a.dump_size);
-    if (!d) return fail(d.error());
-    files.push_back(std::move(*d));
-  }
-  std::optional<LoadedTarget> loaded;
-  if (!files.empty() || a.target.given()) {
-    io::MemoryImage extra;
-    if (!files.empty()) {
-      // Layouts are looked for in the first dump.
-      auto r = files.front().read_probe();
-      if (!r) return fail(r.error());
-      extra.add(std::move(*r));
-    }
-    TargetArgs ta = a.target;
+  // The snapshots' pipeline is the one `mpheap heap` runs; without dumps, only the target.
+  std::optional<session::HeapSession> heap_session;
+  std::optional<session::LoadedTarget> target_only;
+  const session::LoadedTarget* loaded = nullptr;
+  if (!a.heap.empty()) {
+    session::HeapRequest request;
+    request.target = a.target;
+    request.dumps = a.heap;
+    request.memory = a.mem;
+    request.dump_size = a.dump_size;
+    request.registers = a.regs;
+    request.stack = a.stack;
+    auto opened = session::HeapSession::open(request);
+    if (!opened) return fail(opened.error());
+    heap_session = std::move(*opened);
+    for (const std::string& n : heap_session->notes()) fmt::print(stderr, "mpheap report: {}\n", n);
+    loaded = &heap_session->loaded();
+  } else if (a.target.given()) {
+    session::TargetSource ta = a.target;
     for (const std::string& m : a.mem) ta.ram.push_back(m);
-    auto l = load_target(ta, std::move(extra));
+    auto l = session::load_target(ta);
     if (!l) return fail(l.error());
     for (const std::string& n : l->notes) fmt::print(stderr, "mpheap report: note: {}\n", n);
-    loaded = std::move(*l);
+    target_only = std::move(*l);
+    loaded = &*target_only;
   }
 
   report::HtmlReportInput input;
-  if (!a.heap.empty()) {
-    auto s = read_snapshots(a, files, *loaded);
+  if (heap_session) {
+    auto s = read_snapshots(a, *heap_session);
     if (!s) return fail(s.error());
     input.snapshots = std::move(*s);
   }
@@ -136,7 +131,9 @@ int run_report(const ReportArgs& a) {
       to.heap_blocks = loaded->findings->areas.front().blocks();
     if (!to.heap_blocks && !input.snapshots.empty() && input.snapshots.front().areas.size() == 1)
       to.heap_blocks = input.snapshots.front().areas.front().blocks;
-    auto d = report::build_trace_report(a.trace, to);
+    auto log = io::LineReader::open(a.trace);
+    if (!log) return fail(log.error());
+    auto d = session::trace_report(**log, to);
     if (!d) return fail(d.error());
     trace = std::move(*d);
     input.trace = &*trace;
@@ -148,7 +145,7 @@ int run_report(const ReportArgs& a) {
   input.title = !a.title.empty() ? a.title
                 : !a.trace.empty()
                     ? std::filesystem::path(a.trace).filename().string()
-                    : std::filesystem::path(files.front().path()).filename().string();
+                    : std::filesystem::path(heap_session->file(0).path()).filename().string();
   std::string page = report::html_report(input);
   auto written = report::write_text_file(a.output, page);
   if (!written) return fail(written.error());
@@ -174,6 +171,12 @@ void add_report_command(CLI::App& app, int* status) {
                   "RAM dumps FILE@ADDR (one dump or a sequence of dumps; repeatable): snapshots "
                   "with census, retainers and fragmentation");
   cmd->add_option("--mem", args->mem, "more memory in every snapshot: FILE@ADDR (repeatable)");
+  cmd->add_option("--regs", args->regs,
+                  "the registers when the dumps were taken (gdb's `info registers`): roots, and "
+                  "the stack from SP to its top is scanned, as in mpheap heap --regs");
+  cmd->add_option("--stack", args->stack,
+                  "START:END of the C stack in the dumps, scanned as roots (as mpheap heap "
+                  "--stack)");
   cmd->add_option("--dump-size", args->dump_size,
                   "bytes per dump in a sequence (default: the RAM region's size)");
   cmd->add_option("--max-snapshots", args->max_snapshots, "refuse more snapshots than this")

@@ -13,7 +13,7 @@ namespace mpheap::cli {
 namespace {
 
 struct TargetCmdArgs {
-  TargetArgs target;
+  session::TargetSource target;
   std::string output;
   bool json = false;
   std::optional<std::uint32_t> word_size;  // the RAM-only search: 4 or 8, default both
@@ -22,14 +22,14 @@ struct TargetCmdArgs {
 
 // `mpheap target --ram DUMP@ADDR...` without a firmware description.
 int run_ram_search(const TargetCmdArgs& a) {
-  const TargetArgs& t = a.target;
+  const session::TargetSource& t = a.target;
   if (!a.output.empty() || a.json || !t.qstrs.empty() || !t.load_bias.empty() || t.block_size ||
       !t.base.empty()) {
     fmt::print(stderr,
                "mpheap target: with RAM dumps alone only the heap is found: -o, --json, --qstrs, "
                "--load-bias, --block-size and --base need a firmware description (--elf, "
                "--map/--nm, --target or --firmware)\n");
-    return 1;
+    return 2;
   }
   io::MemoryImage ram;
   for (const std::string& spec : t.ram) {
@@ -73,12 +73,12 @@ int run_target(const TargetCmdArgs& a) {
     fmt::print(stderr,
                "mpheap target: --word-size and --big-endian are for the search in RAM dumps alone "
                "(--ram without --elf, --map/--nm, --target or --firmware)\n");
-    return 1;
+    return 2;
   }
-  auto loaded = load_target(a.target);
+  auto loaded = session::load_target(a.target);
   if (!loaded) {
     fmt::print(stderr, "mpheap target: {}\n", loaded.error().message());
-    return 1;
+    return exit_status(loaded.error());
   }
   for (const std::string& n : loaded->notes) fmt::print(stderr, "mpheap target: note: {}\n", n);
   const target::Target& t = loaded->target;

@@ -32,7 +32,7 @@ struct TraceArgs {
   bool no_tree = false;
   bool quiet = false;
   std::optional<std::uint64_t> at;
-  TargetArgs target;  // optional: the build's block size comes from it
+  session::TargetSource target;  // optional: the build's block size comes from it
   std::size_t top = 5;
   std::string hook = "gc_log_change";
   std::string speedscope;                    // speedscope JSON file
@@ -45,8 +45,8 @@ struct TraceArgs {
 // The heap's size in blocks for the free-space figures: --heap-blocks, else the one heap area
 // the firmware description and RAM dumps show. A split heap's block numbers in the log are not
 // known to be global, so its size is not guessed.
-Expected<std::optional<std::uint64_t>> heap_blocks_for(const TraceArgs& a,
-                                                       const std::optional<LoadedTarget>& loaded) {
+Expected<std::optional<std::uint64_t>> heap_blocks_for(
+    const TraceArgs& a, const std::optional<session::LoadedTarget>& loaded) {
   if (a.heap_blocks) return a.heap_blocks;
   if (!loaded || !loaded->findings || loaded->findings->areas.empty())
     return std::optional<std::uint64_t>{};
@@ -90,7 +90,7 @@ class Progress {
 
 int fail(const Error& e) {
   fmt::print(stderr, "mpheap trace: {}\n", e.message());
-  return 1;
+  return exit_status(e);
 }
 
 int run_trace(const TraceArgs& a) {
@@ -103,24 +103,43 @@ int run_trace(const TraceArgs& a) {
   options.at_event = a.at;
   // Block size: --block-size, else the firmware description's when one is given, else guessed
   // from the log's address width.
-  std::optional<LoadedTarget> loaded_target;  // also the heap's size for --perfetto
+  std::optional<session::LoadedTarget> loaded_target;  // also the heap's size for --perfetto
   if (a.target.block_size) {
     options.block_size = *a.target.block_size;
   } else if (a.target.given()) {
-    auto loaded = load_target(a.target);
+    auto loaded = session::load_target(a.target);
     if (!loaded) return fail(loaded.error());
     options.block_size = loaded->target.block_size;
     options.block_size_source = "from the firmware description";
     loaded_target = std::move(*loaded);
   }
-  if (!a.perfetto.empty() && a.log == "-")
-    return fail(Error{"--perfetto", 0, 0,
-                      "the export reads the log a second time: give a file, not standard input"});
   if (a.heap_blocks && *a.heap_blocks == 0)
     return fail(Error{"--heap-blocks", 0, 0, "the heap has at least one block"});
   options.progress = [&](std::uint64_t bytes, std::uint64_t events) {
     progress.update(bytes, events);
   };
+
+  // --perfetto rides along on the same replay.
+  report::PerfettoOptions po;
+  std::unique_ptr<report::Output> perfetto_out;
+  std::optional<report::PerfettoExport> perfetto;
+  if (!a.perfetto.empty()) {
+    po.block_size = options.block_size;
+    po.slices = a.perfetto_slices;
+    auto heap_blocks = heap_blocks_for(a, loaded_target);
+    if (!heap_blocks) return fail(heap_blocks.error());
+    po.heap_blocks = *heap_blocks;
+    if (!po.heap_blocks)
+      fmt::print(stderr,
+                 "mpheap trace: the heap's size is not known (--heap-blocks N, or --ram dumps "
+                 "with the firmware description): no free-space counters in {}\n",
+                 a.perfetto);
+    auto out = report::Output::open(a.perfetto);
+    if (!out) return fail(out.error());
+    perfetto_out = std::move(*out);
+    perfetto.emplace(po, *perfetto_out, (*input)->name());
+    options.observers.push_back(&*perfetto);
+  }
 
   std::unique_ptr<report::Output> history_out;
   std::optional<report::HistoryJsonWriter> history;
@@ -132,12 +151,22 @@ int run_trace(const TraceArgs& a) {
   }
   auto result = trace::analyze_trace(**input, options, history ? &*history : nullptr);
   if (!result) {
-    // No half-written history is left behind for a viewer to choke on.
+    // No half-written history or trace is left behind for a viewer to choke on.
     if (history_out) {
       (void)history_out->close();
       if (a.history != "-") std::remove(a.history.c_str());
     }
+    if (perfetto_out) {
+      (void)perfetto_out->close();
+      if (a.perfetto != "-") std::remove(a.perfetto.c_str());
+    }
     return fail(result.error());
+  }
+  if (perfetto_out) {
+    if (auto closed = perfetto_out->close(); !closed) {
+      if (a.perfetto != "-") std::remove(a.perfetto.c_str());
+      return fail(closed.error());
+    }
   }
   if (history) {
     history->finish();
@@ -172,30 +201,6 @@ int run_trace(const TraceArgs& a) {
     so.block_size = options.block_size;  // bytes only when the block size is known
     if (auto w = report::write_text_file(a.speedscope, report::speedscope_json(weights, so)); !w)
       return fail(w.error());
-  }
-  if (!a.perfetto.empty()) {
-    report::PerfettoOptions po;
-    po.hook = a.hook;
-    po.block_size = options.block_size;
-    po.slices = a.perfetto_slices;
-    auto heap_blocks = heap_blocks_for(a, loaded_target);
-    if (!heap_blocks) return fail(heap_blocks.error());
-    po.heap_blocks = *heap_blocks;
-    if (!po.heap_blocks)
-      fmt::print(stderr,
-                 "mpheap trace: the heap's size is not known (--heap-blocks N, or --ram dumps "
-                 "with the firmware description): no free-space counters in {}\n",
-                 a.perfetto);
-    auto again = io::LineReader::open(a.log);
-    if (!again) return fail(again.error());
-    auto out = report::Output::open(a.perfetto);
-    if (!out) return fail(out.error());
-    auto written = report::write_perfetto(**again, po, **out);
-    auto closed = (*out)->close();
-    if (!written || !closed) {
-      if (a.perfetto != "-") std::remove(a.perfetto.c_str());  // no half-written trace
-      return fail(written ? closed.error() : written.error());
-    }
   }
   if (stdout_taken || a.quiet) return 0;
   if (a.json) {
@@ -265,7 +270,7 @@ void add_trace_command(CLI::App& app, int* status) {
   cmd->add_option("--perfetto", args->perfetto,
                   "write Chrome trace-event JSON for ui.perfetto.dev / chrome://tracing: heap "
                   "used, free and largest free run counters, collections; time = event index in "
-                  "microseconds (reads the log a second time)");
+                  "microseconds");
   cmd->add_flag("--perfetto-slices", args->perfetto_slices,
                 "add one slice per allocation lifespan to the --perfetto output");
   cmd->add_option("--heap-blocks", args->heap_blocks,

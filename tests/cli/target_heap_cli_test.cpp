@@ -182,7 +182,7 @@ TEST(HeapCli, SequenceFileDumpByDump) {
 
 TEST(TargetCli, ClearErrors) {
   Result none = mpheap("target", true);
-  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.status, 2);  // a usage error
   EXPECT_NE(none.out.find("a firmware description is needed"), std::string::npos);
   Result wrong = mpheap("target " + microbit_map_args() + " --ram " +
                             data_path("qemu-microbit/snap1_ram.bin") + "@0x30000000",

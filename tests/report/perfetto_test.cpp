@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
+#include "mpheap/session/trace_session.h"
 #include "trace/test_util.h"
 
 namespace mpheap::report {
@@ -27,7 +28,7 @@ Expected<PerfettoStats> export_to(const std::string& rel, const PerfettoOptions&
   if (!input) return input.error();
   auto out = Output::open(path);
   if (!out) return out.error();
-  auto stats = write_perfetto(**input, o, **out);
+  auto stats = session::write_perfetto(**input, "gc_log_change", o, **out);
   if (auto closed = (*out)->close(); !closed) return closed.error();
   return stats;
 }
@@ -160,9 +161,17 @@ TEST(Perfetto, BadInput) {
   EXPECT_NE(small.out.find("heap of 50 blocks"), std::string::npos) << small.out;
   EXPECT_NE(access(path.c_str(), F_OK), 0) << "a failed export leaves no file behind";
 
+  // The export rides on the one replay, so standard input works as a file does.
+  auto from_file = mpheap::testing::run_mpheap("trace " + log + " -q --perfetto " + path, true);
+  ASSERT_EQ(from_file.status, 0) << from_file.out;
+  std::string file_json = mpheap::testing::read_file(path);
   auto stdin_log = mpheap::testing::run_mpheap("trace - -q --perfetto " + path + " < " + log, true);
-  EXPECT_EQ(stdin_log.status, 1);
-  EXPECT_NE(stdin_log.out.find("--perfetto"), std::string::npos) << stdin_log.out;
+  ASSERT_EQ(stdin_log.status, 0) << stdin_log.out;
+  std::string stdin_json = mpheap::testing::read_file(path);
+  std::remove(path.c_str());
+  // Equal but for the source's name.
+  EXPECT_EQ(json::parse(stdin_json)["traceEvents"], json::parse(file_json)["traceEvents"]);
+  EXPECT_EQ(json::parse(stdin_json)["otherData"]["source"], "<stdin>");
 
   auto zero = mpheap::testing::run_mpheap("trace " + log + " -q --heap-blocks 0", true);
   EXPECT_NE(zero.status, 0);

@@ -9,48 +9,18 @@
 
 #include "cli/cli_runner.h"
 #include "mpheap/report/html_report.h"
+#include "mpheap/session/trace_session.h"
+#include "report/page_data.h"
 #include "trace/test_util.h"
 
 namespace mpheap::report {
 namespace {
 
 using mpheap::testing::data_path;
+using mpheap::testing::embedded_data;
 using mpheap::testing::read_file;
 using mpheap::testing::run_mpheap;
-
-// The JSON between <script id="mpheap-data" ...> and </script>.
-nlohmann::json embedded_data(const std::string& page) {
-  const std::string open = "<script id=\"mpheap-data\" type=\"application/json\">";
-  auto from = page.find(open);
-  EXPECT_NE(from, std::string::npos);
-  if (from == std::string::npos) return {};
-  from += open.size();
-  auto to = page.find("</script>", from);
-  EXPECT_NE(to, std::string::npos);
-  return nlohmann::json::parse(page.substr(from, to - from));
-}
-
-std::vector<std::uint32_t> u32s(const std::string& b64) {
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bytes;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : b64) {
-    if (c == '=') break;
-    acc = (acc << 6) | static_cast<std::uint32_t>(kAlphabet.find(c));
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push_back(static_cast<char>((acc >> bits) & 0xffu));
-    }
-  }
-  std::vector<std::uint32_t> out(bytes.size() / 4);
-  for (std::size_t i = 0; i < out.size(); ++i)
-    for (int k = 0; k < 4; ++k)
-      out[i] |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i * 4 + k])) << (8 * k);
-  return out;
-}
+using mpheap::testing::u32s;
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
@@ -70,7 +40,9 @@ TEST(ReportHtml, Base64) {
 
 TEST(ReportHtml, TraceDataAgreesWithTheAnalysis) {
   // unix-x64 backtrace log: 1201 events, 396 blocks in 72 allocations live at the end, peak 2014.
-  auto d = build_trace_report(data_path("unix-x64/gc_log_backtrace.txt"), {});
+  auto log = io::LineReader::open(data_path("unix-x64/gc_log_backtrace.txt"));
+  ASSERT_TRUE(log);
+  auto d = session::trace_report(**log, {});
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->result.summary.events, 1201u);
   std::uint64_t live = 0, live_count = 0;
@@ -128,7 +100,9 @@ TEST(ReportHtml, PageIsSelfContainedAndEscapesText) {
     std::fwrite(log.data(), 1, log.size(), f);
     std::fclose(f);
   }
-  auto d = build_trace_report(path, {});
+  auto reader = io::LineReader::open(path);
+  ASSERT_TRUE(reader);
+  auto d = session::trace_report(**reader, {});
   std::filesystem::remove(path);
   ASSERT_TRUE(d) << d.error().message();
   HtmlReportInput in;

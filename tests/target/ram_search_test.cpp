@@ -470,11 +470,11 @@ TEST(RamSearchCli, NotFoundSaysWhatWasTriedAndFails) {
 
   auto json = mpheap::testing::run_mpheap(
       "target --json --ram " + data_path("qemu-microbit/snap1_ram.bin") + "@0x20000000", true);
-  EXPECT_EQ(json.status, 1) << json.out;
+  EXPECT_EQ(json.status, 2) << json.out;  // usage errors exit 2
   EXPECT_TRUE(contains(json.out, "need a firmware description")) << json.out;
   auto word = mpheap::testing::run_mpheap(
       "target --word-size 4 --map " + data_path("qemu-microbit/firmware.map"), true);
-  EXPECT_EQ(word.status, 1) << word.out;
+  EXPECT_EQ(word.status, 2) << word.out;
   EXPECT_TRUE(contains(word.out, "--word-size and --big-endian are for the search in RAM"))
       << word.out;
 

@@ -52,7 +52,7 @@ class RspClient {
   // One instruction (`s`), waiting for its stop reply.
   Expected<rsp::StopReply> step();
   // Waits for a stop reply of a running target for up to `timeout_ms` (or until `*cancel`);
-  // nullopt-like: an Error whose `what` is "timeout" when none came.
+  // an Error of kind timeout when none came, cancelled when `*cancel` was set.
   Expected<rsp::StopReply> wait_stop(int timeout_ms, const std::atomic<bool>* cancel = nullptr);
   Expected<bool> set_breakpoint(bool insert, std::uint64_t address, int kind);
   // Lets the target run on and closes the connection (`D`); errors are ignored.

@@ -116,8 +116,8 @@ Expected<SnapshotStats> capture_snapshots(
         }
         return true;
       }
-      if (hit.error().what == "timeout") continue;
-      if (hit.error().what == "cancelled") {
+      if (hit.error().kind == ErrorKind::timeout) continue;
+      if (hit.error().kind == ErrorKind::cancelled) {
         stats.end = CaptureEnd::interrupted;
         return false;
       }

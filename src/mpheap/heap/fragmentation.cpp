@@ -81,7 +81,9 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t 
   const std::vector<std::vector<std::uint8_t>> maps = free_maps(s, garbage);
   res.largest_free_after_collect = runs_of(maps).largest;
   res.fits_after_collect = res.blocks <= res.largest_free_after_collect;
-  if (res.fits_after_collect) return res;
+  for (const AreaSnapshot& a : s.areas)
+    res.largest_area_blocks = std::max<std::uint64_t>(res.largest_area_blocks, a.kinds.size());
+  if (res.fits_after_collect || res.larger_than_any_area()) return res;
 
   // Freeing one live object joins it with the free runs on both sides.
   std::vector<PinningObject> candidates;

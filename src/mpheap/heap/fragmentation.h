@@ -45,6 +45,10 @@ struct CanAllocResult {
   bool fits_now = false, fits_after_collect = false;
   std::uint64_t garbage_objects = 0, garbage_bytes = 0;  // what the collection would free
   std::vector<PinningObject> pinning;                    // when it does not fit: best first
+  // The largest area in blocks: an allocation never spans areas, so a request larger than
+  // this fails however the heap is arranged (no pinning objects are listed then).
+  std::uint64_t largest_area_blocks = 0;
+  [[nodiscard]] bool larger_than_any_area() const { return blocks > largest_area_blocks; }
 };
 
 struct CanAllocOptions {

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mpheap/io/file.h"
+
 namespace mpheap::io {
 
 Expected<std::unique_ptr<LineReader>> LineReader::open(const std::string& path) {
@@ -16,7 +18,7 @@ Expected<std::unique_ptr<LineReader>> LineReader::open(const std::string& path) 
     return std::unique_ptr<LineReader>(new LineReader("<stdin>", STDIN_FILENO, 0));
   }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  if (fd < 0) return open_error(path, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     ::close(fd);

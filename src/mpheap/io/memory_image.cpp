@@ -8,14 +8,31 @@
 #include <cstring>
 #include <fstream>
 
+#include "mpheap/io/file.h"
 #include "mpheap/util/number.h"
 
 namespace mpheap::io {
 
 void MemoryImage::add(MemoryRange range) {
-  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), range.address,
-                             [](const MemoryRange& r, std::uint64_t a) { return r.address < a; });
+  // After every range starting at or below it, so that it wins where they overlap.
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), range.address,
+                             [](std::uint64_t a, const MemoryRange& r) { return a < r.address; });
   ranges_.insert(it, std::move(range));
+}
+
+Expected<bool> MemoryImage::add_apart(MemoryRange range) {
+  for (const MemoryRange& r : ranges_) {
+    std::uint64_t lo = std::max(r.address, range.address);
+    std::uint64_t hi = std::min(r.end(), range.end());
+    if (lo < hi)
+      return Error{range.source, 0, 0,
+                   fmt::format("its 0x{:x}..0x{:x} overlaps {} (0x{:x}..0x{:x}) at 0x{:x}..0x{:x}: "
+                               "every address must come from one dump only; give dumps of "
+                               "different memory, or check the @ADDR of each",
+                               range.address, range.end(), r.source, r.address, r.end(), lo, hi)};
+  }
+  add(std::move(range));
+  return true;
 }
 
 const MemoryRange* MemoryImage::find(std::uint64_t address) const {
@@ -71,12 +88,12 @@ Expected<PlacedFile> parse_placed_file(std::string_view spec) {
 }
 
 Expected<MemoryRange> load_placed_file(const PlacedFile& placed) {
-  std::ifstream in(placed.path, std::ios::binary);
-  if (!in) return Error{placed.path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  auto in = open_input_file(placed.path, "a RAM dump");
+  if (!in) return in.error();
   MemoryRange r;
   r.address = placed.address;
   r.source = placed.path;
-  r.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  r.bytes.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
   if (r.bytes.empty()) return Error{placed.path, 0, 0, "the dump is empty"};
   if (r.address + r.bytes.size() < r.address)
     return Error{placed.path, 0, 0, "the dump runs past the end of the address space"};
@@ -88,8 +105,7 @@ Expected<bool> add_placed_file(MemoryImage& image, std::string_view spec) {
   if (!placed) return placed.error();
   auto range = load_placed_file(*placed);
   if (!range) return range.error();
-  image.add(std::move(*range));
-  return true;
+  return image.add_apart(std::move(*range));
 }
 
 }  // namespace mpheap::io

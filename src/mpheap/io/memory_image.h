@@ -20,7 +20,13 @@ struct MemoryRange {
 
 class MemoryImage {
  public:
+  // Adds a range; where ranges overlap, the one added later is read. For ranges the caller
+  // knows to be apart (a dump replacing nothing).
   void add(MemoryRange range);
+  // Adds a range that must not overlap any already here: the error names both files, their
+  // ranges and where they overlap (two dumps of one address would make every answer depend on
+  // which one is read).
+  Expected<bool> add_apart(MemoryRange range);
   [[nodiscard]] const std::vector<MemoryRange>& ranges() const { return ranges_; }
   [[nodiscard]] bool covers(std::uint64_t address, std::uint64_t size) const;
   // Bytes at [address, address+size) when all captured.
@@ -33,7 +39,7 @@ class MemoryImage {
 
  private:
   const MemoryRange* find(std::uint64_t address) const;
-  std::vector<MemoryRange> ranges_;  // sorted by address, not overlapping
+  std::vector<MemoryRange> ranges_;  // sorted by address (then order of adding)
 };
 
 // Words of one size and byte order read from a memory image (a target's pointers and sizes).
@@ -57,7 +63,7 @@ struct PlacedFile {
 };
 Expected<PlacedFile> parse_placed_file(std::string_view spec);
 Expected<MemoryRange> load_placed_file(const PlacedFile& placed);
-// Parses "FILE@ADDR", reads the file and adds it to `image`.
+// Parses "FILE@ADDR", reads the file and adds it to `image`, refusing an overlap.
 Expected<bool> add_placed_file(MemoryImage& image, std::string_view spec);
 
 }  // namespace mpheap::io

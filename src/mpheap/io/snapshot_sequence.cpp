@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "mpheap/io/file.h"
 #include "mpheap/util/number.h"
 
 namespace mpheap::io {
@@ -136,8 +137,9 @@ Expected<std::vector<SnapshotEntry>> index_snapshot_sequence(std::string_view by
 }
 
 Expected<std::vector<SnapshotEntry>> index_snapshot_sequence_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return Error{path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno))};
+  auto opened = open_input_file(path, "a snapshot sequence", true);
+  if (!opened) return opened.error();
+  std::ifstream& in = *opened;
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
   std::vector<SnapshotEntry> out;
   std::string buf(kMaxSnapshotHeader + 1, '\0');

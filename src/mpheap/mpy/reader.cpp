@@ -1,9 +1,11 @@
 // Header dispatch, shared decoding helpers and the part names of the .mpy model.
 #include "mpheap/mpy/reader.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
+#include "mpheap/io/file.h"
 #include "mpheap/mpy/cursor.h"
 #include "mpheap/mpy/disasm.h"
 
@@ -170,7 +172,7 @@ Expected<MpyFile> read_mpy(std::span<const std::uint8_t> bytes, std::string sour
 
 Expected<MpyFile> read_mpy_file(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return Error{path, 0, 0, "cannot open"};
+  if (!f) return io::open_error(path, errno);
   std::vector<std::uint8_t> buf;
   std::uint8_t chunk[65536];
   for (;;) {

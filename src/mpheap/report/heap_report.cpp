@@ -140,7 +140,7 @@ std::string heap_summary(const heap::Snapshot& s, const target::Target& t) {
   out += table_counts_text(s, t);
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> census;  // type -> (count, blocks)
   for (const heap::HeapObject& o : s.objects) {
-    auto& c = census[o.type.empty() ? std::string("(no type header)") : o.type];
+    auto& c = census[heap::object_type_label(o)];
     ++c.first;
     c.second += o.blocks;
   }
@@ -183,9 +183,10 @@ void put_table(Json& x, const char* key, const std::optional<heap::BlockTable>& 
 
 }  // namespace
 
-std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index) {
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index,
+                          const SnapshotSummary* summary) {
   Json j;
-  j["version"] = 1;
+  j["version"] = kHeapSnapshotJsonVersion;
   j["snapshot"] = index;
   j["block_size"] = t.block_size;
   j["totals"] = {{"total", s.totals.total},
@@ -210,14 +211,31 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
     areas.push_back(std::move(x));
   }
   j["areas"] = areas;
+  if (summary != nullptr) {
+    std::uint64_t objects = 0, bytes = 0;
+    for (const SnapshotObject& o : summary->objects)
+      if (o.garbage) {
+        ++objects;
+        bytes += o.blocks * t.block_size;
+      }
+    j["garbage"] = {{"objects", objects}, {"bytes", bytes}};
+    j["largest_free_run"] = summary->largest_free_run;
+  }
   Json objects = Json::array();
-  for (const heap::HeapObject& o : s.objects) {
+  for (std::size_t i = 0; i < s.objects.size(); ++i) {
+    const heap::HeapObject& o = s.objects[i];
     Json x{{"address", fmt::format("{:#x}", o.address)},
            {"area", o.area},
            {"block", o.block},
            {"blocks", o.blocks},
            {"bytes", o.blocks * t.block_size},
-           {"type", o.type}};
+           {"type", heap::object_type_label(o)}};
+    if (summary != nullptr && i < summary->objects.size()) {
+      const SnapshotObject& m = summary->objects[i];
+      x["garbage"] = m.garbage;
+      x["retained_bytes"] = m.retained_bytes;
+      if (!m.garbage) x["held_by"] = m.path;
+    }
     if (!o.class_name.empty()) x["class_name"] = o.class_name;
     if (!o.function.empty()) x["function"] = o.function;
     put_bit(x, "has_finaliser", o.has_finaliser);

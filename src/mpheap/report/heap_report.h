@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/report/report_heap.h"
 #include "mpheap/target/target.h"
 
 namespace mpheap::report {
@@ -28,7 +29,12 @@ std::string table_counts_text(const heap::Snapshot& s, const target::Target& t);
 // referenced", "not scanned by the GC (selective collect)", comma-separated; "" for none.
 std::string object_flags_text(const heap::HeapObject& o);
 
+inline constexpr int kHeapSnapshotJsonVersion = 2;
+
 // `mpheap heap --json` for one snapshot (docs/formats/heap_snapshot.md), newline-terminated.
-std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index);
+// With the snapshot's summary (the one the HTML report shows), each object also carries whether
+// it is garbage, its retained size and what holds it.
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index,
+                          const SnapshotSummary* summary = nullptr);
 
 }  // namespace mpheap::report

@@ -9,7 +9,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mpheap/trace/gdb_log_reader.h"
 #include "mpheap/trace/replay.h"
 #include "mpheap/trace/timeline.h"
 #include "mpheap/trace/trace_analysis.h"
@@ -23,8 +22,7 @@ constexpr int kFirstLaneTid = 100;
 
 class PerfettoWriter {
  public:
-  PerfettoWriter(Output& out, const PerfettoOptions& o, const trace::StackTable& stacks)
-      : out_(out), o_(o), stacks_(stacks) {}
+  PerfettoWriter(Output& out, const PerfettoOptions& o) : out_(out), o_(o) {}
 
   void begin(const std::string& source) {
     std::string& b = out_.buffer();
@@ -119,7 +117,8 @@ class PerfettoWriter {
     lanes_[a.start_block] = lane;
   }
 
-  void slice(const trace::Allocation& a, std::uint64_t end_time, const char* cause) {
+  void slice(const trace::Allocation& a, std::uint64_t end_time, const char* cause,
+             const trace::StackTable& stacks) {
     auto it = lanes_.find(a.start_block);
     if (it == lanes_.end()) return;
     std::uint32_t lane = it->second;
@@ -127,7 +126,7 @@ class PerfettoWriter {
     free_lanes_.insert(lane);
     std::string& b = out_.buffer();
     b += ",\n{\"name\": ";
-    append_json_string(b, site_label(a.start_stack));
+    append_json_string(b, site_label(a.start_stack, stacks));
     fmt::format_to(
         std::back_inserter(b),
         ", \"cat\": \"allocation\", \"ph\": \"X\", \"ts\": {}, \"dur\": {}, \"pid\": {}, "
@@ -148,14 +147,14 @@ class PerfettoWriter {
  private:
   // The allocating call site: "function (file:line)" of the innermost frame outside the
   // allocator, cached per frame.
-  const std::string& site_label(trace::StackId stack) {
+  const std::string& site_label(trace::StackId stack, const trace::StackTable& stacks) {
     static const std::string kNoStack = "[no stack]";
-    auto site = trace::allocation_site(stacks_, stack);
+    auto site = trace::allocation_site(stacks, stack);
     if (!site) return kNoStack;
-    if (*site >= labels_.size()) labels_.resize(stacks_.frame_count());
+    if (*site >= labels_.size()) labels_.resize(stacks.frame_count());
     std::string& s = labels_[*site];
     if (s.empty()) {
-      const trace::Frame& f = stacks_.frame(*site);
+      const trace::Frame& f = stacks.frame(*site);
       s = fmt::format("{} ({})", f.function, f.location);
     }
     return s;
@@ -163,7 +162,6 @@ class PerfettoWriter {
 
   Output& out_;
   const PerfettoOptions& o_;
-  const trace::StackTable& stacks_;
   std::uint64_t last_used_ = 0, last_free_ = 0, last_run_ = 0;
   bool used_written_ = false, free_written_ = false, run_written_ = false;
   bool in_collection_ = false;
@@ -175,44 +173,57 @@ class PerfettoWriter {
 
 }  // namespace
 
-Expected<PerfettoStats> write_perfetto(io::LineReader& input, const PerfettoOptions& options,
-                                       Output& out) {
-  trace::StackTable stacks;
-  trace::GdbLogReader reader(input, stacks, options.hook);
-  trace::Replay replay(stacks);
-  trace::TimelineTracker timeline(input.name(), options.heap_blocks, 0, false);
-  PerfettoWriter w(out, options, stacks);
-  w.begin(input.name());
-  std::vector<trace::EndedAllocation> ended;
-  std::uint64_t time = 0;
-  for (;; ++time) {
-    auto e = reader.next();
-    if (!e) return e.error();
-    if (!e->has_value()) break;
-    const trace::GcEvent& event = **e;
-    ended.clear();
-    std::uint64_t live_before = replay.live_blocks();
-    trace::ReplayStep step = replay.apply(event, time, ended);
-    auto p = timeline.add(time, event, step, ended, replay.live_blocks());
-    if (!p) return p.error();
-    w.collection_step(time, step.kind == trace::EventKind::sweep, ended, live_before,
-                      replay.live_blocks());
-    w.point(*p);
-    if (options.slices) {
-      for (const trace::EndedAllocation& a : ended)
-        w.slice(a.allocation, a.end_time, trace::to_string(a.cause));
-      if (step.started) w.started(replay.live().at(event.start_block));
-    }
-    w.flush();
+struct PerfettoExport::State {
+  State(Output& out, const PerfettoOptions& o, const std::string& source)
+      : timeline(source, o.heap_blocks, 0, false), writer(out, o) {}
+  trace::TimelineTracker timeline;
+  PerfettoWriter writer;
+};
+
+PerfettoExport::PerfettoExport(const PerfettoOptions& options, Output& out, std::string source)
+    : options_(options),
+      source_(std::move(source)),
+      state_(std::make_unique<State>(out, options_, source_)) {
+  state_->writer.begin(source_);
+}
+
+PerfettoExport::~PerfettoExport() = default;
+
+Expected<bool> PerfettoExport::on_event(std::uint64_t time, const trace::GcEvent& event,
+                                        const trace::ReplayStep& step,
+                                        std::span<const trace::EndedAllocation> ended,
+                                        std::uint64_t live_before, const trace::Replay& replay,
+                                        const trace::StackTable& stacks) {
+  PerfettoWriter& w = state_->writer;
+  auto p = state_->timeline.add(time, event, step, ended, replay.live_blocks());
+  if (!p) return p.error();
+  w.collection_step(time, step.kind == trace::EventKind::sweep, ended, live_before,
+                    replay.live_blocks());
+  w.point(*p);
+  if (options_.slices) {
+    for (const trace::EndedAllocation& a : ended)
+      w.slice(a.allocation, a.end_time, trace::to_string(a.cause), stacks);
+    if (step.started) w.started(replay.live().at(event.start_block));
   }
-  if (time == 0) return Error{input.name(), 0, 0, "no hook events: nothing to export"};
+  w.flush();
+  return true;
+}
+
+Expected<bool> PerfettoExport::on_end(std::uint64_t events, const trace::Replay& replay,
+                                      const trace::StackTable& stacks) {
+  PerfettoWriter& w = state_->writer;
+  if (events == 0) return Error{source_, 0, 0, "no hook events: nothing to export"};
   // Allocations live at the end last until the end of the trace.
-  if (options.slices)
-    for (const auto& [start, a] : replay.live()) w.slice(a, time, "live");
+  if (options_.slices)
+    for (const auto& [start, a] : replay.live()) w.slice(a, events, "live", stacks);
   w.end();
   w.flush();
-  w.stats_.events = time;
-  return w.stats_;
+  w.stats_.events = events;
+  return true;
+}
+
+const PerfettoStats& PerfettoExport::stats() const {
+  return state_->writer.stats_;
 }
 
 }  // namespace mpheap::report

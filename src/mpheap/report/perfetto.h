@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
-#include "mpheap/io/line_reader.h"
 #include "mpheap/report/output.h"
+#include "mpheap/trace/trace_analysis.h"
 #include "mpheap/util/error.h"
 
 namespace mpheap::report {
@@ -17,7 +19,6 @@ namespace mpheap::report {
 inline constexpr int kPerfettoVersion = 1;
 
 struct PerfettoOptions {
-  std::string hook = "gc_log_change";
   std::optional<std::uint64_t> heap_blocks;  // free / largest free run counters need it
   std::optional<std::uint64_t> block_size;   // counters in bytes when known, else in blocks
   bool slices = false;                       // one "X" slice per allocation lifespan
@@ -32,9 +33,29 @@ struct PerfettoStats {
   std::uint64_t lanes = 0;            // slice tracks used (most allocations live at once)
 };
 
-// Replays the whole log and streams the trace-event JSON to `out` (not closed here). Memory
-// follows the live allocations and distinct call stacks, not the log's length.
-Expected<PerfettoStats> write_perfetto(io::LineReader& input, const PerfettoOptions& options,
-                                       Output& out);
+// Streams the trace-event JSON to `out` (not closed here) while analyze_trace replays the log
+// (TraceOptions::observers). Memory follows the live allocations and distinct call stacks, not
+// the log's length. `source` names the log in the output and in errors.
+class PerfettoExport final : public trace::ReplayObserver {
+ public:
+  PerfettoExport(const PerfettoOptions& options, Output& out, std::string source);
+  ~PerfettoExport() override;
+  PerfettoExport(const PerfettoExport&) = delete;
+  PerfettoExport& operator=(const PerfettoExport&) = delete;
+
+  Expected<bool> on_event(std::uint64_t time, const trace::GcEvent& event,
+                          const trace::ReplayStep& step,
+                          std::span<const trace::EndedAllocation> ended, std::uint64_t live_before,
+                          const trace::Replay& replay, const trace::StackTable& stacks) override;
+  Expected<bool> on_end(std::uint64_t events, const trace::Replay& replay,
+                        const trace::StackTable& stacks) override;
+  [[nodiscard]] const PerfettoStats& stats() const;
+
+ private:
+  struct State;
+  PerfettoOptions options_;
+  std::string source_;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace mpheap::report

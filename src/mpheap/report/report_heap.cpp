@@ -8,8 +8,8 @@
 namespace mpheap::report {
 
 SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
-                                   const target::Target& t, const io::MemoryImage& memory,
-                                   const heap::GraphOptions& graph_options) {
+                                   const target::Target& t, const heap::SnapshotAnalysis& analysis,
+                                   const heap::ObjectReader& reader) {
   SnapshotSummary out;
   out.label = std::move(label);
   out.totals = s.totals;
@@ -20,10 +20,9 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
     area_offset.push_back(offset);
     offset += a.bounds.blocks();
   }
-  heap::ObjectGraph graph = heap::build_graph(t, memory, s, graph_options);
-  heap::Reachability reach = heap::reachability(s, graph);
-  heap::DominatorTree dom = heap::dominators(s, graph);
-  heap::ObjectReader reader(t, memory, s);
+  const heap::ObjectGraph& graph = analysis.graph;
+  const heap::Reachability& reach = analysis.reach;
+  const heap::DominatorTree& dom = analysis.dominators;
   out.objects.reserve(s.objects.size());
   for (std::uint32_t i = 0; i < s.objects.size(); ++i) {
     const heap::HeapObject& o = s.objects[i];

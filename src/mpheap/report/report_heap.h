@@ -7,8 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "mpheap/heap/dominators.h"
-#include "mpheap/heap/graph.h"
+#include "mpheap/heap/analysis.h"
 #include "mpheap/heap/objects.h"
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/target/target.h"
@@ -39,10 +38,10 @@ struct SnapshotSummary {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> free_histogram;  // (run length, count)
 };
 
-// Runs the graph analyses (reachability, dominators, Python retainer paths) over a decoded
-// snapshot whose types are named.
+// The summary of a decoded snapshot whose types are named, from its analysis (retainer paths
+// in Python terms through `reader`).
 SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
-                                   const target::Target& t, const io::MemoryImage& memory,
-                                   const heap::GraphOptions& graph_options = {});
+                                   const target::Target& t, const heap::SnapshotAnalysis& analysis,
+                                   const heap::ObjectReader& reader);
 
 }  // namespace mpheap::report

@@ -1,5 +1,6 @@
 // What the HTML report shows of a trace: the analysis, every allocation's lifespan and the
-// memory-over-time series, gathered in one place for the page writer.
+// memory-over-time series, gathered in one place for the page writer. session::trace_report
+// fills it in one read of the log.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +37,19 @@ struct TraceReportOptions {
   std::size_t max_timeline_points = 4096;
 };
 
-// Reads the log twice: the analysis with the lifespans, then the timeline.
-Expected<TraceReportData> build_trace_report(const std::string& log_path,
-                                             const TraceReportOptions& options);
+// Collects every allocation's lifespan while analyze_trace replays the log (its LifespanSink).
+class LifespanCollector final : public trace::LifespanSink {
+ public:
+  explicit LifespanCollector(std::vector<TraceAllocation>& out) : out_(out) {}
+  void ended(const trace::EndedAllocation& a, const trace::StackTable& stacks) override;
+  void still_live(const trace::Allocation& a, std::uint64_t end_time,
+                  const trace::StackTable& stacks) override;
+
+ private:
+  std::vector<TraceAllocation>& out_;
+};
+
+// Allocations in start order (they are collected in end order).
+void sort_by_start(std::vector<TraceAllocation>& allocations);
 
 }  // namespace mpheap::report

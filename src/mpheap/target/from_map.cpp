@@ -354,7 +354,9 @@ Expected<NmContents> parse_nm(std::string_view text, const std::string& name) {
   return contents;
 }
 
-Expected<std::vector<std::string>> parse_qstr_list(std::string_view text, const std::string& name) {
+namespace {
+Expected<std::vector<std::string>> parse_qstr_entries(std::string_view text,
+                                                      const std::string& name) {
   std::vector<std::string> out;
   std::optional<Error> error;
   // qstrdefs.generated.h
@@ -478,6 +480,25 @@ Expected<std::vector<std::string>> parse_qstr_list(std::string_view text, const 
   });
   if (error) return *error;
   if (out.empty()) return Error{name, 0, 0, "expected a list of qstrs, found none"};
+  return out;
+}
+}  // namespace
+
+Expected<std::vector<std::string>> parse_qstr_list(std::string_view text, const std::string& name) {
+  auto out = parse_qstr_entries(text, name);
+  if (!out) return out;
+  // qstr 0 is MP_QSTRnull, the empty string, in every MicroPython and CircuitPython version:
+  // a list that starts otherwise is some other file (nm output, a map) given as --qstrs.
+  if (out->empty()) return Error{name, 0, 0, "expected one qstr per line, found none"};
+  if (!out->front().empty())
+    return Error{name, 1, 0,
+                 fmt::format("qstr 0 (MP_QSTRnull) should be the empty string, found '{}': "
+                             "expected a ROM qstr list (one qstr per line in index order, "
+                             "'index hash len string' columns, or qstrdefs.generated.h){}",
+                             out->front().substr(0, 60),
+                             out->front().find(' ') != std::string::npos
+                                 ? "; this looks like nm or map output, which goes to --nm/--map"
+                                 : "")};
   return out;
 }
 

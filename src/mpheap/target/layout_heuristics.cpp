@@ -67,11 +67,25 @@ Expected<std::uint64_t> infer_load_bias(const Target& t, const io::MemoryImage& 
   for (const io::MemoryRange& r : ram.ranges()) {
     if (t.state.size != 0 && r.bytes.size() == t.state.size) return r.address - *t.mp_state_ctx;
   }
+  // Say what the dumps cover and, when a region of the target holds mp_state_ctx and a dump is
+  // as large as it, the @ADDR that would place the dump over it.
+  std::string covered, fits;
+  for (const io::MemoryRange& r : ram.ranges()) {
+    covered += fmt::format("{}{} at 0x{:x}..0x{:x}", covered.empty() ? "" : ", ", r.source,
+                           r.address, r.end());
+    for (const MemoryRegion& region : t.regions)
+      if (fits.empty() && region.start <= *t.mp_state_ctx && *t.mp_state_ctx < region.end &&
+          *t.mp_state_ctx - region.start < r.bytes.size() && r.address != region.start)
+        fits = fmt::format("; {}@0x{:x} (the start of {}) would cover it", r.source, region.start,
+                           region.name);
+  }
   return Error{"dumps", 0, 0,
-               fmt::format("no dump covers mp_state_ctx at 0x{:x}: give a dump that contains it, "
-                           "a dump of exactly mp_state_ctx ({} bytes), or --load-bias for a "
-                           "position-independent build",
-                           *t.mp_state_ctx, t.state.size)};
+               fmt::format("no dump covers mp_state_ctx at 0x{:x} (the dumps: {}){}: check each "
+                           "dump's @ADDR, or give a dump that contains it, a dump of exactly "
+                           "mp_state_ctx ({} bytes), or --load-bias for a position-independent "
+                           "build",
+                           *t.mp_state_ctx, covered.empty() ? "none" : covered, fits, t.state.size),
+               ErrorKind::bad_input};
 }
 
 Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,

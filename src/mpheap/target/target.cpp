@@ -103,4 +103,31 @@ const TypeObject* Target::type_at(std::uint64_t address) const {
   return it != types.end() && it->address == address ? &*it : nullptr;
 }
 
+Expected<bool> check_target(const Target& t, const std::string& source) {
+  if (t.word_size != 4 && t.word_size != 8)
+    return Error{source, 0, 0,
+                 fmt::format("word size {} bytes: expected 4 (32-bit) or 8 (64-bit)", t.word_size)};
+  const std::uint32_t b = t.block_size;
+  if (b < t.word_size || b > 4096 || (b & (b - 1)) != 0)
+    return Error{source, 0, 0,
+                 fmt::format("block size {} bytes: expected a power of two from the word size "
+                             "({}) to 4096 (MICROPY_BYTES_PER_GC_BLOCK; 4 words by default = {})",
+                             b, t.word_size, 4 * t.word_size)};
+  const StateLayout& s = t.state;
+  if (s.size != 0) {
+    const std::pair<const char*, Offset> fields[] = {
+        {"mem.area", s.mem_area},
+        {"vm.last_pool", s.vm_last_pool},
+        {"vm.dict_main", s.vm_dict_main},
+        {"vm.mp_loaded_modules_dict", s.vm_mp_loaded_modules_dict},
+        {"thread.stack_top", s.thread_stack_top}};
+    for (const auto& [name, offset] : fields)
+      if (offset && *offset + t.word_size > s.size)
+        return Error{source, 0, 0,
+                     fmt::format("mp_state_ctx.{} at offset {} lies outside the struct's {} bytes",
+                                 name, *offset, s.size)};
+  }
+  return true;
+}
+
 }  // namespace mpheap::target

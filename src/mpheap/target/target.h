@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mpheap/target/value_encoding.h"
+#include "mpheap/util/error.h"
 
 namespace mpheap::target {
 
@@ -138,5 +139,11 @@ struct Target {
  private:
   std::vector<std::uint32_t> by_name_;  // indices into symbols, sorted by name
 };
+
+// The checks every target passes where it is built (from any reader, target.json or options):
+// a word size of 4 or 8, a block size that is a power of two of at least one word and at most
+// 4096 bytes (MICROPY_BYTES_PER_GC_BLOCK), fields of mp_state_ctx inside the struct when its
+// size is known. `source` names where the target came from.
+Expected<bool> check_target(const Target& t, const std::string& source);
 
 }  // namespace mpheap::target

@@ -183,22 +183,30 @@ Timeline TimelineTracker::finish() {
   return std::move(out_);
 }
 
+Expected<bool> TimelineObserver::on_event(std::uint64_t time, const GcEvent& event,
+                                          const ReplayStep& step,
+                                          std::span<const EndedAllocation> ended,
+                                          std::uint64_t /*live_before*/, const Replay& replay,
+                                          const StackTable& /*stacks*/) {
+  auto p = tracker_.add(time, event, step, ended, replay.live_blocks());
+  if (!p) return p.error();
+  return true;
+}
+
+Expected<bool> TimelineObserver::on_end(std::uint64_t /*events*/, const Replay& /*replay*/,
+                                        const StackTable& /*stacks*/) {
+  timeline_ = tracker_.finish();
+  return true;
+}
+
 Expected<Timeline> compute_timeline(io::LineReader& input, const TimelineOptions& options) {
-  StackTable stacks;
-  GdbLogReader reader(input, stacks, options.hook);
-  Replay replay(stacks);
-  TimelineTracker tracker(input.name(), options.heap_blocks, options.max_points);
-  std::vector<EndedAllocation> ended;
-  for (std::uint64_t time = 0;; ++time) {
-    auto e = reader.next();
-    if (!e) return e.error();
-    if (!e->has_value()) break;
-    ended.clear();
-    ReplayStep step = replay.apply(**e, time, ended);
-    auto p = tracker.add(time, **e, step, ended, replay.live_blocks());
-    if (!p) return p.error();
-  }
-  return tracker.finish();
+  TimelineObserver series(input.name(), options.heap_blocks, options.max_points);
+  TraceOptions to;
+  to.hook = options.hook;
+  to.observers = {&series};
+  auto result = analyze_trace(input, to, nullptr);
+  if (!result) return result.error();
+  return series.take();
 }
 
 }  // namespace mpheap::trace

@@ -13,6 +13,7 @@
 #include "mpheap/io/line_reader.h"
 #include "mpheap/trace/gc_event.h"
 #include "mpheap/trace/replay.h"
+#include "mpheap/trace/trace_analysis.h"
 #include "mpheap/util/error.h"
 
 namespace mpheap::trace {
@@ -108,6 +109,25 @@ class TimelineTracker {
   std::uint64_t sweeps_ = 0;
   bool in_collection_ = false;
   std::optional<Candidate> last_;
+};
+
+// The series as a rider on analyze_trace's replay (TraceOptions::observers).
+class TimelineObserver final : public ReplayObserver {
+ public:
+  TimelineObserver(std::string source, std::optional<std::uint64_t> heap_blocks,
+                   std::size_t max_points)
+      : tracker_(std::move(source), heap_blocks, max_points) {}
+  Expected<bool> on_event(std::uint64_t time, const GcEvent& event, const ReplayStep& step,
+                          std::span<const EndedAllocation> ended, std::uint64_t live_before,
+                          const Replay& replay, const StackTable& stacks) override;
+  Expected<bool> on_end(std::uint64_t events, const Replay& replay,
+                        const StackTable& stacks) override;
+  // The series, after the analysis ended.
+  Timeline take() { return std::move(timeline_); }
+
+ private:
+  TimelineTracker tracker_;
+  Timeline timeline_;
 };
 
 struct TimelineOptions {

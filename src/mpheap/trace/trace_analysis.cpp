@@ -111,6 +111,9 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
     if (lifespans != nullptr)
       for (const EndedAllocation& a : ended) lifespans->ended(a, result.stacks);
     collections.on_event(time, e, step, ended, live_before, replay.live_blocks());
+    for (ReplayObserver* o : options.observers)
+      if (auto ok = o->on_event(time, e, step, ended, live_before, replay, result.stacks); !ok)
+        return ok.error();
     if (replay.live_blocks() > sum.peak_live_blocks) {
       sum.peak_live_blocks = replay.live_blocks();
       sum.peak_event = time;
@@ -164,6 +167,8 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
   }
   if (lifespans != nullptr)
     for (const auto& [start, a] : replay.live()) lifespans->still_live(a, time, result.stacks);
+  for (ReplayObserver* o : options.observers)
+    if (auto ok = o->on_end(time, replay, result.stacks); !ok) return ok.error();
   result.collections = collections.finish();
   if (options.progress) options.progress(input.bytes_consumed(), time);
   return result;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,22 @@ class LifespanSink {
                           const StackTable& stacks) = 0;
 };
 
+// Sees every event of the one replay analyze_trace runs, right after the replay applied it: the
+// consumers that need more than the summary (the timeline, the Perfetto export, the HTML
+// report's series) ride along instead of reading and replaying the log again.
+class ReplayObserver {
+ public:
+  virtual ~ReplayObserver() = default;
+  // `ended`: the allocations this event ended; `live_before`: the replay's live blocks before
+  // it. An error stops the analysis with that error.
+  virtual Expected<bool> on_event(std::uint64_t time, const GcEvent& event, const ReplayStep& step,
+                                  std::span<const EndedAllocation> ended, std::uint64_t live_before,
+                                  const Replay& replay, const StackTable& stacks) = 0;
+  // Once after the last event, `events` being their number.
+  virtual Expected<bool> on_end(std::uint64_t events, const Replay& replay,
+                                const StackTable& stacks) = 0;
+};
+
 struct TraceOptions {
   std::string hook = "gc_log_change";
   std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
@@ -34,6 +51,8 @@ struct TraceOptions {
   std::string block_size_source = "--block-size";  // what to call it in the summary
   // Called now and then with (bytes read, events so far); for progress displays.
   std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Further consumers of the same replay, in order (not owned).
+  std::vector<ReplayObserver*> observers;
 };
 
 // Statistics of the activity between two collections and of the collection that ended it.

@@ -10,17 +10,17 @@
 #include "mpheap/mpy/sizes.h"
 #include "mpheap/util/error.h"
 
-namespace mpheap::mpy {
+namespace mpheap::report {
 
-inline constexpr int kJsonFormatVersion = 1;
+inline constexpr int kMpyJsonFormatVersion = 1;
 
 // One file: its parts and every function, largest first. Several files: a table of files,
 // the parts summed over all of them and the `top` largest functions across them.
-std::string sizes_text(std::span<const FileSizes> files, std::size_t top);
+std::string sizes_text(std::span<const mpy::FileSizes> files, std::size_t top);
 
 // Appends one file as a JSON object.
-void append_file_json(std::string& out, const MpyFile& file, bool with_instructions);
+void append_file_json(std::string& out, const mpy::MpyFile& file, bool with_instructions);
 // The document: {"format": "mpheap-mpy", "version": 1, "files": [...], "errors": [...]}.
 std::string json_document(std::span<const std::string> file_objects, std::span<const Error> errors);
 
-}  // namespace mpheap::mpy
+}  // namespace mpheap::report

@@ -1,5 +1,5 @@
 // Text and JSON presentation of .mpy models and size breakdowns.
-#include "mpheap/mpy/mpy_report.h"
+#include "mpheap/report/mpy_report.h"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,9 @@
 #include "mpheap/mpy/pyrepr.h"
 #include "mpheap/report/output.h"
 
-namespace mpheap::mpy {
+namespace mpheap::report {
+// This file presents the mpy layer's model throughout.
+using namespace mpheap::mpy;  // NOLINT(google-build-using-namespace)
 namespace {
 
 std::string pct(std::uint64_t part, std::uint64_t whole) {
@@ -248,7 +250,7 @@ void append_file_json(std::string& out, const MpyFile& file, bool with_instructi
 std::string json_document(std::span<const std::string> file_objects,
                           std::span<const Error> errors) {
   std::string out =
-      fmt::format("{{\"format\":\"mpheap-mpy\",\"version\":{},\"files\":[", kJsonFormatVersion);
+      fmt::format("{{\"format\":\"mpheap-mpy\",\"version\":{},\"files\":[", kMpyJsonFormatVersion);
   for (std::size_t i = 0; i < file_objects.size(); ++i) {
     if (i) out += ',';
     out += file_objects[i];
@@ -266,4 +268,4 @@ std::string json_document(std::span<const std::string> file_objects,
   return out;
 }
 
-}  // namespace mpheap::mpy
+}  // namespace mpheap::report

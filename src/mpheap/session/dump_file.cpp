@@ -1,10 +1,12 @@
-#include "cli/dump_file.h"
+#include "mpheap/session/dump_file.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-namespace mpheap::cli {
+#include "mpheap/io/file.h"
+
+namespace mpheap::session {
 
 Expected<DumpFile> DumpFile::open(const std::string& spec, std::uint64_t dump_size) {
   DumpFile d;
@@ -23,8 +25,9 @@ Expected<DumpFile> DumpFile::open(const std::string& spec, std::uint64_t dump_si
     d.address_ = placed->address;
     d.size_ = dump_size;
   }
-  d.in_.open(d.path_, std::ios::binary | std::ios::ate);
-  if (!d.in_) return Error{d.path_, 0, 0, "cannot open"};
+  auto in = io::open_input_file(d.path_, "a RAM dump", true);
+  if (!in) return in.error();
+  d.in_ = std::move(*in);
   if (!d.sequence_) d.bytes_ = static_cast<std::uint64_t>(d.in_.tellg());
   if (d.bytes_ == 0) return Error{d.path_, 0, 0, "the dump is empty"};
   if (d.size_ > d.bytes_)
@@ -64,4 +67,4 @@ Expected<io::MemoryRange> DumpFile::read(std::uint64_t at, std::uint64_t bytes) 
   return r;
 }
 
-}  // namespace mpheap::cli
+}  // namespace mpheap::session

@@ -14,7 +14,7 @@
 #include "mpheap/target/target.h"
 #include "mpheap/util/error.h"
 
-namespace mpheap::cli {
+namespace mpheap::session {
 
 class DumpFile {
  public:
@@ -57,4 +57,4 @@ class DumpFile {
   std::ifstream in_;
 };
 
-}  // namespace mpheap::cli
+}  // namespace mpheap::session

@@ -1,0 +1,288 @@
+// The heap pipeline: dumps -> target -> per dump: decode, name, roots, graph analyses.
+#include "mpheap/session/heap_session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "mpheap/heap/stack.h"
+#include "mpheap/io/file.h"
+#include "mpheap/target/layout_heuristics.h"
+#include "mpheap/util/number.h"
+
+namespace mpheap::session {
+
+Expected<GivenRoots> read_given_roots(const std::string& stack, const std::string& regs) {
+  GivenRoots g;
+  g.regs_path = regs;
+  if (!stack.empty()) {
+    auto colon = stack.find(':');
+    std::optional<std::uint64_t> lo, hi;
+    if (colon != std::string::npos) {
+      lo = parse_uint(std::string_view(stack).substr(0, colon));
+      hi = parse_uint(std::string_view(stack).substr(colon + 1));
+    }
+    if (!lo || !hi || *hi <= *lo)
+      return Error{"--stack", 0, 0,
+                   fmt::format("expected START:END addresses of the stack (START below END), "
+                               "found '{}'",
+                               stack)};
+    g.stack = heap::AddressRange{*lo, *hi};
+  }
+  if (!regs.empty()) {
+    auto text = io::read_whole_file(regs);
+    if (!text) return text.error();
+    auto parsed = io::parse_registers(*text, regs);
+    if (!parsed) return parsed.error();
+    g.registers = std::move(*parsed);
+    g.sp = io::stack_pointer(g.registers);
+    if (!g.sp && !g.stack)
+      return Error{regs, 0, 0,
+                   "no stack pointer among the registers (expected sp, rsp, esp or a1)"};
+  }
+  return g;
+}
+
+Expected<StackRoots> stack_roots(const GivenRoots& given, const target::Target& t,
+                                 const io::MemoryImage& mem, std::uint64_t bias,
+                                 const io::SnapshotHeader* header, std::uint64_t index) {
+  StackRoots out;
+  out.options.registers = given.registers;
+  std::optional<std::uint64_t> sp = given.sp;
+  std::string from = given.regs_path;
+  const bool from_header =
+      given.regs_path.empty() && !given.stack && header != nullptr && !header->registers.empty();
+  if (from_header) {
+    auto g = io::registers_from_g_reply(header->registers, t.machine, t.word_size, t.little_endian);
+    if (!g) {
+      out.notes.push_back(fmt::format(
+          "note: the registers in the snapshots' headers are not used: {}; give --regs or --stack",
+          g.error().what));
+      return out;
+    }
+    out.options.registers = std::move(*g);
+    sp = io::stack_pointer(out.options.registers);
+    from = fmt::format("snapshot {}'s header", index);
+  }
+  if (given.stack) {
+    out.options.stack = given.stack;
+    return out;
+  }
+  if (!sp) return out;
+  auto top = heap::find_stack_top(t, mem, bias);
+  auto range = top ? heap::stack_range(*sp, *top)
+                   : Expected<heap::AddressRange>(
+                         Error{from, 0, 0,
+                               "the stack's top is not known (no mp_state_ctx.thread.stack_top "
+                               "in the dump, no stack-top symbol): give --stack SP:TOP"});
+  if (!range) {
+    if (!from_header) return Error{from, 0, 0, range.error().what};
+    out.warning = fmt::format("the stack is not scanned: {}", range.error().what);
+    return out;
+  }
+  out.options.stack = *range;
+  out.notes.push_back(fmt::format("scanning the stack 0x{:x}..0x{:x}: SP from {}, top {}",
+                                  range->start, range->end, from, top->how));
+  return out;
+}
+
+Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
+  HeapSession s;
+  if (request.dumps.empty())
+    return error_of(ErrorKind::usage, "",
+                    "no RAM dump given: pass FILE@ADDR or a snapshot sequence");
+  for (const std::string& spec : request.dumps) {
+    auto d = DumpFile::open(spec, request.dump_size);
+    if (!d) return d.error();
+    s.files_.push_back(std::move(*d));
+  }
+  // The target, with layouts looked for in the first dump.
+  auto probe = s.files_.front().read_probe();
+  if (!probe) return probe.error();
+  io::MemoryImage extra;
+  extra.add(std::move(*probe));
+  TargetSource source = request.target;
+  for (const std::string& m : request.memory) source.ram.push_back(m);
+  auto loaded = load_target(source, std::move(extra));
+  if (!loaded) return loaded.error();
+  s.loaded_ = std::move(*loaded);
+  // Raw dumps: as many dumps of the RAM region the address starts (or of --dump-size bytes) as
+  // each file holds.
+  std::vector<std::string> size_notes;
+  for (DumpFile& d : s.files_)
+    if (auto warning = d.settle_size(s.loaded_.target)) size_notes.push_back(*warning);
+  // Layouts found by the shape of structures (map/nm) are looked for again in the file's last
+  // dump: early dumps of a sequence lack structures that exist later (__main__'s globals, heap
+  // qstr pools), and a layout found without them would misname every later snapshot.
+  DumpFile& first = s.files_.front();
+  if (s.loaded_.without_layout && first.count() > 1) {
+    auto last = first.read_dump(first.count() - 1);
+    if (!last) return last.error();
+    io::MemoryImage latest;
+    latest.add(std::move(*last));
+    auto again = load_target(source, std::move(latest));
+    if (!again) return again.error();
+    s.loaded_ = std::move(*again);
+    s.notes_.push_back(fmt::format(
+        "note: the struct layouts were found in the last dump of {} (dump {}), the latest state",
+        first.path(), first.count() - 1));
+  }
+  for (const std::string& n : s.loaded_.notes) s.notes_.push_back("note: " + n);
+  for (std::string& n : size_notes) s.notes_.push_back(std::move(n));
+  if (s.loaded_.without_layout) s.search_ = *s.loaded_.without_layout;
+  auto given = read_given_roots(request.stack, request.registers);
+  if (!given) return given.error();
+  s.given_ = std::move(*given);
+  return s;
+}
+
+std::string HeapSession::recheck_layout(const io::MemoryImage& memory) {
+  // The search that found the layout in use, run again on this dump alone: a field it finds
+  // elsewhere contradicts the layout (fields it cannot find, as in early dumps, do not).
+  target::Target& scratch = *search_;
+  const target::Target& before = *loaded_.without_layout;
+  scratch.state = before.state;
+  scratch.block_size = before.block_size;
+  scratch.qstr_pool = before.qstr_pool;
+  auto found = target::infer_layout(scratch, memory, load_bias());
+  if (!found) return {};
+  const target::StateLayout& used = loaded_.target.state;
+  const target::StateLayout& here = scratch.state;
+  const std::pair<const char*, std::pair<target::Offset, target::Offset>> fields[] = {
+      {"mem.area", {used.mem_area, here.mem_area}},
+      {"vm.last_pool", {used.vm_last_pool, here.vm_last_pool}},
+      {"vm.dict_main", {used.vm_dict_main, here.vm_dict_main}},
+      {"vm.mp_loaded_modules_dict",
+       {used.vm_mp_loaded_modules_dict, here.vm_mp_loaded_modules_dict}},
+      {"thread.stack_top", {used.thread_stack_top, here.thread_stack_top}}};
+  std::string out;
+  for (const auto& [name, offsets] : fields)
+    if (offsets.first && offsets.second && *offsets.first != *offsets.second)
+      out += fmt::format("{}mp_state_ctx.{} is at +{} in this dump, +{} in the layout in use",
+                         out.empty() ? "" : "; ", name, *offsets.second, *offsets.first);
+  if (scratch.block_size != loaded_.target.block_size)
+    out += fmt::format("{}blocks are {} bytes in this dump, {} in the layout in use",
+                       out.empty() ? "" : "; ", scratch.block_size, loaded_.target.block_size);
+  if (!out.empty()) out += ": this snapshot's names and paths may be wrong";
+  return out;
+}
+
+io::MemoryImage HeapSession::other_memory() const {
+  io::MemoryImage mem;
+  for (const io::MemoryRange& r : loaded_.ram.ranges())
+    if (std::none_of(files_.begin(), files_.end(),
+                     [&](const DumpFile& f) { return f.path() == r.source; }))
+      mem.add(r);
+  return mem;
+}
+
+namespace {
+
+// A description of another build decodes the heap's blocks (their layout is the collector's)
+// but names nothing: the objects' type pointers miss its type objects. Refused rather than
+// shown as a heap of untyped objects.
+std::optional<std::string> types_do_not_fit(const target::Target& t, const heap::Snapshot& s) {
+  if (t.types.empty()) return std::nullopt;
+  std::uint64_t into_rom = 0, typed = 0;
+  for (const heap::HeapObject& o : s.objects) {
+    if (!o.type_pointer) continue;
+    const std::uint64_t p = *o.type_pointer - s.load_bias;
+    if (t.type_at(p) != nullptr) ++typed;
+    for (const target::MemoryRegion& r : t.regions)
+      if (r.kind == target::RegionKind::flash && p >= r.start && p < r.end) {
+        ++into_rom;
+        break;
+      }
+  }
+  constexpr std::uint64_t kEnough = 8;  // objects pointing into ROM before the absence tells
+  if (typed > 0 || into_rom < kEnough) return std::nullopt;
+  return fmt::format(
+      "the firmware description does not fit the dump: {} objects point into ROM where their "
+      "type should be, and none of them at one of its {} type objects; the map/nm/ELF/image is "
+      "of another build than the firmware that ran (rebuilt since?), so nothing could be named",
+      into_rom, t.types.size());
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_in(
+    std::unique_ptr<AnalyzedSnapshot> out, const std::string& source) {
+  const target::Target& t = loaded_.target;
+  auto snap = heap::decode_snapshot(t, out->memory, load_bias());
+  if (!snap) return Error{source, 0, 0, snap.error().message()};
+  if (auto misfit = types_do_not_fit(t, *snap)) return Error{source, 0, 0, *misfit};
+  out->snapshot = std::move(*snap);
+  out->reader.emplace(t, out->memory, out->snapshot);
+  out->functions = heap::name_objects(out->snapshot, *out->reader, t);
+  return out;
+}
+
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode(std::uint64_t index) {
+  DumpFile& dumps = files_.front();
+  auto out = std::make_unique<AnalyzedSnapshot>();
+  out->index = index;
+  out->memory = other_memory();
+  auto slice = dumps.read_dump(index);
+  if (!slice) return slice.error();
+  out->memory.add(std::move(*slice));
+  return decode_in(std::move(out), fmt::format("{}: snapshot {}", dumps.path(), index));
+}
+
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_other(const std::string& spec) {
+  auto out = std::make_unique<AnalyzedSnapshot>();
+  out->memory = other_memory();
+  if (auto added = io::add_placed_file(out->memory, spec); !added) return added.error();
+  auto decoded = decode_in(std::move(out), spec);
+  if (!decoded)
+    return Error{spec, 0, 0,
+                 fmt::format("cannot be compared with {}: the firmware description that decodes "
+                             "it does not decode this dump ({}); is it a dump of another "
+                             "firmware, or placed at another address?",
+                             files_.front().path(), decoded.error().what)};
+  return decoded;
+}
+
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t file,
+                                                                 std::uint64_t index) {
+  DumpFile& dumps = files_[file];
+  const target::Target& t = loaded_.target;
+  auto out = std::make_unique<AnalyzedSnapshot>();
+  out->file = file;
+  out->index = index;
+  out->memory = other_memory();
+  auto slice = dumps.read_dump(index);
+  if (!slice) return slice.error();
+  out->memory.add(std::move(*slice));
+  auto decoded = decode_in(std::move(out), fmt::format("{}: snapshot {}", dumps.path(), index));
+  if (!decoded) return decoded.error();
+  out = std::move(*decoded);
+  const std::uint64_t size = dumps.size();
+  for (const heap::Diagnostic& d : out->snapshot.diagnostics) {
+    // Where in the file: the byte offset when the address lies in this dump.
+    std::string where =
+        d.address >= dumps.address() && d.address - dumps.address() < size
+            ? fmt::format("byte {}",
+                          dumps.file_offset(index * size + (d.address - dumps.address())))
+            : fmt::format("address 0x{:x}", d.address);
+    out->diagnostics.push_back(
+        fmt::format("{}: snapshot {}: {}: {}", dumps.path(), index, where, d.what));
+  }
+  const io::SnapshotDumps* seq = dumps.sequence();
+  const io::SnapshotHeader* header =
+      seq != nullptr && index < seq->entries.size() ? &seq->entries[index].header : nullptr;
+  if (search_) {
+    std::string contradiction = recheck_layout(out->memory);
+    if (!contradiction.empty())
+      out->layout_warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, contradiction);
+  }
+  auto roots = stack_roots(given_, t, out->memory, load_bias(), header, index);
+  if (!roots) return roots.error();
+  out->roots = std::move(roots->options);
+  out->notes = std::move(roots->notes);
+  if (!roots->warning.empty())
+    out->warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, roots->warning);
+  out->analysis = heap::analyze_snapshot(t, out->memory, out->snapshot, out->roots);
+  return out;
+}
+
+}  // namespace mpheap::session
