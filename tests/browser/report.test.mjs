@@ -246,11 +246,32 @@ describe('snapshot reports', () => {
   });
 });
 
-// ---- the memory chart: axes, hover, x axes ---------------------------------------------------
+// ---- readability: chart axes and hover, x axes, block map cells, legends, colours ---------------
 const fmt = (n) => n.toLocaleString('en-US');
+const rgbOf = (css) => css.match(/\d+/g).slice(0, 3).map(Number);
+const distance = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 // The canvas pixel [r, g, b, a] at (x, y) of canvas #id.
 const canvasPixel = (page, id, x, y) => page.evaluate(
   ([i, px, py]) => [...document.getElementById(i).getContext('2d').getImageData(px, py, 1, 1).data], [id, x, y]);
+// What the page shows: a screenshot of `locator`, decoded by the browser in a blank page; returns
+// the [r, g, b] at each of `points` (CSS pixels from the element's corner).
+async function shownPixels(page, locator, points) {
+  const png = (await locator.screenshot()).toString('base64');
+  const blank = await browser.newPage();
+  const out = await blank.evaluate(async ([b64, pts]) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return pts.map(([x, y]) => [...ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data].slice(0, 3));
+  }, [png, points]);
+  await blank.close();
+  return out;
+}
 const chartGeometry = (page) => page.evaluate(() => {
   const g = window.mpheapReport.memoryChart();
   const points = [];
@@ -411,6 +432,124 @@ describe('memory chart', () => {
     assert.equal(g.xTitle, 'snapshot number');
     g.points.forEach(({ live }, i) => assert.ok(Math.abs(live.x - (g.left + (i / 11) * (g.right - g.left))) < 0.01));
     await page.mouse.move(1, 1);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
+describe('block map, legends and colours', () => {
+  const mb = join(data, 'qemu-microbit');
+  const target = ['--map', join(mb, 'firmware.map'), '--nm', join(mb, 'firmware.nm')];
+  const snap2 = `${join(mb, 'snap2_ram.bin')}@0x20000000`;
+  let file;
+  let want;
+  before(() => {
+    file = buildReport('microbit-snapshot-2', ['--heap', snap2, ...target]);
+    want = JSON.parse(run(['heap', snap2, ...target, '--json']));
+  });
+  const typeOf = (o) => o.class_name || o.type || 'unknown';
+  const swatches = (page, selector) => page.$$eval(selector, (items) => items.map((el) => {
+    const sw = el.querySelector('.swatch');
+    return {
+      text: el.textContent,
+      outside: sw.classList.contains('outside'),
+      background: getComputedStyle(sw).backgroundImage,
+      halves: [...sw.children].map((b) => getComputedStyle(b).backgroundColor),
+    };
+  }));
+
+  test('cells past the heap\'s end are hatched, not drawn in the free colour', async () => {
+    const { page, problems } = await openReport(browser, file);
+    const blocks = want.areas[0].blocks; // 496: the last row (64 cells) has 16 cells past the end
+    assert.equal(blocks, 496);
+    const last = await page.evaluate((b) => window.mpheapReport.cellOf(b), blocks - 1);
+    assert.deepEqual(last, { col: 47, row: 7 });
+    assert.equal(await page.evaluate((b) => window.mpheapReport.cellOf(b), blocks), null);
+    for (let col = 48; col < 64; col++) assert.equal((await canvasPixel(page, 'blockmap', col, 7))[3], 0, `cell ${col},7 transparent`);
+    // A free block: drawn opaque in the free swatch's colour.
+    let free = -1;
+    for (let b = blocks - 1; b >= 0 && free < 0; b--) {
+      if ((await page.evaluate((x) => window.mpheapReport.blockInfo(x), b)) === `block ${fmt(b)}: free`) free = b;
+    }
+    assert.ok(free >= 0);
+    const freeCell = await page.evaluate((b) => window.mpheapReport.cellOf(b), free);
+    const legend = await swatches(page, '#legend > span');
+    assert.equal(legend[0].text, 'free');
+    assert.deepEqual(legend[0].halves, ['rgb(27, 31, 36)', 'rgb(27, 31, 36)']);
+    assert.deepEqual(await canvasPixel(page, 'blockmap', freeCell.col, freeCell.row), [27, 31, 36, 255]);
+    // The legend's hatch is the canvas's background, which shows through the transparent cells.
+    assert.equal(legend[1].text, 'past the heap\'s end');
+    assert.ok(legend[1].outside);
+    const canvasBackground = await page.evaluate(() => getComputedStyle(document.getElementById('blockmap')).backgroundImage);
+    assert.match(canvasBackground, /^repeating-linear-gradient/);
+    assert.equal(legend[1].background, canvasBackground);
+    // On screen: the cells past the end are striped and unlike the free cell.
+    const scale = (await page.locator('#blockmap').boundingBox()).width / 64;
+    const outsidePoints = [];
+    for (let x = 48 * scale; x < 64 * scale; x += 1) outsidePoints.push([x, 7.5 * scale]);
+    const shown = await shownPixels(page, page.locator('#blockmap'), [[(freeCell.col + 0.5) * scale, (freeCell.row + 0.5) * scale], ...outsidePoints]);
+    assert.deepEqual(shown[0], [27, 31, 36]);
+    const outsideColours = new Set(shown.slice(1).map((c) => c.join(',')));
+    assert.ok(outsideColours.size >= 2, `hatched: ${[...outsideColours].join(' ')}`);
+    for (const c of shown.slice(1)) assert.ok(distance(c, [27, 31, 36]) > 60, `${c} is not the free colour`);
+    await page.locator('#layout-section').screenshot({ path: join(artifacts, 'microbit-snapshot-2-map.png') });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('legend swatches are the colours the block map draws, head and tail; chart keys the lines\'', async () => {
+    const { page, problems } = await openReport(browser, file);
+    const legend = (await swatches(page, '#legend > span')).slice(2);
+    assert.ok(legend.length >= 10, `${legend.length} types in the legend`);
+    let tails = 0;
+    for (const entry of legend) {
+      const type = entry.text.replace(/ \(\d+\)$/, '');
+      const objects = want.objects.filter((o) => typeOf(o) === type);
+      assert.ok(objects.length > 0, `${type} is a type mpheap heap names`);
+      const o = objects.find((x) => x.blocks > 1) || objects[0];
+      const head = await page.evaluate((b) => window.mpheapReport.cellOf(b), o.block);
+      assert.deepEqual((await canvasPixel(page, 'blockmap', head.col, head.row)).slice(0, 3), rgbOf(entry.halves[0]), `${type} head`);
+      if (o.blocks > 1) {
+        const tail = await page.evaluate((b) => window.mpheapReport.cellOf(b), o.block + 1);
+        assert.deepEqual((await canvasPixel(page, 'blockmap', tail.col, tail.row)).slice(0, 3), rgbOf(entry.halves[1]), `${type} tail`);
+        tails++;
+      }
+    }
+    assert.ok(tails >= 3, `${tails} tails checked`);
+    // The memory chart's keys: the colour of each line's point markers (5 pixels square, centred
+    // on the point; read one pixel right of the centre, where the scrubber's line is not, at a
+    // point whose marker no later line's covers).
+    const g = await chartGeometry(page);
+    const keys = await page.$$eval('#memory-keys .key', (k) => k.map((x) => [x.textContent, getComputedStyle(x.querySelector('i')).color]));
+    assert.deepEqual(keys.map((k) => k[0]), ['■ used', '■ free', '■ largest free run']);
+    let checked = 0;
+    for (const [n, key] of g.keys.entries()) {
+      const p = g.points[0][key];
+      const later = g.keys.slice(n + 1).map((k) => g.points[0][k]);
+      if (later.some((q) => Math.abs(Math.round(q.y) - Math.round(p.y)) <= 2)) continue;
+      assert.deepEqual((await canvasPixel(page, 'memchart', Math.round(p.x) + 1, Math.round(p.y))).slice(0, 3), rgbOf(keys[n][1]), key);
+      checked++;
+    }
+    assert.ok(checked >= 2, `${checked} keys checked`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('every type in the snapshot has its own colour, the same in the census and the legend', async () => {
+    const { page, problems } = await openReport(browser, file);
+    const census = await swatches(page, '#census tbody tr td:first-child');
+    const types = new Set(want.objects.map(typeOf));
+    assert.equal(census.length, types.size);
+    assert.ok(census.length >= 15, `${census.length} types`);
+    const colours = census.map((c) => rgbOf(c.halves[0]));
+    for (let i = 0; i < colours.length; i++) {
+      for (let j = i + 1; j < colours.length; j++) {
+        assert.ok(distance(colours[i], colours[j]) >= 30, `${census[i].text} and ${census[j].text}: ${colours[i]} ${colours[j]}`);
+      }
+    }
+    const legend = new Map((await swatches(page, '#legend > span')).map((e) => [e.text.replace(/ \(\d+\)$/, ''), e.halves]));
+    for (const c of census) if (legend.has(c.text)) assert.deepEqual(c.halves, legend.get(c.text), c.text);
+    await page.locator('#census').screenshot({ path: join(artifacts, 'microbit-snapshot-2-census.png') });
     assert.deepEqual(problems, []);
     await page.close();
   });

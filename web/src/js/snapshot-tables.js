@@ -1,24 +1,30 @@
-// The snapshot's tables: objects by type (census), the top 10 retainers with their paths, and
-// the free-run histogram (free blocks by run length in powers of two).
+// The snapshot's tables: objects by type (census, with the block map's colour of each type),
+// the top 10 retainers with their paths, and the free-run histogram (free blocks by run length
+// in powers of two).
 'use strict';
 
 mpheap.snapshotTables = function snapshotTables(page) {
   const { $, fmtInt } = mpheap.util;
-  const { MEM_COLOURS, css } = mpheap.colours;
+  const { MEM_COLOURS, paletteColour, css } = mpheap.colours;
   const { snaps, blockSize } = page;
   function fillTable(id, rows) {
     const body = $(id).tBodies[0];
     body.textContent = '';
     for (const row of rows) {
       const tr = document.createElement('tr');
-      for (const [text, cls] of row) {
+      for (const [content, cls] of row) {
         const td = document.createElement('td');
-        td.textContent = text;
+        td.append(content);
         if (cls) td.className = cls;
         tr.append(td);
       }
       body.append(tr);
     }
+  }
+  function typeCell(t) {
+    const frag = document.createDocumentFragment();
+    frag.append(page.legend.swatch(paletteColour(snaps.typeSlot(t))), snaps.strings[t]);
+    return frag;
   }
   function drawSnapshotTables() {
     const i = snaps.cur;
@@ -36,7 +42,7 @@ mpheap.snapshotTables = function snapshotTables(page) {
       'census',
       [...census.entries()]
         .sort((a, b) => b[1].blocks - a[1].blocks || a[0] - b[0])
-        .map(([t, c]) => [[snaps.strings[t]], [fmtInt(c.count), 'n'], [fmtInt(c.blocks), 'n'], [fmtInt(c.blocks * blockSize), 'n']]),
+        .map(([t, c]) => [[typeCell(t)], [fmtInt(c.count), 'n'], [fmtInt(c.blocks), 'n'], [fmtInt(c.blocks * blockSize), 'n']]),
     );
     const order = Array.from({ length: o.count }, (_, j) => j).filter((j) => !o.garbage[j]);
     order.sort((a, b) => o.retained[b] - o.retained[a] || o.block[a] - o.block[b]);
