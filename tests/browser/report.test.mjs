@@ -246,7 +246,7 @@ describe('snapshot reports', () => {
   });
 });
 
-// ---- readability: chart axes and hover, x axes, block map cells, legends, colours ---------------
+// ---- readability: chart axes and hover, x axes, block map cells, legends, colours, paths ------
 const fmt = (n) => n.toLocaleString('en-US');
 const rgbOf = (css) => css.match(/\d+/g).slice(0, 3).map(Number);
 const distance = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
@@ -550,6 +550,33 @@ describe('block map, legends and colours', () => {
     const legend = new Map((await swatches(page, '#legend > span')).map((e) => [e.text.replace(/ \(\d+\)$/, ''), e.halves]));
     for (const c of census) if (legend.has(c.text)) assert.deepEqual(c.halves, legend.get(c.text), c.text);
     await page.locator('#census').screenshot({ path: join(artifacts, 'microbit-snapshot-2-census.png') });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('retainer paths wrap only between steps', async () => {
+    const { page, problems } = await openReport(browser, file);
+    const cells = await page.$$eval('#retainers td.path', (tds) => tds.map((td) => ({
+      text: td.textContent,
+      steps: [...td.querySelectorAll('.step')].map((s) => ({ text: s.textContent, boxes: s.getClientRects().length, top: s.getBoundingClientRect().top })),
+    })));
+    const paths = await page.evaluate(() => JSON.parse(document.getElementById('mpheap-data').textContent).snapshots.strings);
+    assert.equal(cells.length, 10);
+    let wrapped = 0;
+    for (const c of cells) {
+      assert.ok(paths.includes(c.text), `the cell reads as the path: ${c.text}`);
+      for (const st of c.steps) assert.equal(st.boxes, 1, `step "${st.text}" on one line`);
+      if (new Set(c.steps.map((st) => st.top)).size > 1) wrapped++;
+    }
+    assert.ok(wrapped >= 3, `${wrapped} paths wrap`);
+    const hop = cells.find((c) => c.text === 'mp_state_ctx.vm.dict_main[qstr#615] -> 0x20000550 (bytearray data)');
+    assert.ok(hop, 'the bytearray data row');
+    assert.deepEqual(hop.steps.map((st) => st.text), ['mp_state_ctx', '.vm', '.dict_main', '[qstr#615]', '-> 0x20000550 (bytearray data)']);
+    // Narrower: more lines, still never inside a step.
+    await page.setViewportSize({ width: 700, height: 1000 });
+    const narrow = await page.$$eval('#retainers td.path .step', (s) => s.map((x) => x.getClientRects().length));
+    assert.ok(narrow.length > 10 && narrow.every((n) => n === 1));
+    await page.locator('#retainers').screenshot({ path: join(artifacts, 'microbit-snapshot-2-retainers.png') });
     assert.deepEqual(problems, []);
     await page.close();
   });

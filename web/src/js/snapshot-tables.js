@@ -7,6 +7,46 @@ mpheap.snapshotTables = function snapshotTables(page) {
   const { $, fmtInt } = mpheap.util;
   const { MEM_COLOURS, paletteColour, css } = mpheap.colours;
   const { snaps, blockSize } = page;
+  // A retainer path's steps: the root's name, then each `.attr`, `[index]` and `-> 0xADDR
+  // (type)` hop (heap/python_path.h); brackets and quotes are kept whole.
+  function pathSteps(path) {
+    const steps = [];
+    let start = 0;
+    let depth = 0;
+    let quote = '';
+    for (let i = 0; i < path.length; i++) {
+      const ch = path[i];
+      if (quote) {
+        if (ch === '\\') i++;
+        else if (ch === quote) quote = '';
+      } else if (ch === "'" || ch === '"') {
+        quote = ch;
+      } else if (ch === '(' || ch === '[') {
+        if (depth++ === 0 && ch === '[' && i > start) steps.push(path.slice(start, (start = i)));
+      } else if (ch === ')' || ch === ']') {
+        depth = Math.max(0, depth - 1);
+      } else if (depth === 0 && i > start && (ch === '.' || path.startsWith(' -> ', i))) {
+        steps.push(path.slice(start, (start = i)));
+      }
+    }
+    steps.push(path.slice(start));
+    return steps;
+  }
+  // The path as one nowrap span per step with a break opportunity between steps; the cell's
+  // text stays the path as written.
+  function pathCell(path) {
+    const frag = document.createDocumentFragment();
+    pathSteps(path).forEach((step, k) => {
+      if (k > 0) frag.append(document.createElement('wbr'));
+      const lead = step.match(/^ +/);
+      if (lead) frag.append(lead[0]);
+      const span = document.createElement('span');
+      span.className = 'step';
+      span.textContent = step.slice(lead ? lead[0].length : 0);
+      frag.append(span);
+    });
+    return frag;
+  }
   function fillTable(id, rows) {
     const body = $(id).tBodies[0];
     body.textContent = '';
@@ -52,7 +92,7 @@ mpheap.snapshotTables = function snapshotTables(page) {
         [fmtInt(o.retained[j]), 'n'],
         [fmtInt(o.blocks[j] * blockSize), 'n'],
         [`${snaps.address(i, o.block[j])} ${snaps.strings[o.type[j]]}`],
-        [snaps.strings[o.path[j]], 'path'],
+        [pathCell(snaps.strings[o.path[j]]), 'path'],
       ]),
     );
     drawFragmentation(x);
