@@ -272,6 +272,9 @@ async function shownPixels(page, locator, points) {
   await blank.close();
   return out;
 }
+// Waits for the views the page redraws on the next animation frame (legend, tables: scrubber.js)
+// after opening or moving, so what a test reads is not replaced while it reads it.
+const settled = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 const chartGeometry = (page) => page.evaluate(() => {
   const g = window.mpheapReport.memoryChart();
   const points = [];
@@ -448,7 +451,12 @@ describe('block map, legends and colours', () => {
     want = JSON.parse(run(['heap', snap2, ...target, '--json']));
   });
   const typeOf = (o) => o.class_name || o.type || 'unknown';
-  const swatches = (page, selector) => page.$$eval(selector, (items) => items.map((el) => {
+  const open = async () => {
+    const opened = await openReport(browser, file);
+    await settled(opened.page);
+    return opened;
+  };
+  const swatches = (page, selector) => page.evaluate((sel) => [...document.querySelectorAll(sel)].map((el) => {
     const sw = el.querySelector('.swatch');
     return {
       text: el.textContent,
@@ -456,10 +464,10 @@ describe('block map, legends and colours', () => {
       background: getComputedStyle(sw).backgroundImage,
       halves: [...sw.children].map((b) => getComputedStyle(b).backgroundColor),
     };
-  }));
+  }), selector);
 
   test('cells past the heap\'s end are hatched, not drawn in the free colour', async () => {
-    const { page, problems } = await openReport(browser, file);
+    const { page, problems } = await open();
     const blocks = want.areas[0].blocks; // 496: the last row (64 cells) has 16 cells past the end
     assert.equal(blocks, 496);
     const last = await page.evaluate((b) => window.mpheapReport.cellOf(b), blocks - 1);
@@ -498,7 +506,7 @@ describe('block map, legends and colours', () => {
   });
 
   test('legend swatches are the colours the block map draws, head and tail; chart keys the lines\'', async () => {
-    const { page, problems } = await openReport(browser, file);
+    const { page, problems } = await open();
     const legend = (await swatches(page, '#legend > span')).slice(2);
     assert.ok(legend.length >= 10, `${legend.length} types in the legend`);
     let tails = 0;
@@ -520,7 +528,8 @@ describe('block map, legends and colours', () => {
     // on the point; read one pixel right of the centre, where the scrubber's line is not, at a
     // point whose marker no later line's covers).
     const g = await chartGeometry(page);
-    const keys = await page.$$eval('#memory-keys .key', (k) => k.map((x) => [x.textContent, getComputedStyle(x.querySelector('i')).color]));
+    const keys = await page.evaluate(() => [...document.querySelectorAll('#memory-keys .key')]
+      .map((x) => [x.textContent, getComputedStyle(x.querySelector('i')).color]));
     assert.deepEqual(keys.map((k) => k[0]), ['■ used', '■ free', '■ largest free run']);
     let checked = 0;
     for (const [n, key] of g.keys.entries()) {
@@ -536,7 +545,7 @@ describe('block map, legends and colours', () => {
   });
 
   test('every type in the snapshot has its own colour, the same in the census and the legend', async () => {
-    const { page, problems } = await openReport(browser, file);
+    const { page, problems } = await open();
     const census = await swatches(page, '#census tbody tr td:first-child');
     const types = new Set(want.objects.map(typeOf));
     assert.equal(census.length, types.size);
@@ -555,8 +564,8 @@ describe('block map, legends and colours', () => {
   });
 
   test('retainer paths wrap only between steps', async () => {
-    const { page, problems } = await openReport(browser, file);
-    const cells = await page.$$eval('#retainers td.path', (tds) => tds.map((td) => ({
+    const { page, problems } = await open();
+    const cells = await page.evaluate(() => [...document.querySelectorAll('#retainers td.path')].map((td) => ({
       text: td.textContent,
       steps: [...td.querySelectorAll('.step')].map((s) => ({ text: s.textContent, boxes: s.getClientRects().length, top: s.getBoundingClientRect().top })),
     })));
@@ -573,9 +582,17 @@ describe('block map, legends and colours', () => {
     assert.ok(hop, 'the bytearray data row');
     assert.deepEqual(hop.steps.map((st) => st.text), ['mp_state_ctx', '.vm', '.dict_main', '[qstr#615]', '-> 0x20000550 (bytearray data)']);
     // Narrower: more lines, still never inside a step.
+    // The resize redraws the tables on the animation frame after it: measure after that one.
+    await page.evaluate(() => {
+      window.resizedAndRedrawn = new Promise((resolve) => window.addEventListener('resize', () => {
+        requestAnimationFrame(() => requestAnimationFrame(resolve));
+      }, { once: true }));
+    });
     await page.setViewportSize({ width: 700, height: 1000 });
-    const narrow = await page.$$eval('#retainers td.path .step', (s) => s.map((x) => x.getClientRects().length));
-    assert.ok(narrow.length > 10 && narrow.every((n) => n === 1));
+    await page.evaluate(() => window.resizedAndRedrawn);
+    const narrow = await page.evaluate(() => [...document.querySelectorAll('#retainers td.path .step')]
+      .map((x) => [x.textContent, x.getClientRects().length]));
+    assert.ok(narrow.length > 10 && narrow.every((n) => n[1] === 1), JSON.stringify(narrow));
     await page.locator('#retainers').screenshot({ path: join(artifacts, 'microbit-snapshot-2-retainers.png') });
     assert.deepEqual(problems, []);
     await page.close();
