@@ -17,7 +17,9 @@ set(MPHEAP_REPORT_JS
   js/block-map.js        # the block map canvas, its hover text
   js/legend.js           # the block map's legend
   js/readouts.js         # position, live, free, largest free run
-  js/memory-chart.js     # memory over time
+  js/chart-axes.js       # axis ticks, byte units, drawing axes
+  js/memory-series.js    # memory over time: the series per x axis (events, collections, time)
+  js/memory-chart.js     # memory over time: drawing, hover, click
   js/lifespans.js        # allocation lifespans timeline
   js/flame-graph.js      # flame graph (icicle)
   js/snapshot-tables.js  # census, retainers, free-run histogram

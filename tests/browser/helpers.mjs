@@ -81,3 +81,17 @@ export function makeSnapshotSequence(out, count) {
   closeSync(fd);
   return out;
 }
+
+// The first `count` dumps of qemu-microbit/ram_seq.bin as a snapshot sequence file
+// (docs/formats/snapshot-sequence.md) whose headers say dump i was taken at times[i] ms.
+export function makeTimedSequence(out, times) {
+  const dump = 16384;
+  const seq = readFileSync(join(data, 'qemu-microbit/ram_seq.bin'));
+  const fd = openSync(out, 'w');
+  times.forEach((ms, i) => {
+    writeSync(fd, `MPHEAP-SNAPSHOT 1 index=${i} time_ms=${ms.toFixed(3)} start=0x20000000 end=0x20004000 trigger=every:250ms\n`);
+    writeSync(fd, seq, (i % 120) * dump, dump);
+  });
+  closeSync(fd);
+  return out;
+}

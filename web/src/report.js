@@ -40,6 +40,10 @@
       blockInfo: (b) => page.map.blockInfo(b),
       // Page coordinates of the centre of block b's cell (for hovering it).
       cellCentre: (b) => page.map.cellCentre(b),
+      // Block b's cell on the block map's canvas: { col, row } (one canvas pixel per cell).
+      cellOf: (b) => page.map.cellOf(b),
+      // The memory chart's plot box, ticks and point positions (memory-chart.js).
+      memoryChart: () => page.memory.geometry(),
       // The first block of a live allocation/object now, or -1.
       firstUsedBlock: () => page.model().owner.findIndex((o) => o >= 0),
       renderMs: 0,

@@ -4,7 +4,7 @@
 
 mpheap.blockMap = function blockMap(page) {
   const { $, fmtInt, plural } = mpheap.util;
-  const { FREE, OUTSIDE, hslToRgb, paletteColour } = mpheap.colours;
+  const { FREE, REACHABLE, GARBAGE, FILTERED, hslToRgb, paletteColour, shade } = mpheap.colours;
   const { trace, snaps, state, blockSize, model, api } = page;
   const { show: showTooltip, hide: hideTooltip } = page.tooltip;
   const mapCanvas = $('blockmap');
@@ -57,8 +57,7 @@ mpheap.blockMap = function blockMap(page) {
       return paletteColour(trace.site[owner]);
     }
     const o = snaps.objects(snaps.cur);
-    if (state.colourBy === 'garbage' && o.garbage[owner]) return [200, 60, 60];
-    if (state.colourBy === 'garbage') return [90, 140, 200];
+    if (state.colourBy === 'garbage') return o.garbage[owner] ? GARBAGE : REACHABLE;
     return paletteColour(snaps.typeSlot(o.type[owner]));
   }
   function drawMap() {
@@ -70,36 +69,31 @@ mpheap.blockMap = function blockMap(page) {
           ? trace.mapBlocks
           : trace.heapBlocks
         : snaps.list[snaps.cur].totalBlocks;
+    map.heapEnd = heapEnd;
     let used = 0;
     const colours = new Map();
     for (let cell = 0; cell < map.cols * map.rows; cell++) {
-      let c;
       const b = map.cellBlock[cell];
-      const owner = b >= 0 && b < m.owner.length ? m.owner[b] : -1;
-      let head = false;
+      const k = cell * 4;
       if (b < 0 || b >= heapEnd) {
-        c = OUTSIDE;
-      } else if (owner < 0) {
-        c = FREE;
-      } else {
+        // Past the area's end: transparent, the canvas's hatched background shows.
+        data[k] = data[k + 1] = data[k + 2] = data[k + 3] = 0;
+        continue;
+      }
+      const owner = b < m.owner.length ? m.owner[b] : -1;
+      let c = FREE;
+      if (owner >= 0) {
         used++;
-        head = b === 0 || m.owner[b - 1] !== owner;
+        const head = b === 0 || m.owner[b - 1] !== owner;
         const key = state.source === 'trace' && state.colourBy === 'age' ? -1 : owner;
         c = key >= 0 && colours.has(key) ? colours.get(key) : cellColour(owner);
         if (key >= 0 && !colours.has(key)) colours.set(key, c);
-        if (
-          state.source === 'trace' &&
-          state.siteFilter >= 0 &&
-          trace.site[owner] !== state.siteFilter
-        ) {
-          c = [70, 76, 84];
-        }
+        if (state.source === 'trace' && state.siteFilter >= 0 && trace.site[owner] !== state.siteFilter) c = FILTERED;
+        c = shade(c, head);
       }
-      const k = cell * 4;
-      const shade = head ? 1 : 0.78;
-      data[k] = c[0] * shade;
-      data[k + 1] = c[1] * shade;
-      data[k + 2] = c[2] * shade;
+      data[k] = c[0];
+      data[k + 1] = c[1];
+      data[k + 2] = c[2];
       data[k + 3] = 255;
     }
     mapCtx.putImageData(map.image, 0, 0);
@@ -160,5 +154,11 @@ mpheap.blockMap = function blockMap(page) {
     };
   }
 
-  return { layout: layoutMap, draw: drawMap, blockInfo, cellCentre };
+  // Block b's cell: column and row in canvas pixels (one per cell), or null.
+  const cellOf = (b) => (b >= 0 && b < map.blocks && map.blockCell[b] >= 0
+    ? { col: map.blockCell[b] % map.cols, row: Math.floor(map.blockCell[b] / map.cols) } : null);
+  // The number of cells past the heap areas' ends (drawn hatched).
+  const outsideCells = () => map.cellBlock.reduce((n, b) => n + (b < 0 || b >= map.heapEnd ? 1 : 0), 0);
+
+  return { layout: layoutMap, draw: drawMap, blockInfo, cellCentre, cellOf, outsideCells };
 };

@@ -1,125 +1,178 @@
-// Memory over time: live, free blocks and the largest free run per timeline point (trace) or
-// per snapshot, the peak and collections marked; a click moves the scrubber there.
+// Memory over time: used (live), free and largest free run in bytes per timeline point (trace)
+// or per snapshot, against events, GC collections, capture time or snapshot number (a select);
+// axes with units and ticks, sweeps shaded, the peak marked; hovering shows a point's values,
+// a click moves the scrubber there.
 'use strict';
 
 mpheap.memoryChart = function memoryChart(page) {
-  const { $, fmtInt, fitCanvas } = mpheap.util;
-  const { MEM_COLOURS, css } = mpheap.colours;
-  const { trace, snaps, state, blockSize } = page;
-  const memCanvas = $('memchart');
-  // The series shown: x positions (event or snapshot index) and the lines.
-  function memorySeries() {
-    if (state.source === 'trace') {
-      const tl = trace.tl;
-      const lines = [{ name: 'live blocks', colour: MEM_COLOURS.live, values: tl.live }];
-      if (trace.heapBlocks !== null) {
-        lines.push({ name: 'free blocks', colour: MEM_COLOURS.free, values: tl.free });
-        lines.push({ name: 'largest free run', colour: MEM_COLOURS.run, values: tl.run });
-      }
-      return { x: tl.event, count: tl.count, lines, span: Math.max(1, trace.events - 1), marks: tl.collection };
+  const { $, fmtInt, plural, fitCanvas, countAtMost } = mpheap.util;
+  const { css } = mpheap.colours;
+  const { state, trace, blockSize } = page;
+  const { show: showTooltip, hide: hideTooltip } = page.tooltip;
+  const canvas = $('memchart');
+  const xSelect = $('chart-x');
+  const box = { l: 64, r: 14, t: 12, b: 42 };
+  const SWEEP = 'rgba(150, 80, 200, 0.28)';
+  const PEAK = 'rgb(220, 40, 40)';
+  const modes = {}; // the x axis chosen per source
+  let cache = null; // { source, mode, series }
+  let geo = null; // the last drawing's mappings and ticks
+  let hover = -1; // the point under the pointer, or -1
+
+  function series() {
+    const source = state.source;
+    if (!cache || cache.source !== source) {
+      const offered = mpheap.memorySeries.axes(page, source);
+      xSelect.textContent = '';
+      for (const [value, text] of offered) xSelect.append(new Option(text, value));
+      modes[source] ||= offered[0][0];
+      xSelect.value = modes[source];
+      xSelect.disabled = offered.length < 2;
     }
-    const n = snaps.list.length;
-    const x = new Uint32Array(n);
-    const live = new Uint32Array(n);
-    const free = new Uint32Array(n);
-    const run = new Uint32Array(n);
-    snaps.list.forEach((s, i) => {
-      x[i] = i;
-      live[i] = Math.round(s.totals.used / blockSize);
-      free[i] = Math.round(s.totals.free / blockSize);
-      run[i] = s.largest_free_run;
-    });
-    return {
-      x,
-      count: n,
-      span: Math.max(1, n - 1),
-      marks: null,
-      lines: [
-        { name: 'used blocks', colour: MEM_COLOURS.live, values: live },
-        { name: 'free blocks', colour: MEM_COLOURS.free, values: free },
-        { name: 'largest free run', colour: MEM_COLOURS.run, values: run },
-      ],
-    };
+    if (!cache || cache.source !== source || cache.mode !== modes[source]) {
+      cache = { source, mode: modes[source], series: mpheap.memorySeries.build(page, source, modes[source]) };
+      hover = -1;
+    }
+    return cache.series;
   }
-  let memCache = null;
+
   function drawMemory() {
-    const ctx = fitCanvas(memCanvas);
-    const W = memCanvas.width;
-    const H = memCanvas.height;
-    const pad = { l: 50, r: 10, t: 10, b: 18 };
-    if (!memCache || memCache.source !== state.source) memCache = { source: state.source, series: memorySeries() };
-    const s = memCache.series;
+    const s = series();
+    const ctx = fitCanvas(canvas);
+    const W = canvas.width;
+    const H = canvas.height;
     let max = 1;
     for (const line of s.lines) for (let i = 0; i < s.count; i++) max = Math.max(max, line.values[i]);
-    const px = (x) => pad.l + (x / s.span) * (W - pad.l - pad.r);
-    const py = (v) => H - pad.b - (v / max) * (H - pad.t - pad.b);
+    const unit = mpheap.chartAxes.byteUnit(max);
     ctx.clearRect(0, 0, W, H);
-    ctx.font = '11px system-ui, sans-serif';
-    ctx.fillStyle = getComputedStyle(document.body).color;
-    ctx.strokeStyle = 'rgba(128,128,128,.4)';
-    ctx.beginPath();
-    ctx.moveTo(pad.l, pad.t);
-    ctx.lineTo(pad.l, H - pad.b);
-    ctx.lineTo(W - pad.r, H - pad.b);
-    ctx.stroke();
-    ctx.fillText(fmtInt(max), 2, pad.t + 8);
-    ctx.fillText('0', 2, H - pad.b);
+    const x = { min: s.xMin, max: s.xMax, integer: s.integerX, title: s.xTitle };
+    geo = mpheap.chartAxes.draw(ctx, W, H, box, x, { max, div: unit.div, title: unit.name });
+    const { px, py } = geo;
     if (s.marks) {
-      ctx.fillStyle = 'rgba(150,80,200,.8)';
-      for (let i = 0; i < s.count; i++) if (s.marks[i]) ctx.fillRect(px(s.x[i]) - 0.5, H - pad.b, 1, 6);
+      // Sweeps (collections) as shaded bands over the plot, at least a pixel wide.
+      ctx.fillStyle = SWEEP;
+      for (let i = 0; i < s.count; i++) {
+        if (!s.marks[i]) continue;
+        let j = i;
+        while (j + 1 < s.count && s.marks[j + 1]) j++;
+        const x0 = Math.floor(px(s.x[i - (i > 0 ? 1 : 0)]));
+        ctx.fillRect(x0, box.t, Math.max(1, Math.ceil(px(s.x[j])) - x0), H - box.t - box.b);
+        i = j;
+      }
     }
+    ctx.lineWidth = 1.25;
     for (const line of s.lines) {
       ctx.strokeStyle = css(line.colour);
-      ctx.lineWidth = 1.25;
       ctx.beginPath();
-      for (let i = 0; i < s.count; i++) {
-        if (i === 0) ctx.moveTo(px(s.x[i]), py(line.values[i]));
-        else ctx.lineTo(px(s.x[i]), py(line.values[i]));
-      }
+      for (let i = 0; i < s.count; i++) ctx[i ? 'lineTo' : 'moveTo'](px(s.x[i]), py(line.values[i]));
       ctx.stroke();
-      if (s.count <= 200) {
+    }
+    // Points as 5-pixel squares on whole pixels, after all the lines: their centres are the
+    // exact colour of the key (the test reads them).
+    if (s.count <= 200) {
+      for (const line of s.lines) {
         ctx.fillStyle = css(line.colour);
-        for (let i = 0; i < s.count; i++) ctx.fillRect(px(s.x[i]) - 1.5, py(line.values[i]) - 1.5, 3, 3);
+        for (let i = 0; i < s.count; i++) ctx.fillRect(Math.round(px(s.x[i])) - 2, Math.round(py(line.values[i])) - 2, 5, 5);
       }
     }
     if (state.source === 'trace') {
       const sm = trace.summary;
-      ctx.fillStyle = 'rgb(220,40,40)';
+      const cx = px(s.xOf(sm.peak_event));
+      const cy = py(sm.peak_live_blocks * blockSize);
+      ctx.fillStyle = PEAK;
       ctx.beginPath();
-      ctx.arc(px(sm.peak_event), py(sm.peak_live_blocks), 3.5, 0, 2 * Math.PI);
+      ctx.arc(cx, cy, 3.5, 0, 2 * Math.PI);
       ctx.fill();
-      const label = `peak ${fmtInt(sm.peak_live_blocks)}`;
-      const lx = Math.min(px(sm.peak_event) + 5, W - pad.r - ctx.measureText(label).width);
-      ctx.fillText(label, lx, Math.max(pad.t + 8, py(sm.peak_live_blocks) - 4));
+      const label = `peak ${fmtInt(sm.peak_live_blocks * blockSize)} bytes`;
+      ctx.fillText(label, Math.min(cx + 5, W - box.r - ctx.measureText(label).width), Math.max(box.t + 9, cy - 4));
     }
-    const pos = state.position[state.source];
-    ctx.strokeStyle = 'rgba(128,128,128,.9)';
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.moveTo(px(pos) + 0.5, pad.t);
-    ctx.lineTo(px(pos) + 0.5, H - pad.b);
-    ctx.stroke();
-    memCanvas.dataset.points = String(s.count);
+    const vline = (xx, style, dash) => {
+      ctx.strokeStyle = style;
+      ctx.lineWidth = 1;
+      ctx.setLineDash(dash);
+      ctx.beginPath();
+      ctx.moveTo(Math.round(xx) + 0.5, box.t);
+      ctx.lineTo(Math.round(xx) + 0.5, H - box.b);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    };
+    vline(px(s.xOf(state.position[state.source])), 'rgba(128,128,128,.9)', []);
+    if (hover >= 0) vline(px(s.x[hover]), 'rgba(128,128,128,.9)', [3, 3]);
+    canvas.dataset.points = String(s.count);
+    drawKeys(s);
+  }
+
+  function drawKeys(s) {
     const keys = $('memory-keys');
     keys.textContent = '';
-    for (const line of s.lines) {
+    // Each key's mark is in the very colour drawn (the sweeps' translucent one too).
+    const key = (colour, mark, text) => {
       const span = document.createElement('span');
-      span.style.color = css(line.colour);
-      span.textContent = `■ ${line.name}  `;
+      span.className = 'key';
+      const i = document.createElement('i');
+      i.style.color = colour;
+      i.textContent = mark;
+      span.append(i, ` ${text}`);
       keys.append(span);
-    }
-    if (s.marks) keys.append('▮ collections  ● peak');
-    memCache.px = px;
-    memCache.pad = pad;
+    };
+    for (const line of s.lines) key(css(line.colour), '■', line.name);
+    if (s.marks) key(SWEEP, '█', 'sweeps (collections)');
+    if (state.source === 'trace') key(PEAK, '●', 'peak');
   }
-  memCanvas.addEventListener('click', (ev) => {
-    if (!memCache) return;
-    const r = memCanvas.getBoundingClientRect();
-    const x = ((ev.clientX - r.left) / r.width) * memCanvas.width;
-    const s = memCache.series;
-    const frac = (x - memCache.pad.l) / (memCanvas.width - memCache.pad.l - memCache.pad.r);
-    page.scrubber.setPosition(Math.max(0, Math.min(1, frac)) * s.span);
-  });
 
-  return { draw: drawMemory };
+  // The point nearest to canvas x `cx`.
+  function pointAtPixel(cx) {
+    const s = cache.series;
+    const i = Math.max(0, countAtMost(s.count, (j) => geo.px(s.x[j]), cx) - 1);
+    return i + 1 < s.count && geo.px(s.x[i + 1]) - cx < cx - geo.px(s.x[i]) ? i + 1 : i;
+  }
+  const canvasX = (ev) => ((ev.clientX - canvas.getBoundingClientRect().left) / canvas.getBoundingClientRect().width) * canvas.width;
+  // The tooltip's text for point i: where it is and each line's value there.
+  function pointText(i) {
+    const s = cache.series;
+    const lines = [s.heading(i)];
+    for (const line of s.lines) {
+      const bytes = line.values[i];
+      lines.push(`${line.name}: ${plural(Math.round(bytes / blockSize), 'block')}, ${fmtInt(bytes)} bytes (${(bytes / 1024).toFixed(1)} KiB)`);
+    }
+    return lines.join('\n');
+  }
+  canvas.addEventListener('mousemove', (ev) => {
+    if (!geo) return;
+    hover = pointAtPixel(canvasX(ev));
+    drawMemory();
+    showTooltip(ev, pointText(hover));
+  });
+  canvas.addEventListener('mouseleave', () => {
+    hover = -1;
+    hideTooltip();
+    drawMemory();
+  });
+  canvas.addEventListener('click', (ev) => {
+    if (!geo) return;
+    const s = cache.series;
+    const cx = Math.max(box.l, Math.min(canvas.width - box.r, canvasX(ev)));
+    const v = s.xMin + ((cx - box.l) / (canvas.width - box.l - box.r)) * (s.xMax - s.xMin);
+    page.scrubber.setPosition(s.positionAt(v));
+  });
+  xSelect.addEventListener('change', () => {
+    modes[state.source] = xSelect.value;
+    drawMemory();
+  });
+  // For the tests (window.mpheapReport.memoryChart()): the plot's box, the ticks drawn and
+  // where point i of a line is, in canvas pixels (= CSS pixels from the canvas's corner).
+  function geometry() {
+    const s = cache.series;
+    return {
+      left: box.l, right: canvas.width - box.r, top: box.t, bottom: canvas.height - box.b,
+      xTitle: geo.drawn.xTitle, yTitle: geo.drawn.yTitle, xTicks: geo.drawn.x, yTicks: geo.drawn.y,
+      count: s.count, keys: s.lines.map((l) => l.key),
+      point: (key, i) => {
+        const line = s.lines.find((l) => l.key === key);
+        return { x: geo.px(s.x[i]), y: geo.py(line.values[i]), value: line.values[i], position: s.position[i], heading: s.heading(i) };
+      },
+    };
+  }
+
+  return { draw: drawMemory, geometry, pointText };
 };

@@ -1,24 +1,70 @@
-// The snapshot's tables: objects by type (census), the top 10 retainers with their paths, and
-// the free-run histogram (free blocks by run length in powers of two).
+// The snapshot's tables: objects by type (census, with the block map's colour of each type),
+// the top 10 retainers with their paths, and the free-run histogram (free blocks by run length
+// in powers of two).
 'use strict';
 
 mpheap.snapshotTables = function snapshotTables(page) {
   const { $, fmtInt } = mpheap.util;
-  const { MEM_COLOURS, css } = mpheap.colours;
+  const { MEM_COLOURS, paletteColour, css } = mpheap.colours;
   const { snaps, blockSize } = page;
+  // A retainer path's steps: the root's name, then each `.attr`, `[index]` and `-> 0xADDR
+  // (type)` hop (heap/python_path.h); brackets and quotes are kept whole.
+  function pathSteps(path) {
+    const steps = [];
+    let start = 0;
+    let depth = 0;
+    let quote = '';
+    for (let i = 0; i < path.length; i++) {
+      const ch = path[i];
+      if (quote) {
+        if (ch === '\\') i++;
+        else if (ch === quote) quote = '';
+      } else if (ch === "'" || ch === '"') {
+        quote = ch;
+      } else if (ch === '(' || ch === '[') {
+        if (depth++ === 0 && ch === '[' && i > start) steps.push(path.slice(start, (start = i)));
+      } else if (ch === ')' || ch === ']') {
+        depth = Math.max(0, depth - 1);
+      } else if (depth === 0 && i > start && (ch === '.' || path.startsWith(' -> ', i))) {
+        steps.push(path.slice(start, (start = i)));
+      }
+    }
+    steps.push(path.slice(start));
+    return steps;
+  }
+  // The path as one nowrap span per step with a break opportunity between steps; the cell's
+  // text stays the path as written.
+  function pathCell(path) {
+    const frag = document.createDocumentFragment();
+    pathSteps(path).forEach((step, k) => {
+      if (k > 0) frag.append(document.createElement('wbr'));
+      const lead = step.match(/^ +/);
+      if (lead) frag.append(lead[0]);
+      const span = document.createElement('span');
+      span.className = 'step';
+      span.textContent = step.slice(lead ? lead[0].length : 0);
+      frag.append(span);
+    });
+    return frag;
+  }
   function fillTable(id, rows) {
     const body = $(id).tBodies[0];
     body.textContent = '';
     for (const row of rows) {
       const tr = document.createElement('tr');
-      for (const [text, cls] of row) {
+      for (const [content, cls] of row) {
         const td = document.createElement('td');
-        td.textContent = text;
+        td.append(content);
         if (cls) td.className = cls;
         tr.append(td);
       }
       body.append(tr);
     }
+  }
+  function typeCell(t) {
+    const frag = document.createDocumentFragment();
+    frag.append(page.legend.swatch(paletteColour(snaps.typeSlot(t))), snaps.strings[t]);
+    return frag;
   }
   function drawSnapshotTables() {
     const i = snaps.cur;
@@ -36,7 +82,7 @@ mpheap.snapshotTables = function snapshotTables(page) {
       'census',
       [...census.entries()]
         .sort((a, b) => b[1].blocks - a[1].blocks || a[0] - b[0])
-        .map(([t, c]) => [[snaps.strings[t]], [fmtInt(c.count), 'n'], [fmtInt(c.blocks), 'n'], [fmtInt(c.blocks * blockSize), 'n']]),
+        .map(([t, c]) => [[typeCell(t)], [fmtInt(c.count), 'n'], [fmtInt(c.blocks), 'n'], [fmtInt(c.blocks * blockSize), 'n']]),
     );
     const order = Array.from({ length: o.count }, (_, j) => j).filter((j) => !o.garbage[j]);
     order.sort((a, b) => o.retained[b] - o.retained[a] || o.block[a] - o.block[b]);
@@ -46,7 +92,7 @@ mpheap.snapshotTables = function snapshotTables(page) {
         [fmtInt(o.retained[j]), 'n'],
         [fmtInt(o.blocks[j] * blockSize), 'n'],
         [`${snaps.address(i, o.block[j])} ${snaps.strings[o.type[j]]}`],
-        [snaps.strings[o.path[j]], 'path'],
+        [pathCell(snaps.strings[o.path[j]]), 'path'],
       ]),
     );
     drawFragmentation(x);
