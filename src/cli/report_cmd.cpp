@@ -66,12 +66,15 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
       if (!s.warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.warning);
       if (!s.layout_warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.layout_warning);
       std::string label = d.count() > 1 ? fmt::format("{} #{}", name, index) : name;
+      std::optional<double> time_ms;
       if (d.sequence() != nullptr) {
         const io::SnapshotHeader& h = d.sequence()->entries[index].header;
         label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
+        time_ms = h.time_ms;
       }
       out.push_back(
           report::summarize_snapshot(std::move(label), s.snapshot, t, s.analysis, *s.reader));
+      out.back().time_ms = time_ms;
     }
   }
   return out;

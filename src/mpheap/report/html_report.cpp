@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -107,23 +106,6 @@ Json trace_json(const TraceReportData& d) {
   return j;
 }
 
-// The capture time in a sequence snapshot's label, "NAME #I (T ms, TRIGGER)" as
-// cli/report_cmd.cpp writes it from the sequence header's time_ms, or nullopt (raw dumps have
-// none). SnapshotSummary carries no time of its own; until it does, this is the one place that
-// reads the label, and the page gets the time as a number.
-std::optional<double> label_time_ms(std::string_view label) {
-  if (label.empty() || label.back() != ')') return std::nullopt;
-  auto open = label.rfind(" (");
-  if (open == std::string_view::npos) return std::nullopt;
-  std::string_view inside = label.substr(open + 2, label.size() - open - 3);
-  double ms = 0;
-  auto [end, ec] = std::from_chars(inside.data(), inside.data() + inside.size(), ms);
-  if (ec != std::errc{} ||
-      std::string_view(end, inside.data() + inside.size()).rfind(" ms, ", 0) != 0)
-    return std::nullopt;
-  return ms;
-}
-
 Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
   // One string table for types and paths across all snapshots: a sequence repeats them.
   Json strings = Json::array();
@@ -138,8 +120,7 @@ Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
   for (const SnapshotSummary& s : snapshots) {
     Json x;
     x["label"] = s.label;
-    std::optional<double> time = label_time_ms(s.label);
-    x["time_ms"] = time ? Json(*time) : Json(nullptr);
+    x["time_ms"] = s.time_ms ? Json(*s.time_ms) : Json(nullptr);
     Json areas = Json::array();
     for (const SnapshotArea& a : s.areas)
       areas.push_back({fmt::format("{:#x}", a.pool_start), a.blocks});

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,8 @@ struct SnapshotObject {
 
 struct SnapshotSummary {
   std::string label;  // "ram_seq.bin #12"
+  // When it was taken, in ms since the capture started (a sequence's header), else nullopt.
+  std::optional<double> time_ms;
   std::vector<SnapshotArea> areas;
   std::vector<SnapshotObject> objects;  // in block order
   heap::HeapTotals totals;
