@@ -151,11 +151,6 @@ void check_cleared_on_free(const TableSpec& spec, std::size_t ai, const AreaSnap
                    a.kinds[first] == BlockKind::free ? "free" : "a tail")});
 }
 
-std::string python_type_name(const target::Target& t, std::uint64_t type_address) {
-  if (const target::TypeObject* ty = t.type_at(type_address)) return ty->name;
-  return {};
-}
-
 }  // namespace
 
 char block_letter(const target::Target& t, const HeapObject& o, std::uint64_t load_bias) {
@@ -275,7 +270,10 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
         if (const auto& bits = a.*spec.table) o.*spec.bit = bits->at(i);
       o.type_pointer = memory.read(o.address, t.word_size, t.little_endian);
       if (o.type_pointer && *o.type_pointer >= load_bias)
-        o.type = python_type_name(t, *o.type_pointer - load_bias);
+        if (const target::TypeObject* ty = t.type_at(*o.type_pointer - load_bias)) {
+          o.type = ty->name;
+          o.kind = kind_of_type(ty->symbol, ty->name);
+        }
       snap.objects.push_back(std::move(o));
     }
     a.object_count = snap.objects.size() - a.first_object;

@@ -142,7 +142,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   const std::uint64_t W = t.word_size;
   std::vector<std::uint64_t> bytecode_blocks;
   std::vector<std::uint64_t> contexts;  // module contexts (since 1.19): {module, dict, ...}
-  std::vector<std::pair<std::uint64_t, const char*>> tables;  // what the functions point at
+  std::vector<std::pair<std::uint64_t, ObjectKind>> tables;  // what the functions point at
   for (const HeapObject& o : s.objects) {
     if (!o.type_pointer) continue;
     const bool generator = gen_wrap != nullptr && *o.type_pointer == gen_wrap->address + bias;
@@ -174,13 +174,13 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
       // {base, context, child_table, bytecode}: the child table lists the raw code of the
       // functions and classes this one defines.
       if (auto children = reader.read_word(o.address + 2 * W); children && *children != 0)
-        tables.emplace_back(*children, "child table");
+        tables.emplace_back(*children, ObjectKind::child_table);
       // The context's constants: the module's qstr table (when bytecode uses one) and its
       // object table.
       if (auto q = reader.read_word(*second + 2 * W); q && *q > 0xffff)
-        tables.emplace_back(*q, "qstr table");
+        tables.emplace_back(*q, ObjectKind::qstr_table);
       if (auto objs = reader.read_word(*second + 3 * W); objs && *objs != 0)
-        tables.emplace_back(*objs, "constant table");
+        tables.emplace_back(*objs, ObjectKind::constant_table);
     }
     auto bc = reader.read_word(o.address + (context ? 3 : 2) * W);
     if (!bc) {
@@ -276,11 +276,11 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     s.objects[static_cast<std::size_t>(&o - s.objects.data())].function = describe(f);
     out.push_back(std::move(f));
   }
-  for (std::uint64_t a : bytecode_blocks) label_block(s, reader, a, "bytecode");
+  for (std::uint64_t a : bytecode_blocks) label_block(s, reader, a, ObjectKind::bytecode);
   // A module context {module or NULL, globals dict, constants} on the heap: code compiled at
   // run time (a script, the REPL) has no module object, so the compiler allocates one.
-  for (std::uint64_t a : contexts) label_block(s, reader, a, "module context");
-  auto label = [&](std::uint64_t a, const char* what) { return label_block(s, reader, a, what); };
+  for (std::uint64_t a : contexts) label_block(s, reader, a, ObjectKind::module_context);
+  auto label = [&](std::uint64_t a, ObjectKind what) { return label_block(s, reader, a, what); };
   // Child tables hold the mp_raw_code_t of the functions and classes defined inside (up to the
   // first NULL); a raw code is {kind and flags, fun_data, children, ...}: its bytecode, when
   // its kind says bytecode (MP_CODE_BYTECODE = 2: the third byte since 1.22, the low 3 bits
@@ -288,18 +288,18 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   for (std::size_t k = 0; k < tables.size(); ++k) {
     const auto [a, what] = tables[k];
     const HeapObject* block = reader.object_at(a);
-    if (!label(a, what) || std::string_view(what) != "child table") continue;
+    if (!label(a, what) || what != ObjectKind::child_table) continue;
     for (std::uint64_t p = a; p + W <= a + block->blocks * t.block_size; p += W) {
       auto child = reader.read_word(p);
       if (!child || *child == 0) break;
-      if (!label(*child, "raw code")) continue;
+      if (!label(*child, ObjectKind::raw_code)) continue;
       auto head = reader.read_word(*child);
       const bool bytecode =
           head && ((*head & 0xffff) == 0 ? ((*head >> 16) & 0xff) == 2 : (*head & 7) == 2);
       if (!bytecode) continue;
-      if (auto fun_data = reader.read_word(*child + W)) label(*fun_data, "bytecode");
+      if (auto fun_data = reader.read_word(*child + W)) label(*fun_data, ObjectKind::bytecode);
       if (auto children = reader.read_word(*child + 2 * W); children && *children != 0)
-        tables.emplace_back(*children, "child table");
+        tables.emplace_back(*children, ObjectKind::child_table);
     }
   }
   return out;

@@ -217,10 +217,12 @@ void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::
     if (auto name = reader.class_name(o)) o.class_name = *name;
   }
   for (HeapObject& o : s.objects) {
-    if (!o.type.empty() || !o.type_pointer) continue;
+    if (o.kind != ObjectKind::unknown || !o.type_pointer) continue;
     const HeapObject* cls = reader.object_at(*o.type_pointer);
-    if (cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty())
+    if (cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty()) {
       o.type = cls->class_name;
+      o.kind = ObjectKind::instance;
+    }
   }
 }
 
@@ -228,11 +230,14 @@ void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::
 
 namespace mpheap::heap {
 
-bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, const char* what) {
+bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, ObjectKind what) {
   // The reader finds objects of `s` (read-only); the label is written through `s` itself.
   const HeapObject* block = reader.object_at(address);
-  if (block == nullptr || block->address != address || !block->type.empty()) return false;
-  s.objects[static_cast<std::size_t>(block - s.objects.data())].type = what;
+  if (block == nullptr || block->address != address || block->kind != ObjectKind::unknown)
+    return false;
+  HeapObject& o = s.objects[static_cast<std::size_t>(block - s.objects.data())];
+  o.kind = what;
+  o.type = kind_label(what);
   return true;
 }
 
@@ -242,35 +247,38 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
   auto in_s = [&](const HeapObject* p) {
     return &s.objects[static_cast<std::size_t>(p - s.objects.data())];
   };
-  auto label = [&](std::optional<std::uint64_t> address, const char* what) {
+  auto label = [&](std::optional<std::uint64_t> address, ObjectKind what) {
     if (address) label_block(s, reader, *address, what);
   };
   const target::ObjectLayout& L = t.objects;
   for (const HeapObject& o : s.objects) {
-    if (o.type == "str" || o.type == "bytes") {
-      label(word(o.address + L.str_data), "str data");
-    } else if (o.type == "list") {
-      label(word(o.address + L.list_items), "list items");
-    } else if (o.type == "dict") {
-      label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)), "dict table");
-    } else if (o.type == "bytearray" || o.type == "array") {
-      label(word(o.address + L.list_items), "bytearray data");  // {base, typecode+free, len, items}
-    } else if (o.type == "set" || o.type == "frozenset") {
+    const ObjectKind k = o.kind;
+    if (k == ObjectKind::str || k == ObjectKind::bytes) {
+      label(word(o.address + L.str_data), ObjectKind::str_data);
+    } else if (k == ObjectKind::list) {
+      label(word(o.address + L.list_items), ObjectKind::list_items);
+    } else if (k == ObjectKind::dict) {
+      label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)),
+            ObjectKind::dict_table);
+    } else if (k == ObjectKind::bytearray || k == ObjectKind::array) {
+      // {base, typecode+free, len, items}
+      label(word(o.address + L.list_items), ObjectKind::bytearray_data);
+    } else if (k == ObjectKind::set || k == ObjectKind::frozenset) {
       // {base, mp_set_t {alloc, used, table}}
       auto alloc = word(o.address + t.word_size), used = word(o.address + 2 * t.word_size);
-      if (alloc && used && *used <= *alloc) label(word(o.address + 3 * t.word_size), "set table");
-    } else if (o.type == "int") {
+      if (alloc && used && *used <= *alloc)
+        label(word(o.address + 3 * t.word_size), ObjectKind::set_table);
+    } else if (k == ObjectKind::int_) {
       // A big int (MPZ): {base, mpz_t {neg:1, fixed_dig:1, alloc, len, dig}}; its digits are
       // a block of their own unless fixed. Long-long builds have no pointer there: the shape
       // (len <= alloc, digits not fixed) and a head block at the address keep them out.
       auto bits = word(o.address + t.word_size), len = word(o.address + 2 * t.word_size);
       if (bits && len && (*bits & 2) == 0 && *len <= (*bits >> 2) && (*bits >> 2) < (1u << 20))
-        label(word(o.address + 3 * t.word_size), "int digits");
-    } else if (const HeapObject* cls = o.type_pointer ? reader.object_at(*o.type_pointer) : nullptr;
-               cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty() &&
-               o.type == cls->class_name) {
+        label(word(o.address + 3 * t.word_size), ObjectKind::int_digits);
+    } else if (k == ObjectKind::instance) {
       // An instance of a Python class: {base, members map}.
-      label(word(o.address + t.word_size + (L.map_table - L.map_used_word)), "instance members");
+      label(word(o.address + t.word_size + (L.map_table - L.map_used_word)),
+            ObjectKind::instance_members);
     }
   }
   // Lists embedded in mp_state_ctx (sys.argv, sys.path in some builds): a word holding
@@ -281,7 +289,7 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
     for (std::uint64_t a = ctx; a + L.list_items < end; a += t.word_size) {
       if (word(a) != list->address + s.load_bias) continue;
       auto alloc = word(a + L.list_alloc), len = word(a + L.list_len);
-      if (alloc && len && *len <= *alloc) label(word(a + L.list_items), "list items");
+      if (alloc && len && *len <= *alloc) label(word(a + L.list_items), ObjectKind::list_items);
     }
   }
   // The tables of the dicts embedded in mp_state_ctx: __main__'s globals and sys.modules.
@@ -289,7 +297,7 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
     if (t.mp_state_ctx && dict)
       label(word(*t.mp_state_ctx + s.load_bias + *dict + L.dict_map +
                  (L.map_table - L.map_used_word)),
-            "dict table");
+            ObjectKind::dict_table);
   }
   // Heap qstr pools and the chunks their strings live in.
   const target::QstrPoolLayout& q = t.qstr_pool;
@@ -297,16 +305,19 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
     auto pool = word(*t.mp_state_ctx + s.load_bias + *t.state.vm_last_pool);
     for (int depth = 0; pool && *pool != 0 && depth < 256 && reader.object_at(*pool) != nullptr;
          ++depth) {
-      label(pool, "qstr pool");
+      label(pool, ObjectKind::qstr_pool);
       auto len = word(*pool + *q.len);
       for (std::uint64_t i = 0; len && i < *len && i < (1u << 16); ++i) {
         auto str = word(*pool + *q.qstrs + i * t.word_size);
         if (!str) break;
-        if (const HeapObject* chunk = reader.object_at(*str); chunk && chunk->type.empty())
-          in_s(chunk)->type = "qstr chunk";
+        if (const HeapObject* chunk = reader.object_at(*str);
+            chunk && chunk->kind == ObjectKind::unknown) {
+          in_s(chunk)->kind = ObjectKind::qstr_chunk;
+          in_s(chunk)->type = kind_label(ObjectKind::qstr_chunk);
+        }
       }
-      if (q.hashes) label(word(*pool + *q.hashes), "qstr hashes");
-      if (q.lengths) label(word(*pool + *q.lengths), "qstr lengths");
+      if (q.hashes) label(word(*pool + *q.hashes), ObjectKind::qstr_hashes);
+      if (q.lengths) label(word(*pool + *q.lengths), ObjectKind::qstr_lengths);
       pool = q.prev ? word(*pool + *q.prev) : std::nullopt;
     }
   }

@@ -55,7 +55,7 @@ class ObjectReader {
 
 // Gives the allocation that starts exactly at `address` the label `what` when it has no type
 // yet; whether it did. The naming passes label blocks without an object header with it.
-bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, const char* what);
+bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address, ObjectKind what);
 
 // Classes defined in Python and their instances: gives objects whose type pointer is a class
 // on the heap the class's name as their type, and classes the type "type".

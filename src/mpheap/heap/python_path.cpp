@@ -38,8 +38,7 @@ std::optional<std::string> python_path(const Snapshot& s, const ObjectGraph& g,
   auto is_instance = [&](const HeapObject& o) {
     if (!o.type_pointer) return false;
     const HeapObject* cls = reader.object_at(*o.type_pointer);
-    return cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty() &&
-           o.type == cls->class_name;
+    return o.kind == ObjectKind::instance && cls != nullptr && cls->address == *o.type_pointer;
   };
   // [key] or .name of the slot of `table` whose value points into `child`.
   auto table_hop = [&](const HeapObject& table, const HeapObject& child,
@@ -67,19 +66,20 @@ std::optional<std::string> python_path(const Snapshot& s, const ObjectGraph& g,
     const HeapObject& parent = s.objects[chain[i - 1]];
     const HeapObject& child = s.objects[chain[i]];
     std::optional<std::string> hop;
-    if ((i == 1 && first_is_table) || parent.type == "dict table") {
+    if ((i == 1 && first_is_table) || parent.kind == ObjectKind::dict_table) {
       hop = table_hop(parent, child, attr_table);
       attr_table = false;
-    } else if (parent.type == "instance members") {
+    } else if (parent.kind == ObjectKind::instance_members) {
       hop = table_hop(parent, child, true);
-    } else if (parent.type == "dict" || parent.type == "list" || is_instance(parent)) {
+    } else if (parent.kind == ObjectKind::dict || parent.kind == ObjectKind::list ||
+               is_instance(parent)) {
       hop = "";  // its table, items array or member table
-    } else if (parent.type == "module") {
+    } else if (parent.kind == ObjectKind::module) {
       hop = "";
       attr_table = true;  // its globals dict: keys are attribute names
-    } else if (parent.type == "list items") {
+    } else if (parent.kind == ObjectKind::list_items) {
       hop = index_hop(parent.address, parent.blocks * bs / w, child);
-    } else if (parent.type == "tuple") {
+    } else if (parent.kind == ObjectKind::tuple) {
       if (auto len = reader.read_word(parent.address + L.tuple_len))
         hop = index_hop(parent.address + L.tuple_items, *len, child);
     }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpheap/heap/object_kind.h"
 #include "mpheap/io/memory_image.h"
 #include "mpheap/target/layout_heuristics.h"
 #include "mpheap/target/target.h"
@@ -37,6 +38,7 @@ struct HeapObject {
   std::uint64_t blocks = 0;                   // length in blocks
   std::uint64_t address = 0;                  // run-time address of the first byte
   std::optional<std::uint64_t> type_pointer;  // first word, when captured
+  ObjectKind kind = ObjectKind::unknown;      // what it is, for code to branch on
   std::string type;                           // Python type name, or "" when not known
   std::string class_name;  // for a class defined in Python (a type object on the heap)
   std::string function;    // for a bytecode function: its name and where ("f (<stdin>, line 3)")

@@ -96,7 +96,7 @@ std::string item_list(const std::vector<std::string>& items, std::size_t max) {
 }
 
 std::string type_name(const heap::HeapObject& o) {
-  if (!o.class_name.empty() && o.type == "type") return "class " + o.class_name;
+  if (!o.class_name.empty() && o.kind == heap::ObjectKind::type) return "class " + o.class_name;
   return heap::object_type_label(o);
 }
 
@@ -120,7 +120,7 @@ Contents gather(const heap::Snapshot& s, const heap::ObjectReader& reader,
   const std::uint64_t table_offset = L.dict_map + (L.map_table - L.map_used_word);
   for (std::uint32_t i = 0; i < s.objects.size(); ++i) {
     const heap::HeapObject& o = s.objects[i];
-    if (o.type != "dict") continue;
+    if (o.kind != heap::ObjectKind::dict) continue;
     auto items = reader.dict_items(o);
     if (!items) continue;
     std::vector<std::string> keys;
@@ -238,10 +238,11 @@ std::string ownership_dot(const heap::Snapshot& s, const heap::ObjectGraph& g,
       label += fmt::format(", retains {} B", dom.retained_bytes[i]);
     if (!reachable(i)) label += ", garbage";
     label += '\n';
-    if (obj.type == "str" || obj.type == "bytes") {
+    if (obj.kind == heap::ObjectKind::str || obj.kind == heap::ObjectKind::bytes) {
       if (auto text = reader.str_value(obj))
-        label += (obj.type == "bytes" ? "b" : "") + python_text(*text, options.max_text) + '\n';
-    } else if (obj.type == "list" || obj.type == "tuple") {
+        label += (obj.kind == heap::ObjectKind::bytes ? "b" : "") +
+                 python_text(*text, options.max_text) + '\n';
+    } else if (obj.kind == heap::ObjectKind::list || obj.kind == heap::ObjectKind::tuple) {
       if (auto items = reader.sequence_items(obj)) label += fmt::format("len {}\n", items->size());
     }
     if (auto k = contents.keys.find(i); k != contents.keys.end())

@@ -1,6 +1,8 @@
 // Finding a target description in a firmware image and a RAM dump: see from_image.h.
 #include "mpheap/target/from_image.h"
 
+#include "mpheap/target/thread_layout.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -418,17 +420,20 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
     for (std::uint64_t a = *last_pool_at; a < b.record; a += W)
       if (r.at(a) == dict_type->address) dicts.push_back(a);
   // thread.dict_locals and thread.dict_globals: two words before vm.last_pool that both point at
-  // one of those dicts (vm.dict_main, while code runs at the REPL's top level). This is the
-  // layout of MicroPython 1.9 to 1.12 (thread first: dict_locals, dict_globals, nlr_top,
-  // stack_top); then mp_state_ctx starts at dict_locals.
+  // one of those dicts (vm.dict_main, while code runs at the REPL's top level). Where
+  // mp_state_ctx starts around them, and where thread.stack_top lies, depends on the version's
+  // order of mp_state_thread_t (thread_layout.h, the one place that knows it).
   std::optional<std::uint64_t> ctx, dict_main;
+  std::optional<ThreadStart> thread;
   for (std::uint64_t a = *last_pool_at; a >= 2 * W && !ctx && *last_pool_at - a <= 16 * W;) {
     a -= W;
     auto l = r.at(a), g = r.at(a + W);
     if (!l || !g || *l != *g || a + W >= *last_pool_at) continue;
     if (std::find(dicts.begin(), dicts.end(), *l) != dicts.end()) {
-      ctx = a;
       dict_main = *l;
+      thread = find_thread_start(r, a, std::nullopt, version,
+                                 {b.pool_end, ram->ranges().back().end()});
+      ctx = thread ? thread->mp_state_ctx : a;
     }
   }
   bool anchored = !ctx.has_value();
@@ -442,9 +447,9 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
         *ctx));
   } else {
     lf.evidence.push_back(fmt::format(
-        "mp_state_ctx at 0x{:x}: thread.dict_locals and thread.dict_globals there both point at "
-        "the dict embedded at 0x{:x} (vm.dict_main)",
-        *ctx, *dict_main));
+        "mp_state_ctx at 0x{:x}: thread.dict_locals and thread.dict_globals both point at the "
+        "dict embedded at 0x{:x} (vm.dict_main){}{}",
+        *ctx, *dict_main, thread ? "; " : "", thread ? thread->evidence : std::string()));
   }
   t.state.vm_last_pool = *last_pool_at - *ctx;
   lf.evidence.push_back(fmt::format(
@@ -460,12 +465,11 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
             "vm.mp_loaded_modules_dict at 0x{:x}: the other dict embedded in mp_state_ctx", d));
         break;
       }
-    if (auto top = r.at(*ctx + 3 * W);
-        top && *top > b.pool_end && *top <= ram->ranges().back().end()) {
-      t.state.thread_stack_top = 3 * W;
-      lf.evidence.push_back(fmt::format(
-          "thread.stack_top at 0x{:x} = 0x{:x} (after dict_locals, dict_globals, nlr_top)",
-          *ctx + 3 * W, *top));
+    if (thread && thread->stack_top_offset) {
+      t.state.thread_stack_top = *thread->stack_top_offset;
+      lf.evidence.push_back(fmt::format("thread.stack_top at 0x{:x} = 0x{:x}",
+                                        *ctx + *thread->stack_top_offset,
+                                        r.at(*ctx + *thread->stack_top_offset).value_or(0)));
     }
   }
   // The object representation, from the keys of __main__'s globals (all qstrs there).

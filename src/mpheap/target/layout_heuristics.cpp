@@ -1,6 +1,8 @@
 // Layout heuristics: see layout_heuristics.h for the rules.
 #include "mpheap/target/layout_heuristics.h"
 
+#include "mpheap/target/thread_layout.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -219,6 +221,7 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
   }
 
   // vm.dict_main and vm.mp_loaded_modules_dict: dicts embedded in mp_state_ctx.
+  std::optional<std::uint64_t> dict_pointer_at;  // first word of mp_state_ctx at vm.dict_main
   if (auto dict_type = reloc("mp_type_dict")) {
     std::vector<std::uint64_t> dicts;
     for (std::uint64_t o = 0; o + W <= *t.state.mem_area; o += W)
@@ -229,6 +232,7 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
       if (!v || *v < ctx || !std::binary_search(dicts.begin(), dicts.end(), *v - ctx)) continue;
       std::uint64_t d = *v - ctx;
       t.state.vm_dict_main = d;
+      dict_pointer_at = ctx + o;
       f.evidence.push_back(fmt::format(
           "vm.dict_main at mp_state_ctx+{}: the dict that mp_state_ctx+{} (thread.dict_globals) "
           "points at",
@@ -244,10 +248,22 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
     }
   }
 
-  // thread.stack_top: the first word (mp_state_thread_t is first, stack_top its first field).
-  if (auto v = r.at(ctx); v && *v != 0) {
-    t.state.thread_stack_top = 0;
-    f.evidence.push_back(fmt::format("thread.stack_top at mp_state_ctx+0 = 0x{:x}", *v));
+  // thread.stack_top: where mp_state_thread_t's order for this build puts it (thread_layout.h);
+  // the order shows in where the dict pointers lie. Any non-zero aligned value can be a stack
+  // top here: the symbol fixes mp_state_ctx's address.
+  std::optional<std::uint64_t> top_offset;
+  if (dict_pointer_at) {
+    if (auto start = find_thread_start(r, *dict_pointer_at, ctx, std::nullopt, {0, ~0ULL})) {
+      top_offset = start->stack_top_offset;
+      f.evidence.push_back(start->evidence);
+    }
+  } else if (auto v = r.at(ctx); v && *v != 0 && *v % W == 0) {
+    top_offset = 0;  // no dict to tell the order by: the order of every version since 1.10
+  }
+  if (top_offset) {
+    t.state.thread_stack_top = *top_offset;
+    f.evidence.push_back(fmt::format("thread.stack_top at mp_state_ctx+{} = 0x{:x}", *top_offset,
+                                     r.at(ctx + *top_offset).value_or(0)));
   }
 
   // The qstr pool layout, from the last pool when it is in RAM.
