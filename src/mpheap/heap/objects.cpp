@@ -258,8 +258,7 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
     } else if (k == ObjectKind::list) {
       label(word(o.address + L.list_items), ObjectKind::list_items);
     } else if (k == ObjectKind::dict) {
-      label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)),
-            ObjectKind::dict_table);
+      label(word(o.address + L.dict_map + (L.map_table - L.map_used_word)), ObjectKind::dict_table);
     } else if (k == ObjectKind::bytearray || k == ObjectKind::array) {
       // {base, typecode+free, len, items}
       label(word(o.address + L.list_items), ObjectKind::bytearray_data);
