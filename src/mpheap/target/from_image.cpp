@@ -1,8 +1,6 @@
 // Finding a target description in a firmware image and a RAM dump: see from_image.h.
 #include "mpheap/target/from_image.h"
 
-#include "mpheap/target/thread_layout.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 
 #include "mpheap/target/qstr_hash.h"
 #include "mpheap/target/ram_heap_search.h"
+#include "mpheap/target/thread_layout.h"
 
 namespace mpheap::target {
 namespace {
@@ -431,8 +430,8 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
     if (!l || !g || *l != *g || a + W >= *last_pool_at) continue;
     if (std::find(dicts.begin(), dicts.end(), *l) != dicts.end()) {
       dict_main = *l;
-      thread = find_thread_start(r, a, std::nullopt, version,
-                                 {b.pool_end, ram->ranges().back().end()});
+      thread =
+          find_thread_start(r, a, std::nullopt, version, {b.pool_end, ram->ranges().back().end()});
       ctx = thread ? thread->mp_state_ctx : a;
     }
   }
