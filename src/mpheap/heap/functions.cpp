@@ -140,6 +140,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   const target::Symbol* dict_type = t.find_symbol("mp_type_dict");
   const target::Symbol* module_type = t.find_symbol("mp_type_module");
   const std::uint64_t W = t.word_size;
+  const target::ObjectLayout& L = t.objects;
   std::vector<std::uint64_t> bytecode_blocks;
   std::vector<std::uint64_t> contexts;  // module contexts (since 1.19): {module, dict, ...}
   std::vector<std::pair<std::uint64_t, ObjectKind>> tables;  // what the functions point at
@@ -150,7 +151,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     FunctionInfo f;
     f.object = o.address;
     // The object's generation: what its second word points at.
-    auto second = reader.read_word(o.address + W);
+    auto second = reader.read_word(o.address + L.fun_bc_context);
     auto is_dict = [&](std::optional<std::uint64_t> p) {
       if (!p || dict_type == nullptr) return false;
       auto base = reader.read_word(*p);
@@ -163,7 +164,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     if (!globals && second) {
       auto base = reader.read_word(*second);
       context = base && (*base == 0 || (module_type && *base == module_type->address + bias)) &&
-                is_dict(reader.read_word(*second + W));
+                is_dict(reader.read_word(*second + L.context_globals));
     }
     if (!context && !globals) {
       if (!generator) out.push_back(std::move(f));
@@ -173,16 +174,18 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
       contexts.push_back(*second);
       // {base, context, child_table, bytecode}: the child table lists the raw code of the
       // functions and classes this one defines.
-      if (auto children = reader.read_word(o.address + 2 * W); children && *children != 0)
+      if (auto children = reader.read_word(o.address + L.fun_bc_child_table);
+          children && *children != 0)
         tables.emplace_back(*children, ObjectKind::child_table);
       // The context's constants: the module's qstr table (when bytecode uses one) and its
       // object table.
-      if (auto q = reader.read_word(*second + 2 * W); q && *q > 0xffff)
+      if (auto q = reader.read_word(*second + L.context_qstr_table); q && *q > 0xffff)
         tables.emplace_back(*q, ObjectKind::qstr_table);
-      if (auto objs = reader.read_word(*second + 3 * W); objs && *objs != 0)
+      if (auto objs = reader.read_word(*second + L.context_obj_table); objs && *objs != 0)
         tables.emplace_back(*objs, ObjectKind::constant_table);
     }
-    auto bc = reader.read_word(o.address + (context ? 3 : 2) * W);
+    auto bc =
+        reader.read_word(o.address + (context ? L.fun_bc_bytecode : L.fun_bc_bytecode_before_1_19));
     if (!bc) {
       out.push_back(std::move(f));
       continue;
@@ -208,7 +211,7 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     std::optional<std::uint64_t> qstr_table;
     std::optional<std::uint64_t> context_file;
     if (context) {
-      auto first_constant = reader.read_word(*second + 2 * W);
+      auto first_constant = reader.read_word(*second + L.context_qstr_table);
       if (first_constant && reader.bytes(*first_constant, 2) && *first_constant > 0xffff)
         qstr_table = *first_constant;
       else if (first_constant)
@@ -297,8 +300,10 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
       const bool bytecode =
           head && ((*head & 0xffff) == 0 ? ((*head >> 16) & 0xff) == 2 : (*head & 7) == 2);
       if (!bytecode) continue;
-      if (auto fun_data = reader.read_word(*child + W)) label(*fun_data, ObjectKind::bytecode);
-      if (auto children = reader.read_word(*child + 2 * W); children && *children != 0)
+      if (auto fun_data = reader.read_word(*child + L.raw_code_fun_data))
+        label(*fun_data, ObjectKind::bytecode);
+      if (auto children = reader.read_word(*child + L.raw_code_children);
+          children && *children != 0)
         tables.emplace_back(*children, ObjectKind::child_table);
     }
   }

@@ -264,19 +264,19 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
       label(word(o.address + L.list_items), ObjectKind::bytearray_data);
     } else if (k == ObjectKind::set || k == ObjectKind::frozenset) {
       // {base, mp_set_t {alloc, used, table}}
-      auto alloc = word(o.address + t.word_size), used = word(o.address + 2 * t.word_size);
+      auto alloc = word(o.address + L.set_alloc), used = word(o.address + L.set_used);
       if (alloc && used && *used <= *alloc)
-        label(word(o.address + 3 * t.word_size), ObjectKind::set_table);
+        label(word(o.address + L.set_table), ObjectKind::set_table);
     } else if (k == ObjectKind::int_) {
       // A big int (MPZ): {base, mpz_t {neg:1, fixed_dig:1, alloc, len, dig}}; its digits are
       // a block of their own unless fixed. Long-long builds have no pointer there: the shape
       // (len <= alloc, digits not fixed) and a head block at the address keep them out.
-      auto bits = word(o.address + t.word_size), len = word(o.address + 2 * t.word_size);
+      auto bits = word(o.address + L.mpz_bits), len = word(o.address + L.mpz_len);
       if (bits && len && (*bits & 2) == 0 && *len <= (*bits >> 2) && (*bits >> 2) < (1u << 20))
-        label(word(o.address + 3 * t.word_size), ObjectKind::int_digits);
+        label(word(o.address + L.mpz_digits), ObjectKind::int_digits);
     } else if (k == ObjectKind::instance) {
       // An instance of a Python class: {base, members map}.
-      label(word(o.address + t.word_size + (L.map_table - L.map_used_word)),
+      label(word(o.address + L.instance_members + (L.map_table - L.map_used_word)),
             ObjectKind::instance_members);
     }
   }

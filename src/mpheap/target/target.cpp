@@ -44,6 +44,22 @@ ObjectLayout default_object_layout(std::uint32_t w) {
   o.type_name = w + 2;  // base, uint16 flags, uint16 name
   o.type_name_bytes = 2;
   o.map_used_shift = 3;
+  o.fun_bc_context = w;
+  o.fun_bc_child_table = 2 * w;
+  o.fun_bc_bytecode = 3 * w;
+  o.fun_bc_bytecode_before_1_19 = 2 * w;
+  o.context_globals = w;
+  o.context_qstr_table = 2 * w;
+  o.context_obj_table = 3 * w;
+  o.raw_code_fun_data = w;
+  o.raw_code_children = 2 * w;
+  o.set_alloc = w;
+  o.set_used = 2 * w;
+  o.set_table = 3 * w;
+  o.mpz_bits = w;
+  o.mpz_len = 2 * w;
+  o.mpz_digits = 3 * w;
+  o.instance_members = w;
   return o;
 }
 

@@ -87,6 +87,22 @@ struct ObjectLayout {
   std::uint64_t type_name = 0;                                    // mp_obj_type_t.name (qstr)
   std::uint32_t type_name_bytes = 2;
   std::uint32_t map_used_shift = 3;  // used count is above the 3 flag bits of its word
+  // mp_obj_fun_bc_t: {base, context, child_table, bytecode} since 1.19 (the context a module
+  // context), {base, globals dict, bytecode} before.
+  std::uint64_t fun_bc_context = 0, fun_bc_child_table = 0, fun_bc_bytecode = 0;
+  std::uint64_t fun_bc_bytecode_before_1_19 = 0;
+  // mp_module_context_t (1.19+): {module base or NULL, globals dict, constants {qstr_table,
+  // obj_table}}.
+  std::uint64_t context_globals = 0, context_qstr_table = 0, context_obj_table = 0;
+  // mp_raw_code_t: {kind and flags, fun_data, children}.
+  std::uint64_t raw_code_fun_data = 0, raw_code_children = 0;
+  // mp_obj_set_t: {base, mp_set_t {alloc, used, table}}.
+  std::uint64_t set_alloc = 0, set_used = 0, set_table = 0;
+  // mp_obj_int_t of an MPZ build: {base, mpz_t {neg:1, fixed_dig:1, alloc (bit fields in one
+  // word), len, dig}}.
+  std::uint64_t mpz_bits = 0, mpz_len = 0, mpz_digits = 0;
+  // mp_obj_instance_t: {base, members map}.
+  std::uint64_t instance_members = 0;
 };
 ObjectLayout default_object_layout(std::uint32_t word_size);
 
