@@ -1,12 +1,12 @@
 // Layout heuristics: see layout_heuristics.h for the rules.
 #include "mpheap/target/layout_heuristics.h"
 
-#include "mpheap/target/thread_layout.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+
+#include "mpheap/target/thread_layout.h"
 
 namespace mpheap::target {
 namespace {
