@@ -1,5 +1,7 @@
 // The `mpheap` executable: argument parsing only; the work happens in libmpheap.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -20,8 +22,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every usage error exits 2 (bad input exits 1).
-    return app.exit(e) == 0 ? 0 : 2;
+    // --help and --version exit 0; every usage error exits 2 (bad input exits 1), with one
+    // message under the one prefix every other message has.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::string command = "mpheap";
+    for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
+    std::fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", command.c_str(), e.what(),
+                 command.c_str());
+    return 2;
   }
   return status;
 }
