@@ -188,5 +188,54 @@ TEST(HeapAndReportAgree, CaptureSequenceWithRegistersInItsHeaders) {
   EXPECT_GT(differ, 0u) << "the stack holds objects in at least one snapshot";
 }
 
+// Every other fixture snapshot, one at a time: the dump, the other memory and the description.
+struct Single {
+  const char* name;
+  std::string dump, args;  // args: --mem, the description, --regs
+};
+
+std::vector<Single> singles() {
+  std::vector<Single> out;
+  const std::string mps2 = data_path("qemu-mps2-splitheap/");
+  for (int n = 1; n <= 3; ++n)
+    out.push_back({"splitheap", mps2 + "snap" + std::to_string(n) + "_ram.bin@0x187454",
+                   " --map " + mps2 + "firmware.map --nm " + mps2 + "firmware.nm --qstrs " + mps2 +
+                       "rom_qstrs.txt"});
+  for (const char* dir : {"unix-x64/", "circuitpython-unix/"}) {
+    const std::string d = data_path(dir);
+    const bool unix = std::string(dir) == "unix-x64/";
+    const char* heap_at = unix ? "@0x5555555f32d0" : "@0x5555555df2d0";
+    const char* ctx_at = unix ? "@0x5555555f2440" : "@0x5555555de3a0";
+    for (int n = 1; n <= 2; ++n) {
+      const std::string snap = d + "snap" + std::to_string(n);
+      out.push_back({dir, snap + "_heap.bin" + heap_at,
+                     " --mem " + snap + "_mp_state_ctx.bin" + ctx_at + " --nm " + d +
+                         "firmware.nm --qstrs " + d + "rom_qstrs.txt"});
+    }
+  }
+  if (std::filesystem::exists(kDebianMicrobitHex))
+    for (const char* folder : {"named", "alloc"})
+      for (int n = 0; n <= 3; ++n) {
+        const std::string snap =
+            data_path("microbit-debian/") + folder + "/snap" + std::to_string(n);
+        if (!std::filesystem::exists(snap + "_ram.bin")) continue;
+        out.push_back(
+            {folder, snap + "_ram.bin@0x20000000",
+             std::string(" --firmware ") + kDebianMicrobitHex + " --regs " + snap + "_regs.txt"});
+      }
+  return out;
+}
+
+TEST(HeapAndReportAgree, EveryOtherFixtureSnapshot) {
+  auto all = singles();
+  ASSERT_GE(all.size(), 7u);
+  for (const Single& s : all) {
+    SCOPED_TRACE(s.dump);
+    auto heap = heap_views(s.dump + s.args);
+    auto report = report_views("--heap " + s.dump + s.args);
+    expect_agree(heap, report, 1);
+  }
+}
+
 }  // namespace
 }  // namespace mpheap::testing
