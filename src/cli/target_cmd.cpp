@@ -87,6 +87,12 @@ int run_target(const TargetCmdArgs& a) {
       fmt::print(stderr, "mpheap target: {}\n", written.error().message());
       return 1;
     }
+    if (!t.state.mem_area && !t.mp_state_ctx)
+      fmt::print(stderr,
+                 "mpheap target: note: {} has no heap layout (no RAM dump was given): `mpheap "
+                 "heap` needs the image with a dump then; pass --ram DUMP@ADDR to write one that "
+                 "has it\n",
+                 a.output);
     if (a.output == "-") return 0;
   }
   if (a.json) {

@@ -120,6 +120,30 @@ TEST(NeverQuietlyWrong, ABlockSizeOfZeroIsAUsageError) {
   EXPECT_TRUE(has(bad.out, "block size 12 bytes")) << bad.out;
 }
 
+TEST(NeverQuietlyWrong, ATargetWrittenFromAnImageAloneSaysWhatItLacks) {
+  if (!std::filesystem::exists(kDebianMicrobitHex))
+    GTEST_SKIP() << kDebianMicrobitHex << " is not installed";
+  const std::string dump = data_path("microbit-debian/named/snap1_ram.bin") + "@0x20000000";
+  std::string bare = temp_path("image-only.json"), full = temp_path("image-ram.json");
+  CliRun w1 =
+      run_mpheap(std::string("target --firmware ") + kDebianMicrobitHex + " -o " + bare, true);
+  ASSERT_EQ(w1.status, 0) << w1.out;
+  EXPECT_TRUE(has(w1.out, "has no heap layout")) << w1.out;
+  CliRun r1 = run_mpheap("heap " + dump + " --target " + bare, true);
+  EXPECT_EQ(r1.status, 1) << r1.out;
+  EXPECT_TRUE(has(r1.out, "--firmware IMAGE --ram DUMP@ADDR")) << r1.out;
+  CliRun w2 = run_mpheap(
+      std::string("target --firmware ") + kDebianMicrobitHex + " --ram " + dump + " -o " + full,
+      true);
+  ASSERT_EQ(w2.status, 0) << w2.out;
+  EXPECT_FALSE(has(w2.out, "has no heap layout")) << w2.out;
+  CliRun r2 = run_mpheap("heap " + dump + " --target " + full);
+  std::filesystem::remove(bare);
+  std::filesystem::remove(full);
+  EXPECT_EQ(r2.status, 0);
+  EXPECT_TRUE(has(r2.out, "SPRITES")) << r2.out;
+}
+
 TEST(NeverQuietlyWrong, ARequestLargerThanTheHeapIsSaidToBe) {
   CliRun r = run_mpheap("heap" + kSnap2 + kQemuTarget + " --can-alloc 100000");
   EXPECT_EQ(r.status, 0);

@@ -107,6 +107,13 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     if (!t) return t.error();
     out.target = std::move(*t);
     layout_known = out.target.state.mem_area.has_value();
+    // A description written from an image alone knows no mp_state_ctx: nothing here can find
+    // the heap's layout in a dump without the image.
+    if (!layout_known && !out.target.mp_state_ctx && !out.ram.ranges().empty())
+      return Error{a.target_json, 0, 0,
+                   "has no mp_state_ctx and no heap layout (it was written from a firmware image "
+                   "without a RAM dump): write it again with `mpheap target --firmware IMAGE --ram "
+                   "DUMP@ADDR -o FILE`, or give --firmware IMAGE instead of --target"};
   }
   if (!layout_known && a.target_json.empty() && !from_image) {
     std::string map_text, nm_text;
