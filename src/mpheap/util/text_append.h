@@ -1,0 +1,43 @@
+// Appending numbers and hex bytes to a text buffer without temporaries, for the presenters'
+// per-instruction and per-event loops (a format string parsed a million times costs more
+// than the text it writes).
+#pragma once
+
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace mpheap {
+
+// Decimal, as std::to_string or fmt's "{}" writes it.
+template <std::integral T>
+inline void append_int(std::string& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// Two lowercase hex digits.
+inline void append_hex2(std::string& out, std::uint8_t b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char two[2] = {kHex[b >> 4], kHex[b & 15]};
+  out.append(two, 2);
+}
+
+// "aa:bb:cc"
+inline void append_hex_bytes(std::string& out, std::span<const std::uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (bytes.empty()) return;
+  std::size_t at = out.size();
+  out.resize(at + bytes.size() * 3 - 1);
+  char* p = out.data() + at;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i) *p++ = ':';
+    *p++ = kHex[bytes[i] >> 4];
+    *p++ = kHex[bytes[i] & 15];
+  }
+}
+
+}  // namespace mpheap
