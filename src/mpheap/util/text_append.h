@@ -3,6 +3,7 @@
 // than the text it writes).
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <concepts>
 #include <cstdint>
@@ -29,14 +30,16 @@ inline void append_hex2(std::string& out, std::uint8_t b) {
 // "aa:bb:cc"
 inline void append_hex_bytes(std::string& out, std::span<const std::uint8_t> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  if (bytes.empty()) return;
-  std::size_t at = out.size();
-  out.resize(at + bytes.size() * 3 - 1);
-  char* p = out.data() + at;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    if (i) *p++ = ':';
-    *p++ = kHex[bytes[i] >> 4];
-    *p++ = kHex[bytes[i] & 15];
+  // Built on the stack and appended in one go: string::resize would zero the bytes first.
+  char chunk[3 * 64];
+  for (std::size_t i = 0; i < bytes.size();) {
+    char* p = chunk;
+    for (std::size_t end = std::min(bytes.size(), i + 64); i < end; ++i) {
+      if (i) *p++ = ':';
+      *p++ = kHex[bytes[i] >> 4];
+      *p++ = kHex[bytes[i] & 15];
+    }
+    out.append(chunk, p);
   }
 }
 
