@@ -24,9 +24,14 @@ std::string hex_bytes(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-Instruction decode_instruction(const MpyFile& file, const RawCode& rc, std::size_t ip) {
-  const OpcodeTable& table = opcode_table(file.header.gen());
-  const auto& d = rc.data;
+BytecodeDecoder::BytecodeDecoder(const MpyFile& file, const RawCode& rc)
+    : table_(opcode_table(file.header.gen())),
+      map_caching_(file.header.map_caching()),
+      data_(rc.data) {}
+
+Instruction BytecodeDecoder::at(std::size_t ip) const {
+  const OpcodeTable& table = table_;
+  const auto& d = data_;
   const std::size_t n = d.size();
   Instruction in;
   in.offset = static_cast<std::uint32_t>(ip);
@@ -94,7 +99,7 @@ Instruction decode_instruction(const MpyFile& file, const RawCode& rc, std::size
     case Operand::None:
       break;
   }
-  bool extra = in.info->extra_byte || (in.info->extra_byte_if_cache && file.header.map_caching());
+  bool extra = in.info->extra_byte || (in.info->extra_byte_if_cache && map_caching_);
   if (extra && !in.truncated && need(1)) in.extra = d[p++];
   if (in.truncated) p = n;
   in.size = static_cast<std::uint32_t>(p - ip);
@@ -104,8 +109,9 @@ Instruction decode_instruction(const MpyFile& file, const RawCode& rc, std::size
 std::vector<Instruction> decode_bytecode(const MpyFile& file, const RawCode& rc) {
   std::vector<Instruction> out;
   if (rc.kind != CodeKind::Bytecode) return out;
+  BytecodeDecoder decoder(file, rc);
   for (std::size_t ip = rc.code_offset; ip < rc.data.size(); ip += out.back().size)
-    out.push_back(decode_instruction(file, rc, ip));
+    out.push_back(decoder.at(ip));
   return out;
 }
 
@@ -223,9 +229,10 @@ bool stores_name(std::string_view op) {
 void name_tree(const MpyFile& file, RawCode& rc) {
   if (rc.has_prelude) rc.name = qstr_text(file, rc.prelude.name);
   if (rc.kind == CodeKind::Bytecode && rc.code_offset < rc.data.size()) {
-    Instruction prev = decode_instruction(file, rc, rc.code_offset);
+    BytecodeDecoder decoder(file, rc);
+    Instruction prev = decoder.at(rc.code_offset);
     for (std::size_t ip = prev.offset + prev.size; ip < rc.data.size();) {
-      Instruction in = decode_instruction(file, rc, ip);
+      Instruction in = decoder.at(ip);
       ip += in.size;
       if (prev.info->operand == Operand::Child) {
         auto c = child_index(file, rc, prev.arg);

@@ -24,9 +24,19 @@ struct Instruction {
   bool truncated = false;               // the operand ran past the end of the data
 };
 
-// Decodes the instruction at `ip` (< rc.data.size()) of a bytecode raw code; the next one
-// starts at ip + size. Loops over a raw code with this need no vector.
-Instruction decode_instruction(const MpyFile& file, const RawCode& rc, std::size_t ip);
+// Decodes the instructions of one bytecode raw code, one at a time (loops need no vector);
+// the opcode table and the file's features are looked up once.
+class BytecodeDecoder {
+ public:
+  BytecodeDecoder(const MpyFile& file, const RawCode& rc);
+  // The instruction at `ip` (< rc.data.size()); the next one starts at ip + size.
+  [[nodiscard]] Instruction at(std::size_t ip) const;
+
+ private:
+  const OpcodeTable& table_;
+  bool map_caching_;
+  std::span<const std::uint8_t> data_;
+};
 // Decodes the opcodes of a bytecode raw code (empty for native code).
 std::vector<Instruction> decode_bytecode(const MpyFile& file, const RawCode& rc);
 

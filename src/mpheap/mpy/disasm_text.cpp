@@ -105,8 +105,9 @@ void raw_code_text(std::string& out, const MpyFile& file, const RawCode& rc,
     out += '\n';
   }
   if (rc.kind == CodeKind::Bytecode) {
+    BytecodeDecoder decoder(file, rc);
     for (std::size_t ip = rc.code_offset; ip < rc.data.size();) {
-      Instruction in = decode_instruction(file, rc, ip);
+      Instruction in = decoder.at(ip);
       instruction_line(out, file, rc, in, obj_reprs);
       ip += in.size;
     }

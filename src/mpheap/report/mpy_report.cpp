@@ -199,9 +199,10 @@ struct RawCodeWriter {
     }
     if (rc.kind == CodeKind::Bytecode && with_ins) {
       out += ",\"instructions\":[";
+      BytecodeDecoder decoder(file, rc);
       for (std::size_t ip = rc.code_offset; ip < rc.data.size();) {
         if (ip != rc.code_offset) out += ',';
-        Instruction in = decode_instruction(file, rc, ip);
+        Instruction in = decoder.at(ip);
         instruction(out, rc, in);
         ip += in.size;
       }
