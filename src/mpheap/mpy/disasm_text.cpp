@@ -22,13 +22,31 @@ std::span<const std::uint8_t> bytes_of(const RawCode& rc, std::size_t from, std:
 }
 
 // "  3f:02      LOAD_FAST 3 x  -> 12": hex bytes padded to 11 columns, mnemonic, operand.
+// The fixed part of the line is put together on the stack and appended at once.
 void instruction_line(std::string& out, const MpyFile& file, const RawCode& rc,
                       const Instruction& in, std::span<const std::string> obj_reprs) {
-  out += "  ";
-  std::size_t start = out.size();
-  append_hex_bytes(out, bytes_of(rc, in.offset, in.size));
-  if (std::size_t w = out.size() - start; w < 11) out.append(11 - w, ' ');
-  out += ' ';
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::uint8_t* b = rc.data.data() + in.offset;
+  if (in.size > 16) {  // a truncated operand: the rest of the data
+    out += "  ";
+    std::size_t start = out.size();
+    append_hex_bytes(out, bytes_of(rc, in.offset, in.size));
+    if (std::size_t w = out.size() - start; w < 11) out.append(11 - w, ' ');
+    out += ' ';
+  } else {
+    char line[2 + 48 + 1];
+    char* p = line;
+    *p++ = ' ';
+    *p++ = ' ';
+    for (std::uint32_t i = 0; i < in.size; ++i) {
+      if (i) *p++ = ':';
+      *p++ = kHex[b[i] >> 4];
+      *p++ = kHex[b[i] & 15];
+    }
+    while (p < line + 13) *p++ = ' ';
+    *p++ = ' ';
+    out.append(line, p);
+  }
   append_mnemonic(out, in);
   out += ' ';
   append_operand_text(out, file, rc, in, obj_reprs);

@@ -128,6 +128,16 @@ void append_py_str_repr(std::string& out, std::string_view s) {
   char q = pick_quote(s);
   out += q;
   for (std::size_t i = 0; i < s.size();) {
+    // Runs of printable ASCII (most names and strings) are copied as they are.
+    std::size_t plain = i;
+    while (plain < s.size() && s[plain] >= 0x20 && s[plain] < 0x7f && s[plain] != '\\' &&
+           s[plain] != q)
+      ++plain;
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     std::uint32_t cp = c;
     std::size_t n = 1;
