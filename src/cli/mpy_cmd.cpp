@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +52,18 @@ int run_mpy(const MpyArgs& a) {
   std::vector<Error> errors;
   std::vector<std::string> files = expand(a.inputs, errors);
   std::vector<mpy::FileSizes> sizes;
-  std::vector<std::string> json_files;
+  // --disasm and --json are written file by file, in large chunks, as they are made.
+  std::unique_ptr<report::Output> out;
+  std::optional<report::MpyJsonStream> json;
+  if (a.json || a.disasm) {
+    auto o = report::Output::open("-");
+    if (!o) {
+      fmt::print(stderr, "mpheap mpy: {}\n", o.error().message());
+      return 1;
+    }
+    out = std::move(*o);
+    if (a.json) json.emplace(*out, !a.no_instructions);
+  }
   std::size_t read = 0;
   for (const auto& path : files) {
     auto f = mpy::read_mpy_file(path);
@@ -60,20 +73,23 @@ int run_mpy(const MpyArgs& a) {
       continue;
     }
     ++read;
-    if (a.json) {
-      std::string s;
-      report::append_file_json(s, *f, !a.no_instructions);
-      json_files.push_back(std::move(s));
+    if (json) {
+      json->add(*f);
     } else if (a.disasm) {
-      fmt::print("{}{}", read > 1 ? "\n" : "", mpy::disassembly_text(*f));
+      if (read > 1) out->buffer() += '\n';
+      mpy::append_disassembly(out->buffer(), *f);
+      out->maybe_flush();
     } else {
       sizes.push_back(mpy::size_breakdown(*f));
     }
   }
-  if (a.json) {
-    std::string doc = report::json_document(json_files, errors);
-    std::fwrite(doc.data(), 1, doc.size(), stdout);
-  } else if (!a.disasm && !sizes.empty()) {
+  if (json) json->finish(errors);
+  if (out) {
+    if (auto closed = out->close(); !closed) {
+      fmt::print(stderr, "mpheap mpy: {}\n", closed.error().message());
+      return 1;
+    }
+  } else if (!sizes.empty()) {
     fmt::print("{}", report::sizes_text(sizes, a.top));
   }
   if (files.empty() && errors.empty()) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 
 namespace mpheap::mpy {
 namespace {
@@ -123,10 +124,20 @@ std::string py_float_repr(double v) {
   return float_text(v, true);
 }
 
-std::string py_str_repr(std::string_view s) {
+void append_py_str_repr(std::string& out, std::string_view s) {
   char q = pick_quote(s);
-  std::string out(1, q);
+  out += q;
   for (std::size_t i = 0; i < s.size();) {
+    // Runs of printable ASCII (most names and strings) are copied as they are.
+    std::size_t plain = i;
+    while (plain < s.size() && s[plain] >= 0x20 && s[plain] < 0x7f && s[plain] != '\\' &&
+           s[plain] != q)
+      ++plain;
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     std::uint32_t cp = c;
     std::size_t n = 1;
@@ -142,7 +153,7 @@ std::string py_str_repr(std::string_view s) {
         }
       }
       if (!ok) {
-        out += fmt::format("\\x{:02x}", c);
+        fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
         ++i;
         continue;
       }
@@ -157,15 +168,24 @@ std::string py_str_repr(std::string_view s) {
     } else if (cp == '\r') {
       out += "\\r";
     } else if (!printable(cp)) {
-      out += cp < 0x100     ? fmt::format("\\x{:02x}", cp)
-             : cp < 0x10000 ? fmt::format("\\u{:04x}", cp)
-                            : fmt::format("\\U{:08x}", cp);
+      auto it = std::back_inserter(out);
+      if (cp < 0x100)
+        fmt::format_to(it, "\\x{:02x}", cp);
+      else if (cp < 0x10000)
+        fmt::format_to(it, "\\u{:04x}", cp);
+      else
+        fmt::format_to(it, "\\U{:08x}", cp);
     } else {
       out.append(s.substr(i, n));
     }
     i += n;
   }
   out += q;
+}
+
+std::string py_str_repr(std::string_view s) {
+  std::string out;
+  append_py_str_repr(out, s);
   return out;
 }
 
@@ -194,41 +214,57 @@ std::string py_bytes_repr(std::string_view s) {
   return out;
 }
 
-std::string py_repr(const Constant& c) {
+void append_py_repr(std::string& out, const Constant& c) {
   using K = Constant::Kind;
   switch (c.kind) {
     case K::FunTable:
-      return "mp_fun_table";
+      out += "mp_fun_table";
+      return;
     case K::None:
-      return "None";
+      out += "None";
+      return;
     case K::False:
-      return "False";
+      out += "False";
+      return;
     case K::True:
-      return "True";
+      out += "True";
+      return;
     case K::Ellipsis:
-      return "Ellipsis";
+      out += "Ellipsis";
+      return;
     case K::Str:
     case K::Qstr:
-      return py_str_repr(c.text);
+      append_py_str_repr(out, c.text);
+      return;
     case K::Bytes:
-      return py_bytes_repr(c.text);
+      out += py_bytes_repr(c.text);
+      return;
     case K::Int:
-      return parse_int_text(c.text);
+      out += parse_int_text(c.text);
+      return;
     case K::Float:
-      return py_float_repr(std::strtod(c.text.c_str(), nullptr));
+      out += py_float_repr(std::strtod(c.text.c_str(), nullptr));
+      return;
     case K::Complex:
-      return complex_repr(c.text);
-    case K::Tuple: {
-      std::string out = "(";
+      out += complex_repr(c.text);
+      return;
+    case K::Tuple:
+      out += '(';
       for (std::size_t i = 0; i < c.items.size(); ++i) {
         if (i) out += ", ";
-        out += py_repr(c.items[i]);
+        append_py_repr(out, c.items[i]);
       }
-      if (c.items.size() == 1) out += ",";
-      return out + ")";
-    }
+      if (c.items.size() == 1) out += ',';
+      out += ')';
+      return;
   }
-  return "?";
+  out += '?';
+}
+
+std::string py_repr(const Constant& c) {
+  std::string out;
+  append_py_repr(out, c);
+  return out;
 }
 
 }  // namespace mpheap::mpy

@@ -10,6 +10,9 @@ namespace mpheap::mpy {
 
 std::string py_repr(const Constant& c);
 std::string py_str_repr(std::string_view utf8);
+// The same appended to `out` (no temporary for the common kinds).
+void append_py_repr(std::string& out, const Constant& c);
+void append_py_str_repr(std::string& out, std::string_view utf8);
 std::string py_bytes_repr(std::string_view bytes);
 // repr(float): shortest round-trip digits, exponent form when the exponent is < -4 or >= 16.
 std::string py_float_repr(double v);

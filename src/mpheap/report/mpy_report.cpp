@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <vector>
 
 #include "mpheap/mpy/disasm.h"
 #include "mpheap/mpy/pyrepr.h"
 #include "mpheap/report/output.h"
+#include "mpheap/util/text_append.h"
 
 namespace mpheap::report {
 // This file presents the mpy layer's model throughout.
@@ -57,12 +60,21 @@ std::string function_row(const FunctionSize& f, const std::string& where) {
 }
 
 void add_part_sizes(std::string& out, const PartSizes& p) {
+  // The part names as keys ("line info" -> "line_info"), made once.
+  static const std::array<std::string, kPartCount> keys = [] {
+    std::array<std::string, kPartCount> k;
+    for (std::size_t i = 0; i < kPartCount; ++i) {
+      k[i] = part_name(static_cast<Part>(i));
+      std::replace(k[i].begin(), k[i].end(), ' ', '_');
+    }
+    return k;
+  }();
   out += '{';
   for (std::size_t i = 0; i < kPartCount; ++i) {
-    if (i) out += ',';
-    std::string key = part_name(static_cast<Part>(i));
-    std::replace(key.begin(), key.end(), ' ', '_');
-    out += fmt::format("\"{}\":{}", key, p[i]);
+    out += i ? ",\"" : "\"";
+    out += keys[i];
+    out += "\":";
+    append_int(out, p[i]);
   }
   out += '}';
 }
@@ -71,88 +83,139 @@ void add_str(std::string& out, std::string_view s) {
   report::append_json_string(out, s);
 }
 
-void add_raw_code(std::string& out, const MpyFile& file, const RawCode& rc, bool with_ins) {
-  out += "{\"name\":";
-  add_str(out, rc.name);
-  out += fmt::format(",\"kind\":\"{}\",\"file_offset\":{},\"data_size\":{},\"size\":{},\"sizes\":",
-                     code_kind_name(rc.kind), rc.file_offset, rc.data.size(), rc.own_size());
-  add_part_sizes(out, rc.sizes);
-  if (rc.has_prelude) {
-    const Prelude& p = rc.prelude;
-    out += fmt::format(
-        ",\"prelude\":{{\"n_state\":{},\"n_exc_stack\":{},\"scope_flags\":{},\"n_pos_args\":{},"
-        "\"n_kwonly_args\":{},\"n_def_pos_args\":{},\"n_info\":{},\"n_cell\":{},\"args\":[",
-        p.n_state, p.n_exc_stack, p.scope_flags, p.n_pos_args, p.n_kwonly_args, p.n_def_pos_args,
-        p.n_info, p.n_cell);
-    for (std::size_t i = 0; i < p.arg_names.size(); ++i) {
+// What one file's raw codes share while they are written: the file, the v6 constants'
+// repr() computed once, and a scratch buffer for operand text.
+struct RawCodeWriter {
+  RawCodeWriter(const MpyFile& f, bool with_instructions)
+      : file(f), with_ins(with_instructions), obj_reprs(object_reprs(f)) {}
+
+  const MpyFile& file;
+  bool with_ins;
+  std::vector<std::string> obj_reprs;
+  std::string scratch;
+
+  void instruction(std::string& out, const RawCode& rc, const Instruction& in) {
+    out += "{\"offset\":";
+    append_int(out, in.offset - rc.code_offset);
+    out += ",\"size\":";
+    append_int(out, in.size);
+    out += ",\"opcode\":\"";
+    out += in.info->name;
+    out += '"';
+    switch (in.info->operand) {
+      case Operand::None:
+        break;
+      case Operand::Qstr:
+        out += ",\"qstr\":";
+        add_str(out, qstr_text(file, static_cast<std::uint64_t>(in.arg)));
+        break;
+      case Operand::Const:
+        out += ",\"arg\":";
+        append_int(out, in.arg);
+        out += ",\"const\":";
+        scratch.clear();
+        append_operand_text(scratch, file, rc, in, obj_reprs);
+        add_str(out, scratch);
+        break;
+      case Operand::Implicit:
+        out += ",\"arg\":";
+        append_int(out, in.arg);
+        if (!in.info->op_name.empty()) {
+          out += ",\"op\":\"";
+          out += in.info->op_name;
+          out += '"';
+        }
+        break;
+      case Operand::Child:
+        out += ",\"arg\":";
+        append_int(out, in.arg);
+        if (auto c = child_index(file, rc, in.arg)) {
+          out += ",\"child\":";
+          append_int(out, *c);
+        }
+        break;
+      default:
+        out += ",\"arg\":";
+        append_int(out, in.arg);
+    }
+    if (in.target) {
+      out += ",\"target\":";
+      append_int(out, *in.target - rc.code_offset);
+    }
+    if (in.extra) {
+      out += ",\"extra\":";
+      append_int(out, *in.extra);
+    }
+    if (in.truncated) out += ",\"truncated\":true";
+    out += '}';
+  }
+
+  void raw_code(std::string& out, const RawCode& rc) {
+    auto it = std::back_inserter(out);
+    out += "{\"name\":";
+    add_str(out, rc.name);
+    fmt::format_to(it,
+                   ",\"kind\":\"{}\",\"file_offset\":{},\"data_size\":{},\"size\":{},\"sizes\":",
+                   code_kind_name(rc.kind), rc.file_offset, rc.data.size(), rc.own_size());
+    add_part_sizes(out, rc.sizes);
+    if (rc.has_prelude) {
+      const Prelude& p = rc.prelude;
+      fmt::format_to(
+          it,
+          ",\"prelude\":{{\"n_state\":{},\"n_exc_stack\":{},\"scope_flags\":{},\"n_pos_args\":{},"
+          "\"n_kwonly_args\":{},\"n_def_pos_args\":{},\"n_info\":{},\"n_cell\":{},\"args\":[",
+          p.n_state, p.n_exc_stack, p.scope_flags, p.n_pos_args, p.n_kwonly_args, p.n_def_pos_args,
+          p.n_info, p.n_cell);
+      for (std::size_t i = 0; i < p.arg_names.size(); ++i) {
+        if (i) out += ',';
+        add_str(out, qstr_text(file, p.arg_names[i]));
+      }
+      out += "]},\"lines\":[";
+      for (std::size_t i = 0; i < rc.lines.size(); ++i) {
+        out += i ? ",[" : "[";
+        append_int(out, rc.lines[i].bc_offset);
+        out += ',';
+        append_int(out, rc.lines[i].line);
+        out += ']';
+      }
+      out += ']';
+    }
+    if (rc.kind != CodeKind::Bytecode) {
+      fmt::format_to(it,
+                     ",\"native\":{{\"scope_flags\":{},\"qstr_links\":{},\"relocations\":{},"
+                     "\"rodata_size\":{},\"bss_size\":{},\"prelude_offset\":{}}}",
+                     rc.native_scope_flags, rc.qstr_links.size(), rc.n_relocs, rc.rodata_size,
+                     rc.bss_size, rc.prelude_offset);
+    }
+    if (file.header.version < 6 && rc.kind != CodeKind::Asm) {
+      out += ",\"constants\":[";
+      for (std::size_t i = 0; i < rc.consts.size(); ++i) {
+        if (i) out += ',';
+        scratch.clear();
+        append_py_repr(scratch, rc.consts[i]);
+        add_str(out, scratch);
+      }
+      out += ']';
+    }
+    if (rc.kind == CodeKind::Bytecode && with_ins) {
+      out += ",\"instructions\":[";
+      BytecodeDecoder decoder(file, rc);
+      for (std::size_t ip = rc.code_offset; ip < rc.data.size();) {
+        if (ip != rc.code_offset) out += ',';
+        Instruction in = decoder.at(ip);
+        instruction(out, rc, in);
+        ip += in.size;
+      }
+      out += ']';
+    }
+    out += ",\"children\":[";
+    for (std::size_t i = 0; i < rc.children.size(); ++i) {
       if (i) out += ',';
-      add_str(out, p.arg_names[i] < file.qstrs.size() ? file.qstrs[p.arg_names[i]].text : "?");
+      raw_code(out, rc.children[i]);
     }
     out += "]}";
-    out += ",\"lines\":[";
-    for (std::size_t i = 0; i < rc.lines.size(); ++i)
-      out += fmt::format("{}[{},{}]", i ? "," : "", rc.lines[i].bc_offset, rc.lines[i].line);
-    out += ']';
   }
-  if (rc.kind != CodeKind::Bytecode) {
-    out += fmt::format(
-        ",\"native\":{{\"scope_flags\":{},\"qstr_links\":{},\"relocations\":{},"
-        "\"rodata_size\":{},\"bss_size\":{},\"prelude_offset\":{}}}",
-        rc.native_scope_flags, rc.qstr_links.size(), rc.n_relocs, rc.rodata_size, rc.bss_size,
-        rc.prelude_offset);
-  }
-  if (file.header.version < 6 && rc.kind != CodeKind::Asm) {
-    out += ",\"constants\":[";
-    for (std::size_t i = 0; i < rc.consts.size(); ++i) {
-      if (i) out += ',';
-      add_str(out, py_repr(rc.consts[i]));
-    }
-    out += ']';
-  }
-  if (rc.kind == CodeKind::Bytecode && with_ins) {
-    out += ",\"instructions\":[";
-    bool first = true;
-    for (const Instruction& in : decode_bytecode(file, rc)) {
-      if (!first) out += ',';
-      first = false;
-      out += fmt::format("{{\"offset\":{},\"size\":{},\"opcode\":\"{}\"",
-                         in.offset - rc.code_offset, in.size, in.info->name);
-      switch (in.info->operand) {
-        case Operand::None:
-          break;
-        case Operand::Qstr:
-          out += ",\"qstr\":";
-          add_str(out, operand_text(file, rc, in));
-          break;
-        case Operand::Const:
-          out += fmt::format(",\"arg\":{},\"const\":", in.arg);
-          add_str(out, operand_text(file, rc, in));
-          break;
-        case Operand::Implicit:
-          out += fmt::format(",\"arg\":{}", in.arg);
-          if (!in.info->op_name.empty()) out += fmt::format(",\"op\":\"{}\"", in.info->op_name);
-          break;
-        case Operand::Child:
-          out += fmt::format(",\"arg\":{}", in.arg);
-          if (auto c = child_index(file, rc, in.arg)) out += fmt::format(",\"child\":{}", *c);
-          break;
-        default:
-          out += fmt::format(",\"arg\":{}", in.arg);
-      }
-      if (in.target) out += fmt::format(",\"target\":{}", *in.target - rc.code_offset);
-      if (in.extra) out += fmt::format(",\"extra\":{}", *in.extra);
-      if (in.truncated) out += ",\"truncated\":true";
-      out += '}';
-    }
-    out += ']';
-  }
-  out += ",\"children\":[";
-  for (std::size_t i = 0; i < rc.children.size(); ++i) {
-    if (i) out += ',';
-    add_raw_code(out, file, rc.children[i], with_ins);
-  }
-  out += "]}";
-}
+};
 
 }  // namespace
 
@@ -221,51 +284,61 @@ void append_file_json(std::string& out, const MpyFile& file, bool with_instructi
   const Header& h = file.header;
   out += "{\"path\":";
   add_str(out, file.source);
-  out += fmt::format(",\"size\":{},\"header\":{{\"magic\":\"{}\",\"version\":{},", file.size,
-                     h.magic, h.version);
-  if (h.sub_version) out += fmt::format("\"sub_version\":{},", *h.sub_version);
-  out += fmt::format("\"feature_byte\":{},\"arch\":\"{}\",\"arch_number\":{},\"small_int_bits\":{}",
-                     h.feature_byte, arch_name(h.arch), h.arch, h.small_int_bits);
-  if (h.arch_flags) out += fmt::format(",\"arch_flags\":{}", *h.arch_flags);
+  fmt::format_to(std::back_inserter(out),
+                 ",\"size\":{},\"header\":{{\"magic\":\"{}\",\"version\":{},", file.size, h.magic,
+                 h.version);
+  if (h.sub_version) fmt::format_to(std::back_inserter(out), "\"sub_version\":{},", *h.sub_version);
+  fmt::format_to(std::back_inserter(out),
+                 "\"feature_byte\":{},\"arch\":\"{}\",\"arch_number\":{},\"small_int_bits\":{}",
+                 h.feature_byte, arch_name(h.arch), h.arch, h.small_int_bits);
+  if (h.arch_flags) fmt::format_to(std::back_inserter(out), ",\"arch_flags\":{}", *h.arch_flags);
   if (h.version == 4 || h.version == 5)
-    out += fmt::format(",\"qstr_window_size\":{}", h.qstr_window_size);
+    fmt::format_to(std::back_inserter(out), ",\"qstr_window_size\":{}", h.qstr_window_size);
   out += "},\"qstrs\":[";
   for (std::size_t i = 0; i < file.qstrs.size(); ++i) {
     if (i) out += ',';
     add_str(out, file.qstrs[i].text);
   }
+  RawCodeWriter w{file, with_instructions};
   out += "],\"objects\":[";
-  for (std::size_t i = 0; i < file.objs.size(); ++i) {
+  for (std::size_t i = 0; i < w.obj_reprs.size(); ++i) {
     if (i) out += ',';
-    add_str(out, py_repr(file.objs[i]));
+    add_str(out, w.obj_reprs[i]);
   }
   FileSizes s = size_breakdown(file);
   out += "],\"sizes\":";
   add_part_sizes(out, s.parts);
   out += ",\"module\":";
-  add_raw_code(out, file, file.module, with_instructions);
+  w.raw_code(out, file.module);
   out += '}';
 }
 
-std::string json_document(std::span<const std::string> file_objects,
-                          std::span<const Error> errors) {
-  std::string out =
-      fmt::format("{{\"format\":\"mpheap-mpy\",\"version\":{},\"files\":[", kMpyJsonFormatVersion);
-  for (std::size_t i = 0; i < file_objects.size(); ++i) {
-    if (i) out += ',';
-    out += file_objects[i];
-  }
+MpyJsonStream::MpyJsonStream(Output& out, bool with_instructions)
+    : out_(out), with_instructions_(with_instructions) {
+  fmt::format_to(std::back_inserter(out_.buffer()),
+                 "{{\"format\":\"mpheap-mpy\",\"version\":{},\"files\":[", kMpyJsonFormatVersion);
+}
+
+void MpyJsonStream::add(const MpyFile& file) {
+  std::string& out = out_.buffer();
+  if (files_++) out += ',';
+  append_file_json(out, file, with_instructions_);
+  out_.maybe_flush();
+}
+
+void MpyJsonStream::finish(std::span<const Error> errors) {
+  std::string& out = out_.buffer();
   out += "],\"errors\":[";
   for (std::size_t i = 0; i < errors.size(); ++i) {
     if (i) out += ',';
     out += "{\"path\":";
     add_str(out, errors[i].source);
-    out += fmt::format(",\"offset\":{},\"message\":", errors[i].offset);
+    fmt::format_to(std::back_inserter(out), ",\"offset\":{},\"message\":", errors[i].offset);
     add_str(out, errors[i].what);
     out += '}';
   }
   out += "]}\n";
-  return out;
+  out_.maybe_flush();
 }
 
 }  // namespace mpheap::report
