@@ -61,6 +61,22 @@ TEST(NeverQuietlyWrong, ALateSnapshotOfASequenceIsNamedAsWhenCutOutAlone) {
   EXPECT_TRUE(has(why.out, "SPRITES") || has(why.out, "dict_main[")) << why.out;
 }
 
+TEST(NeverQuietlyWrong, ADamagedLastDumpKeepsTheFirstDumpsLayoutAndSaysSo) {
+  std::string seq = temp_path("damaged.seq");
+  {
+    std::string all = read_file(kQemu + "ram_seq.bin");
+    std::ofstream(seq, std::ios::binary) << all.substr(0, 119 * 16384) << std::string(16384, '\0');
+  }
+  CliRun early = run_mpheap("heap " + seq + "@0x20000000" + kQemuTarget + " --snapshot 60", true);
+  CliRun last = run_mpheap("heap " + seq + "@0x20000000" + kQemuTarget + " --snapshot 119", true);
+  std::filesystem::remove(seq);
+  EXPECT_EQ(early.status, 0) << early.out;
+  EXPECT_TRUE(has(early.out, "the struct layouts come from the first dump")) << early.out;
+  EXPECT_TRUE(has(early.out, "objects by type")) << early.out;
+  EXPECT_EQ(last.status, 1) << last.out;  // the zeroed dump itself cannot be decoded
+  EXPECT_TRUE(has(last.out, "snapshot 119")) << last.out;
+}
+
 TEST(NeverQuietlyWrong, AMapOfAnotherBuildIsRefused) {
   // Debian's micro:bit firmware dump with the map/nm of the QEMU 1.28 build: the heap's blocks
   // decode (the collector's layout is the same) but no type pointer hits a type of the map.

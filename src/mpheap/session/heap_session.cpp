@@ -121,11 +121,17 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
     io::MemoryImage latest;
     latest.add(std::move(*last));
     auto again = load_target(source, std::move(latest));
-    if (!again) return again.error();
-    s.loaded_ = std::move(*again);
-    s.notes_.push_back(fmt::format(
-        "note: the struct layouts were found in the last dump of {} (dump {}), the latest state",
-        first.path(), first.count() - 1));
+    if (again) {
+      s.loaded_ = std::move(*again);
+      s.notes_.push_back(fmt::format(
+          "note: the struct layouts were found in the last dump of {} (dump {}), the latest state",
+          first.path(), first.count() - 1));
+    } else {
+      // A damaged last dump: keep what the first one gave, and say so.
+      s.notes_.push_back(fmt::format(
+          "note: the struct layouts come from the first dump of {}: the last one gives none ({})",
+          first.path(), again.error().message()));
+    }
   }
   for (const std::string& n : s.loaded_.notes) s.notes_.push_back("note: " + n);
   for (std::string& n : size_notes) s.notes_.push_back(std::move(n));
