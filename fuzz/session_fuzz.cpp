@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -29,11 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view in(reinterpret_cast<const char*>(data), size);
   auto nul = in.find('\0');
   if (nul == std::string_view::npos || nul + 1 >= in.size()) return 0;
+  // The session reads files, as the CLI gives it: one scratch folder per fuzzing process.
   static const std::string dir = [] {
-    std::string d = "/tmp/mpheap_session_fuzz_" + std::to_string(::getpid());
-    std::string cmd = "mkdir -p " + d;
-    if (std::system(cmd.c_str()) != 0) std::abort();
-    return d;
+    std::filesystem::path d = std::filesystem::temp_directory_path() /
+                              ("mpheap_session_fuzz_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
   }();
   const std::string json = dir + "/target.json", dump = dir + "/ram.bin";
   if (!write_file(json, in.substr(0, nul)) || !write_file(dump, in.substr(nul + 1))) return 0;
