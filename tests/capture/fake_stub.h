@@ -157,6 +157,11 @@ class FakeStub {
       if (n <= 0) break;
       if (!o_.answer) continue;
       std::string bytes(buf, static_cast<std::size_t>(n));
+      // In arrival order: a `c` and the interrupt that follows it can come in one read when
+      // this thread is slow (a loaded ASan run); the interrupt then stops what `c` started.
+      d.feed(bytes);
+      while (auto u = d.next())
+        if (u->kind == capture::rsp::Received::Kind::packet) reply(fd, u->payload);
       if (bytes.find('\x03') != std::string::npos) {
         ++interrupts;
         if (running_) {
@@ -164,9 +169,6 @@ class FakeStub {
           send(fd, "T02thread:01;");
         }
       }
-      d.feed(bytes);
-      while (auto u = d.next())
-        if (u->kind == capture::rsp::Received::Kind::packet) reply(fd, u->payload);
     }
     ::close(fd);
   }
