@@ -253,11 +253,8 @@ int run_heap(const HeapArgs& a) {
       continue;
     }
     const session::AnalyzedSnapshot& s = **analyzed;
-    for (const std::string& d : s.diagnostics) fmt::print(stderr, "mpheap heap: {}\n", d);
-    if (index == which->front())
-      for (const std::string& n : s.notes) fmt::print(stderr, "mpheap heap: {}\n", n);
-    if (!s.warning.empty()) fmt::print(stderr, "mpheap heap: {}\n", s.warning);
-    if (!s.layout_warning.empty()) fmt::print(stderr, "mpheap heap: {}\n", s.layout_warning);
+    for (const std::string& m : s.messages(index == which->front()))
+      fmt::print(stderr, "mpheap heap: {}\n", m);
     if (!a.dot.empty()) {
       report::DotOptions dot_options;
       dot_options.max_nodes = a.dot_max_nodes;

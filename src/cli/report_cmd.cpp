@@ -60,11 +60,8 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
       auto analyzed = session.analyze(file, index);
       if (!analyzed) return analyzed.error();
       const session::AnalyzedSnapshot& s = **analyzed;
-      for (const std::string& m : s.diagnostics) fmt::print(stderr, "mpheap report: {}\n", m);
-      if (out.empty())
-        for (const std::string& n : s.notes) fmt::print(stderr, "mpheap report: {}\n", n);
-      if (!s.warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.warning);
-      if (!s.layout_warning.empty()) fmt::print(stderr, "mpheap report: {}\n", s.layout_warning);
+      for (const std::string& m : s.messages(out.empty()))
+        fmt::print(stderr, "mpheap report: {}\n", m);
       std::string label = d.count() > 1 ? fmt::format("{} #{}", name, index) : name;
       std::optional<double> time_ms;
       if (d.sequence() != nullptr) {

@@ -136,6 +136,12 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
   for (const std::string& n : s.loaded_.notes) s.notes_.push_back("note: " + n);
   for (std::string& n : size_notes) s.notes_.push_back(std::move(n));
   if (s.loaded_.without_layout) s.search_ = *s.loaded_.without_layout;
+  // The memory every snapshot shares (--mem, --ram): all of the target's but the probed dumps.
+  const std::vector<io::MemoryRange>& ranges = s.loaded_.ram.ranges();
+  for (std::size_t i = 0; i < ranges.size(); ++i)
+    if (std::none_of(s.files_.begin(), s.files_.end(),
+                     [&](const DumpFile& f) { return f.path() == ranges[i].source; }))
+      s.other_ranges_.push_back(i);
   auto given = read_given_roots(request.stack, request.registers);
   if (!given) return given.error();
   s.given_ = std::move(*given);
@@ -175,10 +181,7 @@ std::string HeapSession::recheck_layout(const io::MemoryImage& memory) {
 
 io::MemoryImage HeapSession::other_memory() const {
   io::MemoryImage mem;
-  for (const io::MemoryRange& r : loaded_.ram.ranges())
-    if (std::none_of(files_.begin(), files_.end(),
-                     [&](const DumpFile& f) { return f.path() == r.source; }))
-      mem.add(r);
+  for (std::size_t i : other_ranges_) mem.add(loaded_.ram.ranges()[i]);
   return mem;
 }
 
@@ -223,15 +226,21 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_in(
   return out;
 }
 
-Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode(std::uint64_t index) {
-  DumpFile& dumps = files_.front();
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_dump(std::size_t file,
+                                                                     std::uint64_t index) {
+  DumpFile& dumps = files_[file];
   auto out = std::make_unique<AnalyzedSnapshot>();
+  out->file = file;
   out->index = index;
   out->memory = other_memory();
   auto slice = dumps.read_dump(index);
   if (!slice) return slice.error();
   out->memory.add(std::move(*slice));
   return decode_in(std::move(out), fmt::format("{}: snapshot {}", dumps.path(), index));
+}
+
+Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode(std::uint64_t index) {
+  return decode_dump(0, index);
 }
 
 Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_other(const std::string& spec) {
@@ -250,18 +259,11 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_other(const std:
 
 Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t file,
                                                                  std::uint64_t index) {
-  DumpFile& dumps = files_[file];
+  const DumpFile& dumps = files_[file];
   const target::Target& t = loaded_.target;
-  auto out = std::make_unique<AnalyzedSnapshot>();
-  out->file = file;
-  out->index = index;
-  out->memory = other_memory();
-  auto slice = dumps.read_dump(index);
-  if (!slice) return slice.error();
-  out->memory.add(std::move(*slice));
-  auto decoded = decode_in(std::move(out), fmt::format("{}: snapshot {}", dumps.path(), index));
+  auto decoded = decode_dump(file, index);
   if (!decoded) return decoded.error();
-  out = std::move(*decoded);
+  std::unique_ptr<AnalyzedSnapshot> out = std::move(*decoded);
   const std::uint64_t size = dumps.size();
   for (const heap::Diagnostic& d : out->snapshot.diagnostics) {
     // Where in the file: the byte offset when the address lies in this dump.

@@ -60,6 +60,15 @@ struct AnalyzedSnapshot {
   // This dump contradicts the layout in use (found by the shapes of structures in another dump).
   std::string layout_warning;
   [[nodiscard]] bool stack_scanned() const { return roots.stack.has_value(); }
+  // What to tell the user about this snapshot, in order: the diagnostics, the notes (once per
+  // run: `with_notes` for the first snapshot shown), the warnings.
+  [[nodiscard]] std::vector<std::string> messages(bool with_notes) const {
+    std::vector<std::string> out = diagnostics;
+    if (with_notes) out.insert(out.end(), notes.begin(), notes.end());
+    for (const std::string* w : {&warning, &layout_warning})
+      if (!w->empty()) out.push_back(*w);
+    return out;
+  }
 
   AnalyzedSnapshot() = default;
   AnalyzedSnapshot(const AnalyzedSnapshot&) = delete;
@@ -92,6 +101,8 @@ class HeapSession {
  private:
   [[nodiscard]] io::MemoryImage other_memory() const;
   [[nodiscard]] std::string recheck_layout(const io::MemoryImage& memory);
+  [[nodiscard]] Expected<std::unique_ptr<AnalyzedSnapshot>> decode_dump(std::size_t file,
+                                                                        std::uint64_t index);
   [[nodiscard]] Expected<std::unique_ptr<AnalyzedSnapshot>> decode_in(
       std::unique_ptr<AnalyzedSnapshot> out, const std::string& source);
 
@@ -99,7 +110,8 @@ class HeapSession {
   LoadedTarget loaded_;
   GivenRoots given_;
   std::vector<std::string> notes_;
-  std::optional<target::Target> search_;  // scratch for recheck_layout
+  std::optional<target::Target> search_;   // scratch for recheck_layout
+  std::vector<std::size_t> other_ranges_;  // loaded_.ram's ranges that are not the dump files
 };
 
 // The parts of HeapSession, for callers that assemble their own memory.
