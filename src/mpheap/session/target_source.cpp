@@ -3,11 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "mpheap/io/file.h"
 #include "mpheap/io/firmware_image.h"
 #include "mpheap/target/from_elf.h"
@@ -42,14 +37,13 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     return error_of(ErrorKind::usage, "", "--base is the load address of a raw --firmware image");
   if (sources > 1 && a.elf.empty())
     return error_of(ErrorKind::usage, "", "pass only one of --target and --map/--nm");
-  if (a.block_size) {
-    const std::uint32_t b = *a.block_size;
-    if (b < 4 || b > 4096 || (b & (b - 1)) != 0)
-      return error_of(ErrorKind::usage, "--block-size",
-                      fmt::format("expected a power of two from 4 to 4096 bytes "
-                                  "(MICROPY_BYTES_PER_GC_BLOCK; 4 words by default), found {}",
-                                  b));
-  }
+  // The word size is not known yet: the smallest one bounds the option here; check_target
+  // checks the block size against the target's word size at the end.
+  if (a.block_size && !target::block_size_fits(*a.block_size, 4))
+    return error_of(ErrorKind::usage, "--block-size",
+                    fmt::format("expected a power of two from 4 to 4096 bytes "
+                                "(MICROPY_BYTES_PER_GC_BLOCK; 4 words by default), found {}",
+                                *a.block_size));
 
   for (const std::string& spec : a.ram)
     if (auto added = io::add_placed_file(out.ram, spec); !added) return added.error();

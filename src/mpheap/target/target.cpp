@@ -124,7 +124,7 @@ Expected<bool> check_target(const Target& t, const std::string& source) {
     return Error{source, 0, 0,
                  fmt::format("word size {} bytes: expected 4 (32-bit) or 8 (64-bit)", t.word_size)};
   const std::uint32_t b = t.block_size;
-  if (b < t.word_size || b > 4096 || (b & (b - 1)) != 0)
+  if (!block_size_fits(b, t.word_size))
     return Error{source, 0, 0,
                  fmt::format("block size {} bytes: expected a power of two from the word size "
                              "({}) to 4096 (MICROPY_BYTES_PER_GC_BLOCK; 4 words by default = {})",

@@ -162,4 +162,10 @@ struct Target {
 // size is known. `source` names where the target came from.
 Expected<bool> check_target(const Target& t, const std::string& source);
 
+// MICROPY_BYTES_PER_GC_BLOCK as the collector allows it: a power of two from the word size to
+// 4096 bytes.
+[[nodiscard]] inline bool block_size_fits(std::uint32_t bytes, std::uint32_t word_size) {
+  return bytes >= word_size && bytes <= 4096 && (bytes & (bytes - 1)) == 0;
+}
+
 }  // namespace mpheap::target
