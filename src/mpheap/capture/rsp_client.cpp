@@ -62,8 +62,8 @@ RspClient::~RspClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Error RspClient::error(std::string what) const {
-  return Error{remote_.text(), 0, 0, what};
+Error RspClient::error(std::string what, ErrorKind kind) const {
+  return Error{remote_.text(), 0, 0, std::move(what), kind};
 }
 
 Expected<std::unique_ptr<RspClient>> RspClient::connect(const RemoteAddress& remote,
@@ -224,17 +224,9 @@ Expected<std::string> RspClient::receive_packet(int timeout_ms, const std::atomi
           break;  // stray acks, notifications
       }
     }
-    if (cancel != nullptr && cancel->load()) {
-      Error e = error("cancelled");
-      e.kind = ErrorKind::cancelled;
-      return e;
-    }
+    if (cancel != nullptr && cancel->load()) return error("cancelled", ErrorKind::cancelled);
     int left = remaining_ms(deadline);
-    if (left == 0) {
-      Error e = error("timeout");
-      e.kind = ErrorKind::timeout;
-      return e;
-    }
+    if (left == 0) return error("timeout", ErrorKind::timeout);
     // Wake up now and then to look at the cancel flag.
     auto got = fill(cancel != nullptr ? std::min(left, 100) : left);
     if (!got) return got.error();
@@ -245,12 +237,9 @@ Expected<std::string> RspClient::request(std::string_view payload, bool skip_sto
   if (auto sent = send_packet(payload); !sent) return sent.error();
   for (;;) {
     auto reply = receive_packet(timeout_ms_);
-    if (!reply && reply.error().kind == ErrorKind::timeout) {
-      Error e =
-          error(fmt::format("no reply to '{}' within {} ms", payload.substr(0, 40), timeout_ms_));
-      e.kind = ErrorKind::timeout;
-      return e;
-    }
+    if (!reply && reply.error().kind == ErrorKind::timeout)
+      return error(fmt::format("no reply to '{}' within {} ms", payload.substr(0, 40), timeout_ms_),
+                   ErrorKind::timeout);
     // A stop reported twice (QEMU does now and then) arrives where a hex reply is due.
     if (reply && skip_stop_replies && !reply->empty() && ((*reply)[0] == 'T' || (*reply)[0] == 'S'))
       continue;
@@ -292,12 +281,9 @@ Expected<std::string> RspClient::read_registers() {
 Expected<rsp::StopReply> RspClient::halt() {
   if (auto sent = send_raw(std::string_view("\x03", 1)); !sent) return sent.error();
   auto stop = wait_stop(timeout_ms_);
-  if (!stop && stop.error().kind == ErrorKind::timeout) {
-    Error e =
-        error(fmt::format("the target did not stop within {} ms of an interrupt", timeout_ms_));
-    e.kind = ErrorKind::timeout;
-    return e;
-  }
+  if (!stop && stop.error().kind == ErrorKind::timeout)
+    return error(fmt::format("the target did not stop within {} ms of an interrupt", timeout_ms_),
+                 ErrorKind::timeout);
   return stop;
 }
 

@@ -69,7 +69,7 @@ class RspClient {
   Expected<std::string> receive_packet(int timeout_ms, const std::atomic<bool>* cancel = nullptr);
   // Reads whatever arrives within `timeout_ms` into the decoder; false on timeout.
   Expected<bool> fill(int timeout_ms);
-  [[nodiscard]] Error error(std::string what) const;
+  [[nodiscard]] Error error(std::string what, ErrorKind kind = ErrorKind::bad_input) const;
 
   int fd_ = -1;
   RemoteAddress remote_;
