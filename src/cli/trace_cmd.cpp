@@ -93,6 +93,13 @@ int fail(const Error& e) {
   return exit_status(e);
 }
 
+// Closes an output that failed half-way and removes its file (standard output is left alone).
+void discard(const std::unique_ptr<report::Output>& out, const std::string& path) {
+  if (!out) return;
+  (void)out->close();
+  if (path != "-") std::remove(path.c_str());
+}
+
 int run_trace(const TraceArgs& a) {
   auto input = io::LineReader::open(a.log);
   if (!input) return fail(input.error());
@@ -152,19 +159,13 @@ int run_trace(const TraceArgs& a) {
   auto result = trace::analyze_trace(**input, options, history ? &*history : nullptr);
   if (!result) {
     // No half-written history or trace is left behind for a viewer to choke on.
-    if (history_out) {
-      (void)history_out->close();
-      if (a.history != "-") std::remove(a.history.c_str());
-    }
-    if (perfetto_out) {
-      (void)perfetto_out->close();
-      if (a.perfetto != "-") std::remove(a.perfetto.c_str());
-    }
+    discard(history_out, a.history);
+    discard(perfetto_out, a.perfetto);
     return fail(result.error());
   }
   if (perfetto_out) {
     if (auto closed = perfetto_out->close(); !closed) {
-      if (a.perfetto != "-") std::remove(a.perfetto.c_str());
+      discard(perfetto_out, a.perfetto);
       return fail(closed.error());
     }
   }
