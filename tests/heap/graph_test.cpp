@@ -94,6 +94,34 @@ void check_invariants(const Snapshot& s, const ObjectGraph& g) {
     EXPECT_GE(top[k - 1].retained_bytes, top[k].retained_bytes);
 }
 
+// A .bss that claims 1.7 GB beyond the 16 KiB dumped (a damaged or foreign target.json): the
+// words outside the dump are counted, not probed one by one, and the roots are the same as with
+// the real .bss. (Probing each word took seconds; libFuzzer found it as a timeout.)
+TEST(Graph, HugeUncapturedRootRangeIsCountedNotProbed) {
+  Loaded l = microbit(2);
+  const ObjectGraph normal = build_graph(l.t, l.ram, l.snap);
+  target::Target t = l.t;
+  bool widened = false;
+  std::uint64_t bss_end = 0;
+  for (target::MemoryRegion& r : t.regions) {
+    if (r.kind != target::RegionKind::bss) continue;
+    bss_end = r.end;
+    r.end = 0x8819937c;
+    widened = true;
+  }
+  ASSERT_TRUE(widened);
+  ASSERT_LE(bss_end, 0x20004000u);
+  const ObjectGraph wide = build_graph(t, l.ram, l.snap);
+  // 0x20004000 is where the dump ends; every 4-byte word after it is not captured.
+  EXPECT_EQ(wide.words_not_captured, normal.words_not_captured + (0x8819937cu - 0x20004000u) / 4);
+  EXPECT_EQ(wide.words_scanned, normal.words_scanned + (0x20004000u - bss_end) / 4);
+  EXPECT_GE(wide.roots.size(), normal.roots.size());
+  for (std::size_t k = 0; k < normal.roots.size(); ++k) {
+    EXPECT_EQ(wide.roots[k].slot, normal.roots[k].slot);
+    EXPECT_EQ(wide.roots[k].object, normal.roots[k].object);
+  }
+}
+
 TEST(Graph, MicrobitSnap2NamedObjects) {
   Loaded l = microbit(2);
   const Snapshot& s = l.snap;

@@ -77,18 +77,26 @@ void scan_words(const io::MemoryImage& mem, std::uint64_t start, std::uint64_t e
   start = (start + ws - 1) / ws * ws;
   if (end <= start) return;
   end = start + (end - start) / ws * ws;
-  if (auto all = mem.bytes(start, end - start)) {
-    const char* p = all->data();
-    for (std::uint64_t a = start; a < end; a += ws, p += ws) f(a, load_word(p, ws, le));
-    g.words_scanned += (end - start) / ws;
-    return;
-  }
-  for (std::uint64_t a = start; a < end; a += ws) {
-    if (auto b = mem.bytes(a, ws)) {
-      f(a, load_word(b->data(), ws, le));
-      ++g.words_scanned;
+  // Captured runs are read in one sweep; a gap is counted, not probed word by word (a root
+  // range can span gigabytes of which a few KiB were dumped).
+  for (std::uint64_t a = start; a < end;) {
+    const std::string_view run = mem.captured_from(a);
+    if (const std::uint64_t words = std::min<std::uint64_t>(run.size(), end - a) / ws; words > 0) {
+      const char* p = run.data();
+      for (std::uint64_t i = 0; i < words; ++i, a += ws, p += ws) f(a, load_word(p, ws, le));
+      g.words_scanned += words;
+    } else if (!run.empty()) {  // a word across the end of a run
+      if (auto b = mem.bytes(a, ws)) {
+        f(a, load_word(b->data(), ws, le));
+        ++g.words_scanned;
+      } else {
+        ++g.words_not_captured;
+      }
+      a += ws;
     } else {
-      ++g.words_not_captured;
+      const std::uint64_t skip = (std::min(mem.next_start_after(a), end) - a + ws - 1) / ws;
+      g.words_not_captured += skip;
+      a += skip * ws;
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "mpheap/io/file.h"
 #include "mpheap/util/number.h"
@@ -44,6 +45,20 @@ const MemoryRange* MemoryImage::find(std::uint64_t address) const {
     if (address >= it->address && address < it->end()) return &*it;
   }
   return nullptr;
+}
+
+std::string_view MemoryImage::captured_from(std::uint64_t address) const {
+  const MemoryRange* r = find(address);
+  if (r == nullptr) return {};
+  const std::uint64_t end = std::min(r->end(), next_start_after(address));
+  return {reinterpret_cast<const char*>(r->bytes.data()) + (address - r->address),
+          static_cast<std::size_t>(end - address)};
+}
+
+std::uint64_t MemoryImage::next_start_after(std::uint64_t address) const {
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                             [](std::uint64_t a, const MemoryRange& r) { return a < r.address; });
+  return it == ranges_.end() ? std::numeric_limits<std::uint64_t>::max() : it->address;
 }
 
 bool MemoryImage::covers(std::uint64_t address, std::uint64_t size) const {

@@ -32,6 +32,12 @@ class MemoryImage {
   // Bytes at [address, address+size) when all captured.
   [[nodiscard]] std::optional<std::string_view> bytes(std::uint64_t address,
                                                       std::uint64_t size) const;
+  // The bytes readable from `address` on in one piece: to the end of the range read there, or
+  // to the start of a range that takes over; empty where `address` is not captured.
+  [[nodiscard]] std::string_view captured_from(std::uint64_t address) const;
+  // The lowest address above `address` where a range starts (UINT64_MAX when none): nothing
+  // between an uncaptured `address` and it is captured.
+  [[nodiscard]] std::uint64_t next_start_after(std::uint64_t address) const;
   // An unsigned word of `size` bytes (1, 2, 4, 8) in the given byte order; nullopt where not
   // captured.
   [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t address, std::uint32_t size,

@@ -2,6 +2,7 @@
 #include "mpheap/session/heap_session.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -11,6 +12,35 @@
 #include "mpheap/util/number.h"
 
 namespace mpheap::session {
+
+namespace {
+
+// The parts of the root ranges (.data/.bss, mp_state_ctx, the stack) no dump holds: an object
+// referenced only from there would count as garbage. Empty when every root word was read.
+std::string uncaptured_roots(const heap::ObjectGraph& g, const io::MemoryImage& memory) {
+  if (g.words_not_captured == 0) return {};
+  std::vector<std::string> gaps;
+  std::uint64_t bytes = 0;
+  for (const heap::AddressRange& r : g.root_ranges) {
+    for (std::uint64_t a = r.start; a < r.end;) {
+      if (const std::string_view run = memory.captured_from(a); !run.empty()) {
+        a += std::min<std::uint64_t>(run.size(), r.end - a);
+        continue;
+      }
+      const std::uint64_t gap_end = std::min(memory.next_start_after(a), r.end);
+      if (gaps.size() < 3) gaps.push_back(fmt::format("0x{:x}..0x{:x}", a, gap_end));
+      bytes += gap_end - a;
+      a = gap_end;
+    }
+  }
+  return fmt::format(
+      "{} bytes of the memory scanned for roots are not in the dumps ({}{}): an object referenced "
+      "only from there counts as garbage; give a dump of them too (--mem FILE@ADDR), or check the "
+      "target's regions",
+      bytes, fmt::join(gaps, ", "), gaps.size() < 3 ? "" : ", ...");
+}
+
+}  // namespace
 
 Expected<GivenRoots> read_given_roots(const std::string& stack, const std::string& regs) {
   GivenRoots g;
@@ -290,6 +320,9 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   if (!roots->warning.empty())
     out->warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, roots->warning);
   out->analysis = heap::analyze_snapshot(t, out->memory, out->snapshot, out->roots);
+  const std::string gaps = uncaptured_roots(out->analysis.graph, out->memory);
+  if (!gaps.empty())
+    out->roots_warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, gaps);
   return out;
 }
 

@@ -59,13 +59,15 @@ struct AnalyzedSnapshot {
   std::string warning;             // this snapshot's stack is not scanned, and why
   // This dump contradicts the layout in use (found by the shapes of structures in another dump).
   std::string layout_warning;
+  // Root memory not in the dumps: garbage may be overcounted (empty when all was read).
+  std::string roots_warning;
   [[nodiscard]] bool stack_scanned() const { return roots.stack.has_value(); }
   // What to tell the user about this snapshot, in order: the diagnostics, the notes (once per
   // run: `with_notes` for the first snapshot shown), the warnings.
   [[nodiscard]] std::vector<std::string> messages(bool with_notes) const {
     std::vector<std::string> out = diagnostics;
     if (with_notes) out.insert(out.end(), notes.begin(), notes.end());
-    for (const std::string* w : {&warning, &layout_warning})
+    for (const std::string* w : {&warning, &layout_warning, &roots_warning})
       if (!w->empty()) out.push_back(*w);
     return out;
   }
