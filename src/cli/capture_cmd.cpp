@@ -16,6 +16,8 @@
 #include "cli/commands.h"
 #include "mpheap/capture/gdb_run.h"
 #include "mpheap/capture/gdb_script.h"
+#include "mpheap/capture/link.h"
+#include "mpheap/capture/repl_reader.h"
 #include "mpheap/capture/rsp_client.h"
 #include "mpheap/capture/snapshots.h"
 #include "mpheap/io/file.h"
@@ -192,6 +194,74 @@ int run_snapshots(const SnapshotArgs& a) {
              "{:.2f} ms per snapshot on average, {:.2f} ms at most\n",
              stats->snapshots, plan.start, plan.end, a.out, why,
              stats->read_ms_total / static_cast<double>(stats->snapshots), stats->read_ms_max);
+  fmt::print(stderr, "  read them with: mpheap heap {} --snapshot all ...\n", a.out);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// repl
+
+struct ReplArgs {
+  std::string connect;
+  std::uint32_t baud = 115200;
+  std::string ram;
+  std::uint64_t count = 1;
+  std::optional<std::uint64_t> every_ms;
+  std::string before;
+  std::string out;
+};
+
+int run_repl(const ReplArgs& a) {
+  constexpr const char* cmd = "repl";
+  auto range = capture::parse_range(a.ram, "--ram");
+  if (!range) return fail(cmd, range.error());
+  if (a.count == 0)
+    return fail(cmd, Error{"--count", 0, 0, "expected at least 1", ErrorKind::usage});
+  capture::ReplPlan plan;
+  plan.start = range->first;
+  plan.end = range->second;
+  plan.count = a.count;
+  plan.every_ms = a.every_ms.value_or(1000);
+  plan.before = a.before;
+  if (plan.end > capture::kReplAddressLimit)
+    return fail(cmd, Error{"--ram", 0, 0,
+                           fmt::format("{:#x}..{:#x} reaches past 0x40000000: the REPL reader "
+                                       "works with the board's small integers (addresses below "
+                                       "2^30)",
+                                       plan.start, plan.end),
+                           ErrorKind::unsupported});
+  auto writer = io::SnapshotSequenceWriter::create(a.out);
+  if (!writer) return fail(cmd, writer.error());
+  InterruptGuard guard;
+  auto link = capture::Link::open(a.connect, a.baud);
+  if (!link) return fail(cmd, link.error());
+  auto sink = [&](const io::SnapshotHeader& h, std::string_view bytes,
+                  const capture::ReplRead& read) -> Expected<bool> {
+    if (!read.before_output.empty()) fmt::print("{}", read.before_output);
+    std::fflush(stdout);
+    fmt::print(
+        stderr,
+        "mpheap capture repl: snapshot {}: {} bytes in {:.2f} s ({:.1f} KiB/s, {:.2f} "
+        "bytes on the wire per byte), {} chunks asked again\n",
+        h.index, bytes.size(), read.ms / 1000, static_cast<double>(bytes.size()) / 1.024 / read.ms,
+        static_cast<double>(read.wire_bytes) / static_cast<double>(bytes.size()), read.requests);
+    return writer->append(h, bytes);
+  };
+  auto stats = capture::capture_repl(**link, plan, sink, &g_interrupted);
+  if (!stats) {
+    if (writer->count() > 0 && writer->commit())
+      fmt::print(stderr, "mpheap capture repl: {} complete snapshots kept in {}\n", writer->count(),
+                 a.out);
+    return fail(cmd, stats.error());
+  }
+  if (auto committed = writer->commit(); !committed) return fail(cmd, committed.error());
+  fmt::print(stderr,
+             "mpheap capture repl: {} snapshots of {:#x}..{:#x} from a {} board written to {}{}; "
+             "{:.1f} KiB/s, {} chunks asked again, {} lines damaged\n",
+             stats->snapshots, plan.start, plan.end, stats->platform, a.out,
+             stats->interrupted ? " (interrupted)" : "",
+             static_cast<double>(stats->ram_bytes) / 1.024 / stats->read_ms, stats->requests,
+             stats->damaged);
   fmt::print(stderr, "  read them with: mpheap heap {} --snapshot all ...\n", a.out);
   return 0;
 }
@@ -375,6 +445,36 @@ void add_capture_command(CLI::App& app, int* status) {
       "Example: mpheap capture snapshots --remote localhost:1234 --ram 0x20000000:0x20004000 "
       "--every 500 --count 20 -o ram.seq");
   snaps->callback([s, status] { *status = run_snapshots(*s); });
+
+  auto r = std::make_shared<ReplArgs>();
+  CLI::App* repl = capture->add_subcommand(
+      "repl",
+      "Snapshots through the board's REPL, with no probe: a board on a USB cable, or an "
+      "emulator's serial port.");
+  repl->add_option("--connect", r->connect,
+                   "the board's REPL: a serial device (ttyACM0, /dev/ttyUSB0), tcp:HOST:PORT "
+                   "(QEMU -serial tcp:..., ser2net) or unix:PATH (QEMU -chardev socket)")
+      ->required();
+  repl->add_option("--baud", r->baud, "serial devices: the baud rate")->capture_default_str();
+  repl->add_option("--ram", r->ram,
+                   "RAM range START:END or START+SIZE, below 0x40000000 (micro:bit: "
+                   "0x20000000:0x20004000)")
+      ->required();
+  repl->add_option("--count", r->count, "snapshots to take")->capture_default_str();
+  repl->add_option("--every", r->every_ms,
+                   "milliseconds between the starts of two snapshots (default 1000)");
+  repl->add_option("--before", r->before,
+                   "Python run right before each read, in the same command (e.g. "
+                   "'import micropython; micropython.mem_info(1)'); its output goes to stdout");
+  repl->add_option("-o,--output", r->out, "the snapshot sequence file to write")->required();
+  repl->footer(
+      "Stops what runs (Ctrl-C), enters the raw REPL, installs a small reader (a generator using "
+      "machine.mem8: nothing is allocated while it reads) and streams RAM as checksummed base64 "
+      "lines; damaged lines are asked for again. Afterwards the reader is deleted and the board "
+      "is at its friendly REPL. The reader's own heap objects are named in each header "
+      "(reader=). Read the file with `mpheap heap SEQ` (docs/capture.md).\n"
+      "Example: mpheap capture repl --connect ttyACM0 --ram 0x20000000:0x20040000 -o ram.seq");
+  repl->callback([r, status] { *status = run_repl(*r); });
 
   auto t = std::make_shared<TraceArgs>();
   CLI::App* tr = capture->add_subcommand(

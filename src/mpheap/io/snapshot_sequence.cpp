@@ -2,11 +2,13 @@
 #include "mpheap/io/snapshot_sequence.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "mpheap/io/file.h"
 #include "mpheap/util/number.h"
@@ -34,6 +36,8 @@ std::string format_snapshot_header(const SnapshotHeader& h) {
                                  kSnapshotMagic, h.index, h.time_ms, h.unix_ms, h.start, h.end);
   if (!h.trigger.empty()) line += fmt::format(" trigger={}", h.trigger);
   if (!h.registers.empty()) line += fmt::format(" regs={}", h.registers);
+  for (std::size_t k = 0; k < h.reader_objects.size(); ++k)
+    line += fmt::format("{}{:#x}", k == 0 ? " reader=" : ",", h.reader_objects[k]);
   line += '\n';
   return line;
 }
@@ -83,6 +87,16 @@ Expected<SnapshotHeader> parse_snapshot_header(std::string_view line, const std:
     } else if (key == "regs") {
       ok = is_hex(value) && value.size() % 2 == 0;
       if (ok) h.registers = std::string(value);
+    } else if (key == "reader") {
+      h.reader_objects.clear();
+      for (std::string_view rest = value; ok && !rest.empty();) {
+        auto comma = rest.find(',');
+        auto v = parse_uint(rest.substr(0, comma));
+        ok = v.has_value() && h.reader_objects.size() < 64;
+        if (ok) h.reader_objects.push_back(*v);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      ok = ok && !h.reader_objects.empty();
     }  // other keys: from a newer writer, ignored
     if (!ok)
       return fail(fmt::format("snapshot header: bad value for {}: '{}'", key, value.substr(0, 40)));
@@ -190,6 +204,63 @@ Expected<std::optional<SnapshotDumps>> open_snapshot_dumps(std::string_view spec
                              d.address, *address)};
   d.entries = std::move(*entries);
   return std::optional<SnapshotDumps>(std::move(d));
+}
+
+Expected<SnapshotSequenceWriter> SnapshotSequenceWriter::create(std::string path) {
+  const std::string part = path + ".part";
+  std::FILE* f = std::fopen(part.c_str(), "wb");
+  if (f == nullptr)
+    return Error{path, 0, 0, fmt::format("cannot write {}: {}", part, std::strerror(errno)),
+                 ErrorKind::io};
+  return SnapshotSequenceWriter(std::move(path), f);
+}
+
+SnapshotSequenceWriter::SnapshotSequenceWriter(SnapshotSequenceWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      file_(std::exchange(other.file_, nullptr)),
+      count_(other.count_),
+      size_(other.size_) {}
+
+SnapshotSequenceWriter::~SnapshotSequenceWriter() {
+  if (file_ == nullptr) return;
+  std::fclose(file_);
+  std::remove((path_ + ".part").c_str());
+}
+
+Expected<bool> SnapshotSequenceWriter::append(const SnapshotHeader& header,
+                                              std::string_view bytes) {
+  if (file_ == nullptr) return Error{path_, 0, 0, "already closed", ErrorKind::io};
+  const std::string line = format_snapshot_header(header);
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
+      std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size() ||
+      std::fflush(file_) != 0) {
+    const int err = errno;
+    // Back to the last complete snapshot.
+    (void)!::ftruncate(::fileno(file_), static_cast<off_t>(size_));
+    std::fseek(file_, static_cast<long>(size_), SEEK_SET);
+    return Error{path_, 0, size_, fmt::format("cannot write: {}", std::strerror(err)),
+                 ErrorKind::io};
+  }
+  size_ += line.size() + bytes.size();
+  ++count_;
+  return true;
+}
+
+Expected<bool> SnapshotSequenceWriter::commit() {
+  const std::string part = path_ + ".part";
+  std::FILE* f = std::exchange(file_, nullptr);
+  const bool closed = f != nullptr && std::fclose(f) == 0;
+  if (count_ == 0 || !closed) {
+    std::remove(part.c_str());
+    return Error{path_, 0, 0,
+                 closed ? "no snapshot was taken; nothing written"
+                        : "cannot write (disk full?); nothing written",
+                 ErrorKind::io};
+  }
+  if (std::rename(part.c_str(), path_.c_str()) != 0)
+    return Error{path_, 0, 0, fmt::format("cannot rename {}: {}", part, std::strerror(errno)),
+                 ErrorKind::io};
+  return true;
 }
 
 }  // namespace mpheap::io

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ struct SnapshotHeader {
   std::uint64_t end = 0;      // one past the last address
   std::string trigger;        // "start", "every:100ms", "on:0x1234", ...
   std::string registers;      // the gdb `g` reply (hex, target order), may be empty
+  // Heap objects of the program that read this snapshot on the board (`capture repl`'s
+  // reader): addresses inside them, so the analysis can tell them from the user's objects.
+  std::vector<std::uint64_t> reader_objects;
   [[nodiscard]] std::uint64_t size() const { return end - start; }
 };
 
@@ -49,6 +53,28 @@ Expected<std::vector<SnapshotEntry>> index_snapshot_sequence(std::string_view by
 // The same for a file, reading the headers only (a sequence of thousands of dumps costs a
 // few seeks, not its size in memory).
 Expected<std::vector<SnapshotEntry>> index_snapshot_sequence_file(const std::string& path);
+
+// Writes a sequence to PATH.part and renames it to PATH at commit(): PATH is never half a
+// snapshot. A record that fails to write is cut off again, so the part file holds complete
+// snapshots only; without commit() the part file is removed.
+class SnapshotSequenceWriter {
+ public:
+  static Expected<SnapshotSequenceWriter> create(std::string path);
+  SnapshotSequenceWriter(SnapshotSequenceWriter&& other) noexcept;
+  SnapshotSequenceWriter& operator=(SnapshotSequenceWriter&&) = delete;
+  ~SnapshotSequenceWriter();
+  Expected<bool> append(const SnapshotHeader& header, std::string_view bytes);
+  // Renames the part file to PATH; with no snapshot in it, removes it and says so.
+  Expected<bool> commit();
+  [[nodiscard]] std::uint64_t count() const { return count_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  SnapshotSequenceWriter(std::string path, std::FILE* f) : path_(std::move(path)), file_(f) {}
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::uint64_t count_ = 0, size_ = 0;
+};
 
 // What `mpheap heap` needs to read a sequence file as the dumps of one region: every dump has
 // the same start and size. `spec` is FILE or FILE@ADDR (ADDR, when given, must be the start).

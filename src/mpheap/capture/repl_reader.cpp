@@ -1,0 +1,467 @@
+// The REPL reader: the program installed on the board, its line format, and the host's side of
+// the exchange (stream every chunk, then ask again for those that came damaged).
+#include "mpheap/capture/repl_reader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <thread>
+
+#include "mpheap/util/number.h"
+
+namespace mpheap::capture {
+namespace {
+
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::size_t kDataAt = 21;  // '=' + 8 + 5 + 7 hex digits
+constexpr int kMaxAsks = 8;          // requests for one chunk before giving up
+
+// The reader. A generator, so that its frame is allocated once, when it is installed, and
+// resuming it allocates nothing; every loop is a while (no range objects), every value a small
+// integer, every buffer preallocated. Streams [p[1], p[2]) as lines, then answers requests
+// 'rAAAAAAAA\n' (that chunk again) until 'q\n'. Output goes to sys.stdout.buffer, or the
+// micro:bit's uart where sys has no stdout (MicroPython 1.9 for the micro:bit).
+constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
+ import sys
+ try:
+  w=sys.stdout.buffer.write
+  ri=sys.stdin.buffer.readinto
+  av=None
+ except AttributeError:
+  import microbit
+  u=microbit.uart
+  w=u.write
+  ri=u.readinto
+  av=u.any
+ import machine
+ m=machine.mem8
+ o=bytearray(662)
+ o[0]=61
+ o[661]=10
+ q=bytearray(12)
+ c=bytearray(1)
+ T=b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+ H=b'0123456789abcdef'
+ p[3]=o
+ while 1:
+  yield
+  a0=p[1]
+  e0=p[2]
+  w(b'=mpheap-begin\n')
+  a=a0
+  r=0
+  while 1:
+   if a>=a0 and a<e0:
+    n=e0-a
+    if n>480:n=480
+    s1=0
+    s2=0
+    j=21
+    i=0
+    while i<n:
+     x=m[a+i]
+     s1+=x
+     s2+=s1
+     y=0
+     z=0
+     if i+1<n:
+      y=m[a+i+1]
+      s1+=y
+      s2+=s1
+      if i+2<n:
+       z=m[a+i+2]
+       s1+=z
+       s2+=s1
+     v=x<<16|y<<8|z
+     o[j]=T[v>>18]
+     o[j+1]=T[v>>12&63]
+     o[j+2]=T[v>>6&63]
+     o[j+3]=T[v&63]
+     j+=4
+     i+=3
+    while j<661:
+     o[j]=46
+     j+=1
+    v=a
+    j=8
+    while j:
+     o[j]=H[v&15]
+     v>>=4
+     j-=1
+    v=s1
+    j=13
+    while j>8:
+     o[j]=H[v&15]
+     v>>=4
+     j-=1
+    v=s2
+    j=20
+    while j>13:
+     o[j]=H[v&15]
+     v>>=4
+     j-=1
+    w(o)
+    if r==0:
+     a+=480
+     if a<e0:continue
+   w(b'?\n')
+   r=1
+   a=-1
+   k=0
+   while 1:
+    if av:
+     while not av():pass
+    ri(c)
+    x=c[0]
+    if x==10:
+     if k:break
+    elif x!=13:
+     if k<12:q[k]=x
+     k+=1
+   if k==1 and q[0]==113:break
+   if k==9 and q[0]==114:
+    v=0
+    j=1
+    while j<9:
+     x=q[j]
+     if 48<=x<=57:x-=48
+     elif 97<=x<=102:x-=87
+     else:
+      v=-1
+      break
+     if v>0x3ffffff:
+      v=-1
+      break
+     v=v<<4|x
+     j+=1
+    if v>=a0 and v<e0 and (v-a0)%480==0:a=v
+  w(b'!\n')
+_mpheap=[None,0,0,None]
+_mpheap[0]=_mpheap_g(_mpheap)
+next(_mpheap[0])
+print('=mpheap-reader',id(_mpheap),id(_mpheap[0]),id(_mpheap_g),id(_mpheap[3]),__import__('sys').platform)
+del _mpheap_g
+)PY";
+
+std::optional<std::uint64_t> hex_field(std::string_view s) {
+  std::uint64_t v = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | static_cast<std::uint64_t>(d);
+  }
+  return v;
+}
+
+constexpr std::array<std::int8_t, 256> kDecode = [] {
+  std::array<std::int8_t, 256> t{};
+  t.fill(-1);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i)
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  return t;
+}();
+
+Error reader_error(const RawRepl& repl, std::string what, ErrorKind kind) {
+  return Error{repl.name(), 0, 0, std::move(what), kind};
+}
+
+}  // namespace
+
+std::string_view repl_reader_program() {
+  return kProgram;
+}
+
+std::optional<std::uint64_t> decode_chunk_line(std::string_view line, std::uint64_t start,
+                                               std::uint64_t end, std::uint8_t* out) {
+  if (line.size() != kReplLineChars || line[0] != '=') return std::nullopt;
+  auto address = hex_field(line.substr(1, 8));
+  auto sum1 = hex_field(line.substr(9, 5));
+  auto sum2 = hex_field(line.substr(14, 7));
+  if (!address || !sum1 || !sum2) return std::nullopt;
+  if (*address < start || *address >= end || (*address - start) % kReplChunkBytes != 0)
+    return std::nullopt;
+  const std::uint64_t n = std::min(kReplChunkBytes, end - *address);
+  const std::size_t chars = static_cast<std::size_t>((n + 2) / 3 * 4);
+  for (std::size_t k = kDataAt + chars; k < kReplLineChars; ++k)
+    if (line[k] != '.') return std::nullopt;
+  std::array<std::uint8_t, kReplChunkBytes + 2> bytes{};
+  std::size_t got = 0;
+  for (std::size_t k = kDataAt; k < kDataAt + chars; k += 4) {
+    std::uint32_t v = 0;
+    for (std::size_t d = 0; d < 4; ++d) {
+      const std::int8_t six = kDecode[static_cast<unsigned char>(line[k + d])];
+      if (six < 0) return std::nullopt;
+      v = v << 6 | static_cast<std::uint32_t>(six);
+    }
+    bytes[got++] = static_cast<std::uint8_t>(v >> 16);
+    bytes[got++] = static_cast<std::uint8_t>(v >> 8);
+    bytes[got++] = static_cast<std::uint8_t>(v);
+  }
+  for (std::size_t k = n; k < got; ++k)  // the board pads with zero bytes
+    if (bytes[k] != 0) return std::nullopt;
+  std::uint64_t s1 = 0, s2 = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    s1 += bytes[k];
+    s2 += s1;
+  }
+  if (s1 != *sum1 || s2 != *sum2) return std::nullopt;
+  std::copy_n(bytes.begin(), n, out + (*address - start));
+  return address;
+}
+
+std::string encode_chunk_line(std::uint64_t address, std::string_view bytes) {
+  std::uint64_t s1 = 0, s2 = 0;
+  for (char c : bytes) {
+    s1 += static_cast<unsigned char>(c);
+    s2 += s1;
+  }
+  std::string line =
+      fmt::format("={:08x}{:05x}{:07x}", address & 0xffffffff, s1 & 0xfffff, s2 & 0xfffffff);
+  for (std::size_t k = 0; k < bytes.size(); k += 3) {
+    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])) << 16;
+    if (k + 1 < bytes.size())
+      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k + 1])) << 8;
+    if (k + 2 < bytes.size()) v |= static_cast<unsigned char>(bytes[k + 2]);
+    for (int shift : {18, 12, 6, 0}) line += kAlphabet[(v >> shift) & 63];
+  }
+  line.resize(kReplLineChars, '.');
+  line += '\n';
+  return line;
+}
+
+Expected<ReplReader> ReplReader::install(RawRepl& repl) {
+  auto r = repl.exec(kProgram, 30000);
+  if (!r) return r.error();
+  const std::string& e = r->errors;
+  if (!e.empty()) {
+    std::string why = printable_excerpt(e, 400);
+    if (e.find("mem8") != std::string::npos || e.find("machine") != std::string::npos)
+      return reader_error(repl,
+                          fmt::format("this firmware has no machine.mem8, which mpheap's reader "
+                                      "needs to read RAM without allocating; it said: {}",
+                                      why),
+                          ErrorKind::unsupported);
+    if (e.find("MemoryError") != std::string::npos)
+      return reader_error(repl,
+                          fmt::format("the board has too little free heap to compile mpheap's "
+                                      "reader (about 3 KiB while it compiles); free some, or "
+                                      "reset it first; it said: {}",
+                                      why),
+                          ErrorKind::unsupported);
+    return reader_error(repl, fmt::format("the board could not run mpheap's reader: {}", why),
+                        ErrorKind::bad_input);
+  }
+  ReplReaderInfo info;
+  auto at = r->output.find("=mpheap-reader ");
+  if (at == std::string::npos)
+    return reader_error(repl,
+                        fmt::format("mpheap's reader did not answer as expected; the board "
+                                    "printed: '{}'",
+                                    printable_excerpt(r->output)),
+                        ErrorKind::bad_input);
+  std::string_view rest = std::string_view(r->output).substr(at + 15);
+  rest = rest.substr(0, rest.find_first_of("\r\n"));
+  for (int k = 0; k < 4; ++k) {
+    auto space = rest.find(' ');
+    auto id = parse_uint(rest.substr(0, space));
+    if (!id || space == std::string_view::npos)
+      return reader_error(
+          repl,
+          fmt::format("mpheap's reader gave a damaged answer: '{}'", printable_excerpt(r->output)),
+          ErrorKind::bad_input);
+    info.objects.push_back(*id);
+    rest.remove_prefix(space + 1);
+  }
+  info.platform = std::string(rest);
+  return ReplReader(repl, std::move(info));
+}
+
+Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std::string_view before,
+                                    std::vector<std::uint8_t>& out) {
+  if (end <= start)
+    return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
+                        ErrorKind::usage);
+  if (end > kReplAddressLimit)
+    return reader_error(*repl_,
+                        fmt::format("0x{:x}..0x{:x} reaches past 0x{:x}: the REPL reader works "
+                                    "with the board's small integers (addresses below 2^30)",
+                                    start, end, kReplAddressLimit),
+                        ErrorKind::unsupported);
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  Link& link = repl_->link();
+  const std::uint64_t rx0 = link.bytes_received();
+  out.assign(end - start, 0);
+  const std::uint64_t chunks = (end - start + kReplChunkBytes - 1) / kReplChunkBytes;
+  std::vector<bool> have(chunks, false);
+  std::uint64_t missing = chunks, cursor = 0;
+  ReplRead r;
+
+  std::string code =
+      fmt::format("{}\n_mpheap[1]={};_mpheap[2]={};next(_mpheap[0])\n", before, start, end);
+  if (auto s = repl_->start(code); !s) return s.error();
+
+  std::string buf;
+  bool begun = false, done = false, ended = false;
+  std::uint64_t asked = ~std::uint64_t{0};
+  int asks = 0, quits = 0;
+  // One request: the first missing chunk, or quit when none is missing. After a silence the
+  // request starts with a newline, which ends whatever part of an earlier one arrived.
+  auto ask = [&](bool after_silence) -> Expected<bool> {
+    const char* lead = after_silence ? "\n" : "";
+    if (missing == 0) {
+      if (++quits > kMaxAsks)
+        return reader_error(*repl_, "mpheap's reader does not end (no '!' after 'q')",
+                            ErrorKind::timeout);
+      return link.write(fmt::format("{}q\n", lead));
+    }
+    while (have[cursor]) ++cursor;
+    const std::uint64_t address = start + cursor * kReplChunkBytes;
+    if (address == asked) {
+      if (++asks > kMaxAsks)
+        return reader_error(*repl_,
+                            fmt::format("the chunk at 0x{:x} never arrived intact after {} "
+                                        "requests ({} of {} chunks read); the link loses too "
+                                        "much: try a lower --baud or a shorter cable",
+                                        address, kMaxAsks, chunks - missing, chunks),
+                            ErrorKind::io);
+    } else {
+      asked = address;
+      asks = 1;
+    }
+    ++r.requests;
+    return link.write(fmt::format("{}r{:08x}\n", lead, address));
+  };
+
+  while (!ended) {
+    const std::size_t size_before = buf.size();
+    const int timeout_ms = !begun ? 10000 : (r.requests > 0 || quits > 0) ? 2000 : 5000;
+    auto got = repl_->read_output(buf, timeout_ms);
+    if (!got) return got.error();
+    ended = *got;
+    const bool silent = !ended && buf.size() == size_before;
+    bool ready = false;
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = buf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      std::string_view line(buf.data() + pos, nl - pos);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line == "=mpheap-begin") {
+        begun = true;
+      } else if (auto a = decode_chunk_line(line, start, end, out.data())) {
+        begun = true;
+        const std::uint64_t i = (*a - start) / kReplChunkBytes;
+        if (!have[i]) {
+          have[i] = true;
+          --missing;
+        }
+        ++r.lines;
+      } else if (!begun) {
+        r.before_output.append(line).append("\n");
+      } else if (line == "?") {
+        ready = true;
+      } else if (line == "!") {
+        done = true;
+      } else {
+        ++r.damaged;
+      }
+    }
+    buf.erase(0, pos);
+    if (ended || done) continue;
+    if (ready || silent) {
+      auto w = ask(silent);
+      if (!w) return w.error();
+    }
+  }
+  // A lost '!' does no harm: the reader only ends when asked to, after every chunk came.
+  (void)done;
+  auto errors = repl_->finish(5000);
+  if (!errors) {
+    if (missing != 0) return errors.error();
+    // The end marker was lost after a complete read: get the raw REPL back.
+    if (auto again = repl_->recover(); !again) return again.error();
+  } else if (!errors->empty()) {
+    return reader_error(*repl_,
+                        fmt::format("mpheap's reader stopped: {}", printable_excerpt(*errors, 400)),
+                        ErrorKind::bad_input);
+  }
+  if (missing != 0)
+    return reader_error(
+        *repl_,
+        fmt::format("mpheap's reader ended early: {} of {} chunks read", chunks - missing, chunks),
+        ErrorKind::io);
+  // Requests sent twice (after a silence) may have reached the raw REPL after the reader
+  // ended: Ctrl-C clears its line.
+  if (auto w = link.write("\x03"); !w) return w.error();
+  r.wire_bytes = link.bytes_received() - rx0;
+  r.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return r;
+}
+
+Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
+                                        const std::atomic<bool>* stop) {
+  using Clock = std::chrono::steady_clock;
+  RawRepl repl(link);
+  if (auto entered = repl.enter(); !entered) return entered.error();
+  auto reader = ReplReader::install(repl);
+  if (!reader) return reader.error();
+  ReplCaptureStats stats;
+  stats.platform = reader->info().platform;
+  const auto t0 = Clock::now();
+  std::vector<std::uint8_t> bytes;
+  Expected<bool> outcome = true;
+  for (std::uint64_t i = 0; i < plan.count; ++i) {
+    if (i > 0) {
+      // Wait for the next start, looking at `stop` every 50 ms.
+      const auto next = t0 + std::chrono::milliseconds(plan.every_ms * i);
+      while (Clock::now() < next && (stop == nullptr || !stop->load()))
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(50)));
+    }
+    if (stop != nullptr && stop->load()) {
+      stats.interrupted = true;
+      break;
+    }
+    const auto at = Clock::now();
+    const auto wall = std::chrono::system_clock::now();
+    auto read = reader->read(plan.start, plan.end, plan.before, bytes);
+    if (!read) {
+      outcome = read.error();
+      break;
+    }
+    io::SnapshotHeader h;
+    h.index = i;
+    h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
+    h.unix_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
+    h.start = plan.start;
+    h.end = plan.end;
+    h.trigger = plan.count > 1 ? fmt::format("repl:every:{}ms", plan.every_ms) : "repl";
+    h.reader_objects = reader->info().objects;
+    stats.requests += read->requests;
+    stats.damaged += read->damaged;
+    stats.wire_bytes += read->wire_bytes;
+    stats.ram_bytes += bytes.size();
+    stats.read_ms += read->ms;
+    auto kept =
+        sink(h, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), *read);
+    if (!kept) {
+      outcome = kept.error();
+      break;
+    }
+    ++stats.snapshots;
+  }
+  // Leave the board as found: the reader's objects become garbage, the friendly REPL is back.
+  // After a failure the reader may still wait for requests: Ctrl-C stops it first.
+  if (!outcome) (void)repl.recover();
+  auto removed = repl.exec("del _mpheap\n", 5000);
+  if (outcome && !removed) outcome = removed.error();
+  repl.leave();
+  stats.resent = repl.stats().resent;
+  if (!outcome) return outcome.error();
+  return stats;
+}
+
+}  // namespace mpheap::capture

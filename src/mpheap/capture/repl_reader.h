@@ -1,0 +1,97 @@
+// Snapshots through a board's REPL, with no probe: a small reader program runs on the board and
+// streams RAM as checksummed base64 lines; the host checks each line and asks again for the
+// ones a lossy link damaged (docs/capture.md, "capture repl"). The reader allocates nothing
+// while it reads: a preallocated buffer, machine.mem8, a generator whose state was made when
+// it was installed, so the heap it reads is the heap the program left.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/capture/raw_repl.h"
+#include "mpheap/io/snapshot_sequence.h"
+#include "mpheap/util/error.h"
+
+namespace mpheap::capture {
+
+// Bytes of RAM per line; a line is '=', address (8 hex), two sums (5 and 7 hex), 640 base64
+// characters ('.' past the data), '\n': 662 bytes for 480 (1.38 on the wire per byte of RAM).
+inline constexpr std::uint64_t kReplChunkBytes = 480;
+inline constexpr std::size_t kReplLineChars = 661;  // without the '\n'
+// The reader works in the board's small integers: addresses below 2^30.
+inline constexpr std::uint64_t kReplAddressLimit = 0x40000000;
+
+// One line of the reader's output for a read of [start, end): its address when the line is a
+// whole, undamaged chunk of that read (format, hex, alphabet, padding and both sums checked);
+// then its bytes are copied to `out` (which holds end - start bytes). nullopt otherwise.
+std::optional<std::uint64_t> decode_chunk_line(std::string_view line, std::uint64_t start,
+                                               std::uint64_t end, std::uint8_t* out);
+// The same line as the board makes it (tests, the benchmark's simulated board).
+std::string encode_chunk_line(std::uint64_t address, std::string_view bytes);
+
+// The Python program installed on the board (a generator held by the global `_mpheap`).
+std::string_view repl_reader_program();
+
+struct ReplReaderInfo {
+  // Addresses of the reader's own heap objects: the `_mpheap` list, the generator, its
+  // function, the line buffer.
+  std::vector<std::uint64_t> objects;
+  std::string platform;  // sys.platform
+};
+
+struct ReplRead {
+  std::string before_output;     // what `before` code printed
+  std::uint64_t lines = 0;       // chunk lines accepted
+  std::uint64_t damaged = 0;     // lines rejected (lost or changed bytes)
+  std::uint64_t requests = 0;    // chunks asked for again
+  std::uint64_t wire_bytes = 0;  // bytes received for this read
+  double ms = 0;
+};
+
+class ReplReader {
+ public:
+  // Installs the reader (the raw REPL must be entered). Errors: a firmware without
+  // machine.mem8, too little memory, an answer that is not the reader's.
+  static Expected<ReplReader> install(RawRepl& repl);
+  [[nodiscard]] const ReplReaderInfo& info() const { return info_; }
+  // Reads [start, end) into `out` (resized). `before` is Python run in the same command right
+  // before reading (its output is returned): what it shows is the state that is read.
+  Expected<ReplRead> read(std::uint64_t start, std::uint64_t end, std::string_view before,
+                          std::vector<std::uint8_t>& out);
+
+ private:
+  ReplReader(RawRepl& repl, ReplReaderInfo info) : repl_(&repl), info_(std::move(info)) {}
+  RawRepl* repl_;
+  ReplReaderInfo info_;
+};
+
+struct ReplPlan {
+  std::uint64_t start = 0, end = 0;  // RAM range [start, end)
+  std::uint64_t count = 1;           // snapshots to take
+  std::uint64_t every_ms = 1000;     // between the starts of two snapshots
+  std::string before;                // Python run right before each read, in the same command
+};
+
+struct ReplCaptureStats {
+  std::uint64_t snapshots = 0, requests = 0, damaged = 0, resent = 0;
+  std::uint64_t wire_bytes = 0, ram_bytes = 0;
+  double read_ms = 0;
+  bool interrupted = false;
+  std::string platform;
+};
+
+// Receives each snapshot and what its read did; an error stops the capture.
+using ReplSink = std::function<Expected<bool>(const io::SnapshotHeader&, std::string_view bytes,
+                                              const ReplRead& read)>;
+
+// Enters the raw REPL, installs the reader, takes the plan's snapshots (until `*stop`), then
+// removes the reader and leaves the board at its friendly REPL.
+Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
+                                        const std::atomic<bool>* stop = nullptr);
+
+}  // namespace mpheap::capture
