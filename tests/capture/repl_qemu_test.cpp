@@ -9,15 +9,25 @@
 // Without qemu or the firmware the test skips, unless MPHEAP_REQUIRE_E2E=1 (CI), where it fails.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "capture/process_util.h"
 #include "cli/cli_runner.h"
 #include "heap/mem_info.h"
 #include "mpheap/capture/link.h"
 #include "mpheap/capture/raw_repl.h"
+#include "mpheap/capture/repl_reader.h"
+#include "mpheap/capture/rsp_client.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "trace/test_util.h"
 
@@ -168,6 +178,226 @@ JUNK = [bytearray(i * 5 + 1) for i in range(8)]
 JUNK = JUNK[4:]
 gc.collect()
 )PY";
+
+// A link that loses and changes bytes, between QEMU's UART and mpheap: from the board, one byte
+// in `every` is dropped and one in `every` has a bit flipped; to the board, one byte in
+// `every` / 5 is dropped. Deterministic (a fixed linear congruential sequence).
+class DamagingProxy {
+ public:
+  DamagingProxy(int target_port, std::uint64_t every) : every_(every) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int on = 1;
+    ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_, 1) != 0 ||
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, target_port] { run(target_port); });
+  }
+  ~DamagingProxy() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_);
+  }
+  DamagingProxy(const DamagingProxy&) = delete;
+  DamagingProxy& operator=(const DamagingProxy&) = delete;
+  [[nodiscard]] int port() const { return port_; }
+  std::atomic<std::uint64_t> dropped{0}, changed{0};
+
+ private:
+  std::uint64_t next() {
+    state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+    return state_ >> 33;
+  }
+  void run(int target_port) {
+    pollfd l{listen_, POLLIN, 0};
+    while (!stop_ && ::poll(&l, 1, 50) <= 0) {
+    }
+    if (stop_) return;
+    int host = ::accept(listen_, nullptr, nullptr);
+    int board = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(target_port));
+    if (::connect(board, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(host);
+      ::close(board);
+      return;
+    }
+    char buf[4096];
+    while (!stop_) {
+      pollfd p[2] = {{board, POLLIN, 0}, {host, POLLIN, 0}};
+      if (::poll(p, 2, 50) <= 0) continue;
+      for (int k = 0; k < 2; ++k) {
+        if ((p[k].revents & (POLLIN | POLLHUP)) == 0) continue;
+        ssize_t n = ::recv(p[k].fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+          stop_ = true;
+          break;
+        }
+        std::string out;
+        for (ssize_t i = 0; i < n; ++i) {
+          const std::uint64_t r = next() % (k == 0 ? every_ : every_ / 5);
+          if (r == 0) {
+            ++dropped;
+            continue;
+          }
+          if (k == 0 && r == 1) {
+            ++changed;
+            out += static_cast<char>(buf[i] ^ 0x10);
+            continue;
+          }
+          out += buf[i];
+        }
+        (void)!::send(k == 0 ? host : board, out.data(), out.size(), MSG_NOSIGNAL);
+      }
+    }
+    ::close(host);
+    ::close(board);
+  }
+  std::uint64_t every_;
+  std::uint64_t state_ = 42;
+  int listen_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+nlohmann::json heap_json(const std::string& dump, const std::string& elf) {
+  auto r =
+      mpheap::testing::run_mpheap(fmt::format("heap {}@0x20000000 --elf {} --json", dump, elf));
+  EXPECT_EQ(r.status, 0) << r.out;
+  return r.status == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+}
+
+// A REPL snapshot through a damaging link, and a gdbstub snapshot taken right after it, while
+// the firmware waits at the raw REPL's prompt: the same allocation table, the same objects, the
+// same bytes in every object but the reader's own.
+TEST(CaptureRepl, ThroughADamagingLinkTheSameHeapAsTheGdbstubSees) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  if (qemu.empty()) {
+    if (e2e_required()) FAIL() << "qemu-system-arm is not installed and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << "qemu-system-arm is not installed";
+  }
+  TempDir dir("repl-damage");
+  const int uart_port = mpheap::testing::free_port();
+  int gdb_port = mpheap::testing::free_port();
+  while (gdb_port == uart_port) gdb_port = mpheap::testing::free_port();
+  ChildProcess vm(
+      {qemu,
+       "-M",
+       "microbit",
+       "-global",
+       "nrf51-soc.flash-size=1048576",
+       "-global",
+       "nrf51-soc.sram-size=262144",
+       "-kernel",
+       elf,
+       "-semihosting",
+       "-display",
+       "none",
+       "-monitor",
+       "none",
+       "-gdb",
+       fmt::format("tcp:127.0.0.1:{}", gdb_port),
+       "-chardev",
+       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
+       "-serial",
+       "chardev:uart"},
+      dir.file("qemu.txt"));
+  ASSERT_TRUE(vm.started());
+  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  DamagingProxy proxy(uart_port, 5000);
+  ASSERT_NE(proxy.port(), 0);
+
+  constexpr std::uint64_t kStart = 0x20000000, kEnd = 0x20040000;
+  std::vector<std::uint8_t> repl_ram;
+  std::vector<std::uint64_t> reader_objects;
+  ReplRead read;
+  {
+    auto link = Link::open(fmt::format("tcp:127.0.0.1:{}", proxy.port()), 115200, 10000);
+    ASSERT_TRUE(link) << link.error().message();
+    RawRepl repl(**link);
+    auto entered = repl.enter(20000);
+    ASSERT_TRUE(entered) << entered.error().message();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto r = repl.exec(kSmallWorkload, 20000);
+      if (r && r->errors.empty()) break;
+      (void)repl.recover();
+    }
+    auto reader = ReplReader::install(repl);
+    ASSERT_TRUE(reader) << reader.error().message();
+    reader_objects = reader->info().objects;
+    auto got = reader->read(kStart, kEnd, "", repl_ram);
+    ASSERT_TRUE(got) << got.error().message();
+    read = *got;
+    // The firmware now waits at the raw REPL's prompt.
+  }
+  fmt::print("link: {} bytes dropped, {} changed; read: {} lines damaged, {} chunks asked again\n",
+             proxy.dropped.load(), proxy.changed.load(), read.damaged, read.requests);
+  EXPECT_GT(proxy.dropped + proxy.changed, 100u);  // the link did damage the read
+  EXPECT_GT(read.requests, 0u);
+  EXPECT_GT(read.damaged, 0u);
+  EXPECT_GE(read.lines, (kEnd - kStart + 479) / 480);  // every chunk, some more than once
+
+  auto remote = parse_remote(fmt::format("127.0.0.1:{}", gdb_port));
+  ASSERT_TRUE(remote);
+  auto client = RspClient::connect(*remote, 5000);
+  ASSERT_TRUE(client) << client.error().message();
+  if (!(*client)->stopped()) {
+    ASSERT_TRUE((*client)->halt());
+  }
+  std::vector<std::uint8_t> gdb_ram(kEnd - kStart);
+  ASSERT_TRUE((*client)->read_memory(kStart, kEnd - kStart, gdb_ram.data()));
+  (*client)->detach();
+
+  const std::string a = dir.file("repl.bin"), b = dir.file("gdb.bin");
+  std::ofstream(a, std::ios::binary)
+      .write(reinterpret_cast<const char*>(repl_ram.data()),
+             static_cast<std::streamsize>(repl_ram.size()));
+  std::ofstream(b, std::ios::binary)
+      .write(reinterpret_cast<const char*>(gdb_ram.data()),
+             static_cast<std::streamsize>(gdb_ram.size()));
+  const nlohmann::json ja = heap_json(a, elf), jb = heap_json(b, elf);
+  ASSERT_FALSE(ja.is_null());
+  ASSERT_FALSE(jb.is_null());
+  EXPECT_EQ(ja["totals"], jb["totals"]);
+  EXPECT_EQ(ja["areas"], jb["areas"]);
+  ASSERT_EQ(ja["objects"].size(), jb["objects"].size());
+  // The allocation table (and finaliser table) byte for byte.
+  const auto& area = ja["areas"][0];
+  const std::uint64_t table = std::stoull(area["alloc_table"].get<std::string>(), nullptr, 16);
+  const std::uint64_t pool = std::stoull(area["pool_start"].get<std::string>(), nullptr, 16);
+  EXPECT_TRUE(std::equal(repl_ram.begin() + (table - kStart), repl_ram.begin() + (pool - kStart),
+                         gdb_ram.begin() + (table - kStart)));
+  // Every object's bytes, but the reader's: those it holds (its generator's frame, its buffers'
+  // data moved on).
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < ja["objects"].size(); ++i) {
+    const auto& oa = ja["objects"][i];
+    const auto& ob = jb["objects"][i];
+    EXPECT_EQ(oa["address"], ob["address"]);
+    EXPECT_EQ(oa["blocks"], ob["blocks"]);
+    EXPECT_EQ(oa["type"], ob["type"]);
+    const std::uint64_t at = std::stoull(oa["address"].get<std::string>(), nullptr, 16);
+    const std::uint64_t size = oa["bytes"].get<std::uint64_t>();
+    bool readers = oa.value("held_by", "").find("['_mpheap']") != std::string::npos;
+    for (std::uint64_t r : reader_objects) readers |= r >= at && r < at + size;
+    if (readers) continue;
+    EXPECT_TRUE(std::equal(repl_ram.begin() + (at - kStart),
+                           repl_ram.begin() + (at - kStart + size),
+                           gdb_ram.begin() + (at - kStart)))
+        << oa.dump();
+    ++compared;
+  }
+  EXPECT_GT(compared, 50u);
+}
 
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;

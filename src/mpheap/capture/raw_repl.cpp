@@ -105,8 +105,11 @@ Expected<bool> RawRepl::send_plain(std::string_view code) {
     auto ok = read_until("OK", 3000);
     if (!ok) return ok.error();
     if (*ok) return true;
-    // The Ctrl-D (or a byte before it) was lost: the firmware still collects the line.
-    // Ctrl-C clears it.
+    // Something came, but no OK: the OK itself was damaged and the code runs (the raw REPL
+    // prints nothing else before it). Its output follows.
+    if (!pending_.empty()) return true;
+    // Nothing: the Ctrl-D (or a byte before it) was lost and the firmware still collects the
+    // line. Ctrl-C clears it.
     ++stats_.resent;
     if (auto w = link_.write("\x03"); !w) return w.error();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -180,22 +183,38 @@ Expected<std::optional<bool>> RawRepl::send_paste(std::string_view code) {
     window -= n;
   }
   if (auto w = link_.write("\x04"); !w) return w.error();
-  // The firmware acknowledges the end of the code with \x04, then compiles and runs it.
-  auto ack = read_until("\x04", 5000);
-  if (!ack) return ack.error();
-  if (!*ack) {
+  // The firmware acknowledges the end of the code with \x04 (after any \x01 still on the
+  // way), then compiles and runs it. Other bytes first: the acknowledgement was damaged, and
+  // they are the code's output.
+  bool acked = false;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5000);
+       !acked && std::chrono::steady_clock::now() < until;) {
+    while (!pending_.empty() && pending_.front() == '\x01') pending_.erase(0, 1);
+    if (!pending_.empty()) {
+      if (pending_.front() == '\x04') pending_.erase(0, 1);
+      acked = true;
+      break;
+    }
+    auto got = link_.read_some(pending_, 100);
+    if (!got) return got.error();
+  }
+  if (!acked) {
+    // No acknowledgement: find the raw REPL again and send the code again.
     auto again = resync();
     if (!again) return again.error();
-    return error("no acknowledgement of the raw-paste input", ErrorKind::timeout);
+    return std::optional<bool>(false);
   }
-  return std::optional<bool>(sent == code.size());
+  // A short copy (a lost \x01 ended it early) fails to compile and is run again by exec().
+  return std::optional<bool>(true);
 }
 
 Expected<bool> RawRepl::start(std::string_view code) {
-  if (paste_ != false) {
+  for (int attempt = 0; attempt < kTries && paste_ != false; ++attempt) {
     auto pasted = send_paste(code);
     if (!pasted) return pasted.error();
-    if (pasted->has_value()) return true;  // a short copy fails to compile and is sent again
+    if (!pasted->has_value()) break;  // no raw-paste mode: the plain raw REPL
+    if (**pasted) return true;
+    ++stats_.resent;
   }
   return send_plain(code);
 }

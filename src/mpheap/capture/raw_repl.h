@@ -59,7 +59,8 @@ class RawRepl {
   Expected<bool> read_until(std::string_view marker, int timeout_ms, std::string* before = nullptr);
   Expected<bool> send_plain(std::string_view code);
   // Raw-paste: nullopt when the firmware has no raw-paste mode (then the raw REPL is ready for
-  // plain code), true when the code was sent and acknowledged.
+  // plain code), true when the code was sent and acknowledged, false when the acknowledgement
+  // never came (the raw REPL was found again; send it again).
   Expected<std::optional<bool>> send_paste(std::string_view code);
   Expected<bool> resync();
   [[nodiscard]] Error error(std::string what, ErrorKind kind) const;
