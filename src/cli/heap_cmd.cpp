@@ -287,8 +287,7 @@ int run_heap(const HeapArgs& a) {
                  index, count, dumps.file_offset(index * dumps.size()));
     if (a.json) {
       // The same summary the HTML report shows: garbage, retained sizes, what holds each object.
-      report::SnapshotSummary summary =
-          report::summarize_snapshot("", s.snapshot, t, s.analysis, *s.reader);
+      report::SnapshotSummary summary = session::summarize(s, "", t);
       fmt::print("{}", report::snapshot_json(s.snapshot, t, index, &summary));
     } else if (a.blockmap) {
       fmt::print("{}{}", report::gc_info_text(s.snapshot.totals), report::blockmap(s.snapshot, t));

@@ -69,8 +69,7 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
         label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
         time_ms = h.time_ms;
       }
-      out.push_back(
-          report::summarize_snapshot(std::move(label), s.snapshot, t, s.analysis, *s.reader));
+      out.push_back(session::summarize(s, std::move(label), t));
       out.back().time_ms = time_ms;
     }
   }

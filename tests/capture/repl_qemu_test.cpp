@@ -157,6 +157,26 @@ void check_board(const Board& b) {
   EXPECT_EQ(got.map_lines, want.map_lines) << heap.out << "\nprinted:\n" << cap.out;
   EXPECT_EQ(got.gc_lines, want.gc_lines);
 
+  // The reader's objects, and only they, are marked as the reader's: those reached through
+  // _mpheap, the ids in the header; never the workload's.
+  auto json = mpheap::testing::run_mpheap(fmt::format("heap {} {} --json", seq, b.target), true);
+  ASSERT_EQ(json.status, 0) << json.out;
+  ASSERT_NE(json.out.find("are mpheap's REPL reader"), std::string::npos) << json.out;
+  const nlohmann::json j = nlohmann::json::parse(json.out.substr(json.out.find('{')));
+  std::size_t marked = 0;
+  for (const auto& o : j["objects"]) {
+    const std::string held = o.value("held_by", "");
+    const bool reader = o.value("reader", false);
+    marked += reader ? 1 : 0;
+    if (held.find("['_mpheap']") != std::string::npos) {
+      EXPECT_TRUE(reader) << o.dump();
+    }
+    if (held.find("SPRITES") != std::string::npos || held.find("CONFIG") != std::string::npos) {
+      EXPECT_FALSE(reader) << o.dump();
+    }
+  }
+  EXPECT_GE(marked, 8u);  // list, generator, its function, buffers, bytecode, ...
+
   // The globals are named as from a probe snapshot.
   for (auto [name, address] : {std::pair{"SPRITES", sprites}, std::pair{"CONFIG", config}}) {
     auto why =

@@ -202,4 +202,29 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
   return out;
 }
 
+std::vector<std::uint32_t> dominated_by(const Snapshot& s, const DominatorTree& d,
+                                        const std::vector<std::uint64_t>& addresses) {
+  const std::size_t n = s.objects.size();
+  // 0 unknown, 1 not held, 2 held.
+  std::vector<std::uint8_t> state(n, 0);
+  for (std::uint64_t a : addresses)
+    if (auto o = object_containing(s, a)) state[*o] = 2;
+  std::vector<std::uint32_t> chain;
+  for (std::uint32_t o = 0; o < n; ++o) {
+    std::uint32_t v = o;
+    while (state[v] == 0 && d.reachable[v] != 0 && d.idom[v] != kNoObject) {
+      chain.push_back(v);
+      v = d.idom[v];
+    }
+    const std::uint8_t verdict = state[v] == 2 ? 2 : 1;
+    if (state[v] == 0) state[v] = verdict;
+    for (std::uint32_t c : chain) state[c] = verdict;
+    chain.clear();
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t o = 0; o < n; ++o)
+    if (state[o] == 2) out.push_back(o);
+  return out;
+}
+
 }  // namespace mpheap::heap

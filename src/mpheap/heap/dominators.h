@@ -41,6 +41,11 @@ struct DominatorTree {
 // Cooper, Harvey and Kennedy's iterative algorithm ("A Simple, Fast Dominance Algorithm").
 DominatorTree dominators(const Snapshot& s, const ObjectGraph& g);
 
+// The objects that contain one of `addresses`, and every object they dominate (what exists
+// only because of them), in index order.
+std::vector<std::uint32_t> dominated_by(const Snapshot& s, const DominatorTree& d,
+                                        const std::vector<std::uint64_t>& addresses);
+
 struct Retainer {
   std::uint32_t object = 0;
   std::uint64_t own_bytes = 0, retained_bytes = 0;

@@ -235,6 +235,7 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
       x["garbage"] = m.garbage;
       x["retained_bytes"] = m.retained_bytes;
       if (!m.garbage) x["held_by"] = m.path;
+      if (m.reader) x["reader"] = true;
     }
     if (!o.class_name.empty()) x["class_name"] = o.class_name;
     if (!o.function.empty()) x["function"] = o.function;

@@ -28,6 +28,7 @@ struct SnapshotObject {
   std::string path;   // retainer path in Python terms, "" for garbage
   std::string flags;  // object_flags_text(): "has finaliser", "not scanned by the GC ...", or ""
   bool garbage = false;
+  bool reader = false;  // mpheap's REPL reader's, or held by it alone
 };
 
 struct SnapshotSummary {

@@ -320,9 +320,28 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   if (!roots->warning.empty())
     out->warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, roots->warning);
   out->analysis = heap::analyze_snapshot(t, out->memory, out->snapshot, out->roots);
+  if (header != nullptr && !header->reader_objects.empty()) {
+    out->reader_held =
+        heap::dominated_by(out->snapshot, out->analysis.dominators, header->reader_objects);
+    std::uint64_t blocks = 0;
+    for (std::uint32_t o : out->reader_held) blocks += out->snapshot.objects[o].blocks;
+    out->reader_note = fmt::format(
+        "note: snapshot {}: {} objects ({} bytes) are mpheap's REPL reader and what it holds "
+        "(_mpheap), not the program's",
+        index, out->reader_held.size(), blocks * t.block_size);
+  }
   const std::string gaps = uncaptured_roots(out->analysis.graph, out->memory);
   if (!gaps.empty())
     out->roots_warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, gaps);
+  return out;
+}
+
+report::SnapshotSummary summarize(const AnalyzedSnapshot& s, std::string label,
+                                  const target::Target& t) {
+  report::SnapshotSummary out =
+      report::summarize_snapshot(std::move(label), s.snapshot, t, s.analysis, *s.reader);
+  for (std::uint32_t o : s.reader_held)
+    if (o < out.objects.size()) out.objects[o].reader = true;
   return out;
 }
 

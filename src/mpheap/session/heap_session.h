@@ -17,6 +17,7 @@
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/io/memory_image.h"
 #include "mpheap/io/registers.h"
+#include "mpheap/report/report_heap.h"
 #include "mpheap/session/dump_file.h"
 #include "mpheap/session/target_source.h"
 #include "mpheap/util/error.h"
@@ -61,12 +62,17 @@ struct AnalyzedSnapshot {
   std::string layout_warning;
   // Root memory not in the dumps: garbage may be overcounted (empty when all was read).
   std::string roots_warning;
+  // Objects of the program that read this snapshot on the board (`capture repl`'s reader, named
+  // in the sequence's header) and all they alone hold; a note says how much.
+  std::vector<std::uint32_t> reader_held;
+  std::string reader_note;
   [[nodiscard]] bool stack_scanned() const { return roots.stack.has_value(); }
   // What to tell the user about this snapshot, in order: the diagnostics, the notes (once per
   // run: `with_notes` for the first snapshot shown), the warnings.
   [[nodiscard]] std::vector<std::string> messages(bool with_notes) const {
     std::vector<std::string> out = diagnostics;
     if (with_notes) out.insert(out.end(), notes.begin(), notes.end());
+    if (!reader_note.empty()) out.push_back(reader_note);
     for (const std::string* w : {&warning, &layout_warning, &roots_warning})
       if (!w->empty()) out.push_back(*w);
     return out;
@@ -76,6 +82,11 @@ struct AnalyzedSnapshot {
   AnalyzedSnapshot(const AnalyzedSnapshot&) = delete;
   AnalyzedSnapshot& operator=(const AnalyzedSnapshot&) = delete;
 };
+
+// The summary the HTML report and `heap --json` show (report::summarize_snapshot), with the
+// reader's objects marked.
+report::SnapshotSummary summarize(const AnalyzedSnapshot& s, std::string label,
+                                  const target::Target& t);
 
 class HeapSession {
  public:
