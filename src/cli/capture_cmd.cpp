@@ -247,7 +247,23 @@ int run_repl(const ReplArgs& a) {
         static_cast<double>(read.wire_bytes) / static_cast<double>(bytes.size()), read.requests);
     return writer->append(h, bytes);
   };
-  auto stats = capture::capture_repl(**link, plan, sink, &g_interrupted);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  auto last_line = std::chrono::steady_clock::now();
+  auto progress = [&](std::uint64_t done, std::uint64_t chunks, std::uint64_t asked) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::string text =
+        fmt::format("mpheap capture repl: snapshot {}: {} of {} KiB read, {} chunks asked again",
+                    writer->count(), done * capture::kReplChunkBytes / 1024,
+                    chunks * capture::kReplChunkBytes / 1024, asked);
+    if (tty) {
+      fmt::print(stderr, "\r{}   ", text);
+    } else if (now - last_line > std::chrono::seconds(5)) {
+      last_line = now;
+      fmt::print(stderr, "{}\n", text);
+    }
+  };
+  auto stats = capture::capture_repl(**link, plan, sink, &g_interrupted, progress);
+  if (tty) fmt::print(stderr, "\r");
   if (!stats) {
     if (writer->count() > 0 && writer->commit())
       fmt::print(stderr, "mpheap capture repl: {} complete snapshots kept in {}\n", writer->count(),

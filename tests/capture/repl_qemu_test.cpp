@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -417,6 +418,58 @@ TEST(CaptureRepl, ThroughADamagingLinkTheSameHeapAsTheGdbstubSees) {
     ++compared;
   }
   EXPECT_GT(compared, 50u);
+}
+
+// Ctrl-C (SIGINT) in the middle of a capture: the snapshots taken are kept whole, the one under
+// way is dropped, and the board is left working at its REPL, its reader removed.
+TEST(CaptureRepl, CtrlCKeepsWholeSnapshotsAndLeavesTheBoardWorking) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  if (qemu.empty()) {
+    if (e2e_required()) FAIL() << "qemu-system-arm is not installed and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << "qemu-system-arm is not installed";
+  }
+  TempDir dir("repl-int");
+  const int uart_port = mpheap::testing::free_port();
+  ChildProcess vm(
+      {qemu, "-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
+       "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting", "-display", "none", "-monitor",
+       "none", "-chardev",
+       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
+       "-serial", "chardev:uart"},
+      dir.file("qemu.txt"));
+  ASSERT_TRUE(vm.started());
+  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  const std::string uart = fmt::format("tcp:127.0.0.1:{}", uart_port);
+  const std::string seq = dir.file("ram.seq");
+  ChildProcess capture({MPHEAP_CLI, "capture", "repl", "--connect", uart, "--ram",
+                        "0x20000000:0x20040000", "--count", "1000", "--every", "0", "-o", seq},
+                       dir.file("capture.txt"));
+  // Wait for the first snapshot, then interrupt (most likely in the middle of a read).
+  for (int i = 0;
+       i < 200 &&
+       mpheap::testing::read_file(dir.file("capture.txt")).find("snapshot 0:") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  capture.signal(SIGINT);
+  const int status = capture.wait(std::chrono::seconds(30));
+  const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+  EXPECT_EQ(status, 0) << said;
+  EXPECT_NE(said.find("(interrupted)"), std::string::npos) << said;
+  auto idx = io::index_snapshot_sequence_file(seq);
+  ASSERT_TRUE(idx) << idx.error().message() << "\n" << said;
+  EXPECT_GE(idx->size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(seq + ".part"));
+  // The board answers, and the reader is gone.
+  auto link = Link::open(uart, 115200, 10000);
+  ASSERT_TRUE(link) << link.error().message();
+  RawRepl repl(**link);
+  ASSERT_TRUE(repl.enter(10000));
+  auto r = repl.exec("print(6 * 7, '_mpheap' in globals())\n", 10000);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(r->output.find("42 False"), std::string::npos) << r->output << r->errors;
+  repl.leave();
 }
 
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {

@@ -43,10 +43,14 @@ Expected<bool> RawRepl::read_until(std::string_view marker, int timeout_ms, std:
 Expected<bool> RawRepl::enter(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string seen;
+  int attempt = 0;
   do {
     // Ctrl-C twice stops a running program (once may land in a `try`); the friendly REPL's
     // answer is dropped, Ctrl-A then gives the raw REPL's banner.
-    if (auto w = link_.write("\r\x03\x03"); !w) return w.error();
+    // After a first try, also "q": a reader of an earlier capture that was cut off may still
+    // wait for requests where Ctrl-C cannot reach it (harmless elsewhere: a line with a name).
+    if (auto w = link_.write(attempt++ == 0 ? "\r\x03\x03" : "\nq\n\r\x03\x03"); !w)
+      return w.error();
     for (auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
          std::chrono::steady_clock::now() < until;) {
       auto got = link_.read_some(pending_, 50);

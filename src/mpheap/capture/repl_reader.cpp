@@ -280,7 +280,8 @@ Expected<ReplReader> ReplReader::install(RawRepl& repl) {
 }
 
 Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std::string_view before,
-                                    std::vector<std::uint8_t>& out) {
+                                    std::vector<std::uint8_t>& out, const std::atomic<bool>* stop,
+                                    const Progress& progress) {
   if (end <= start)
     return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
                         ErrorKind::usage);
@@ -336,11 +337,35 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
     return link.write(fmt::format("{}r{:08x}\n", lead, address));
   };
 
+  auto last_progress = Clock::now();
+  // Ctrl-C: the reader is asked to quit ('q'), which it sees once its stream is out, and which
+  // works where the firmware cannot interrupt running code (QEMU's port reads its UART only
+  // when asked); where it can, the \x03 before it interrupts the reader at once.
+  bool quitting = false;
+  auto quit_deadline = Clock::now();
   while (!ended) {
+    if (stop != nullptr && stop->load() && !quitting) {
+      quitting = true;
+      quit_deadline = Clock::now() + std::chrono::seconds(30);
+      if (auto w = link.write("\x03\nq\n"); !w) return w.error();
+    }
+    if (quitting && Clock::now() > quit_deadline) break;
+    if (progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
+      last_progress = Clock::now();
+      progress(chunks - missing, chunks, r.requests);
+    }
     const std::size_t size_before = buf.size();
-    const int timeout_ms = !begun ? 10000 : (r.requests > 0 || quits > 0) ? 2000 : 5000;
-    auto got = repl_->read_output(buf, timeout_ms);
-    if (!got) return got.error();
+    // Silences: before the reader starts (the `before` code may run a while), during the stream,
+    // after a request. Waits are cut in 250 ms pieces so that `*stop` is seen.
+    const int silence_ms = !begun ? 10000 : (r.requests > 0 || quits > 0) ? 2000 : 5000;
+    bool got_any = false;
+    Expected<bool> got = false;
+    for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
+      got = repl_->read_output(buf, 250);
+      if (!got) return got.error();
+      got_any = *got || buf.size() != size_before;
+      if (stop != nullptr && stop->load() && !quitting) break;
+    }
     ended = *got;
     const bool silent = !ended && buf.size() == size_before;
     bool ready = false;
@@ -369,15 +394,30 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
       }
     }
     buf.erase(0, pos);
-    if (ended || done) continue;
+    if (ended) continue;
+    if (quitting) {
+      if (silent) {
+        if (auto w = link.write("\nq\n"); !w) return w.error();
+      }
+      continue;
+    }
+    if (done) {
+      if (silent) break;  // the end marker was lost: finish() finds the raw REPL again
+      continue;
+    }
     if (ready || silent) {
       auto w = ask(silent);
       if (!w) return w.error();
     }
   }
+  if (quitting) {
+    if (ended) (void)repl_->finish(2000);
+    return reader_error(*repl_, "interrupted", ErrorKind::cancelled);
+  }
   // A lost '!' does no harm: the reader only ends when asked to, after every chunk came.
-  (void)done;
-  auto errors = repl_->finish(5000);
+  auto errors = ended ? repl_->finish(5000)
+                      : Expected<std::string>(reader_error(*repl_, "no end of the reader's output",
+                                                           ErrorKind::timeout));
   if (!errors) {
     if (missing != 0) return errors.error();
     // The end marker was lost after a complete read: get the raw REPL back.
@@ -401,7 +441,8 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
 }
 
 Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
-                                        const std::atomic<bool>* stop) {
+                                        const std::atomic<bool>* stop,
+                                        const ReplReader::Progress& progress) {
   using Clock = std::chrono::steady_clock;
   RawRepl repl(link);
   if (auto entered = repl.enter(); !entered) return entered.error();
@@ -426,7 +467,12 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     }
     const auto at = Clock::now();
     const auto wall = std::chrono::system_clock::now();
-    auto read = reader->read(plan.start, plan.end, plan.before, bytes);
+    auto read = reader->read(plan.start, plan.end, plan.before, bytes, stop, progress);
+    if (!read && read.error().kind == ErrorKind::cancelled) {
+      stats.interrupted = true;  // the snapshot under way is dropped; those before are kept
+      (void)repl.recover();
+      break;
+    }
     if (!read) {
       outcome = read.error();
       break;

@@ -59,10 +59,16 @@ class ReplReader {
   // machine.mem8, too little memory, an answer that is not the reader's.
   static Expected<ReplReader> install(RawRepl& repl);
   [[nodiscard]] const ReplReaderInfo& info() const { return info_; }
+  // Progress of a read: chunks whole so far, of all, and chunks asked for again.
+  using Progress = std::function<void(std::uint64_t done, std::uint64_t chunks,
+                                      std::uint64_t requests)>;
   // Reads [start, end) into `out` (resized). `before` is Python run in the same command right
   // before reading (its output is returned): what it shows is the state that is read.
+  // `*stop` (Ctrl-C) interrupts the board's reader and gives an error of kind cancelled;
+  // `progress` is called about twice a second.
   Expected<ReplRead> read(std::uint64_t start, std::uint64_t end, std::string_view before,
-                          std::vector<std::uint8_t>& out);
+                          std::vector<std::uint8_t>& out, const std::atomic<bool>* stop = nullptr,
+                          const Progress& progress = {});
 
  private:
   ReplReader(RawRepl& repl, ReplReaderInfo info) : repl_(&repl), info_(std::move(info)) {}
@@ -92,6 +98,7 @@ using ReplSink = std::function<Expected<bool>(const io::SnapshotHeader&, std::st
 // Enters the raw REPL, installs the reader, takes the plan's snapshots (until `*stop`), then
 // removes the reader and leaves the board at its friendly REPL.
 Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
-                                        const std::atomic<bool>* stop = nullptr);
+                                        const std::atomic<bool>* stop = nullptr,
+                                        const ReplReader::Progress& progress = {});
 
 }  // namespace mpheap::capture
