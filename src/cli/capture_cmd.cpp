@@ -24,6 +24,7 @@
 #include "mpheap/io/line_reader.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/report/output.h"
+#include "mpheap/session/target_source.h"
 #include "mpheap/target/elf_image.h"
 #include "mpheap/trace/trace_analysis.h"
 #include "mpheap/util/number.h"
@@ -205,25 +206,59 @@ struct ReplArgs {
   std::string connect;
   std::uint32_t baud = 115200;
   std::string ram;
+  bool unchecked_ram = false;
+  session::TargetSource target;
   std::uint64_t count = 1;
   std::optional<std::uint64_t> every_ms;
   std::string before;
   std::string out;
 };
 
+// RAM the firmware's description names: its RAM, .data, .bss, heap and stack regions, merged.
+std::vector<capture::RamRange> described_ram(const target::Target& t) {
+  std::vector<capture::RamRange> out;
+  for (const target::MemoryRegion& r : t.regions) {
+    using K = target::RegionKind;
+    if (r.kind == K::ram || r.kind == K::data || r.kind == K::bss || r.kind == K::stack ||
+        r.kind == K::heap)
+      out.push_back({r.start, r.end});
+  }
+  std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.start < y.start; });
+  std::vector<capture::RamRange> merged;
+  for (const capture::RamRange& r : out) {
+    if (!merged.empty() && r.start <= merged.back().end)
+      merged.back().end = std::max(merged.back().end, r.end);
+    else
+      merged.push_back(r);
+  }
+  return merged;
+}
+
 int run_repl(const ReplArgs& a) {
   constexpr const char* cmd = "repl";
-  auto range = capture::parse_range(a.ram, "--ram");
-  if (!range) return fail(cmd, range.error());
   if (a.count == 0)
     return fail(cmd, Error{"--count", 0, 0, "expected at least 1", ErrorKind::usage});
   capture::ReplPlan plan;
-  plan.start = range->first;
-  plan.end = range->second;
+  if (!a.ram.empty()) {
+    auto range = capture::parse_range(a.ram, "--ram");
+    if (!range) return fail(cmd, range.error());
+    plan.start = range->first;
+    plan.end = range->second;
+  }
+  plan.unchecked_ram = a.unchecked_ram;
+  if (a.target.given()) {
+    auto loaded = session::load_target(a.target);
+    if (!loaded) return fail(cmd, loaded.error());
+    plan.known_ram = described_ram(loaded->target);
+    plan.known_from = !a.target.elf.empty()        ? "the ELF"
+                      : !a.target.map.empty()      ? "the linker map"
+                      : !a.target.firmware.empty() ? "the firmware image"
+                                                   : "the firmware's description";
+  }
   plan.count = a.count;
   plan.every_ms = a.every_ms.value_or(1000);
   plan.before = a.before;
-  if (plan.end > capture::kReplAddressLimit)
+  if (!a.ram.empty() && plan.end > capture::kReplAddressLimit)
     return fail(cmd, Error{"--ram", 0, 0,
                            fmt::format("{:#x}..{:#x} reaches past 0x40000000: the REPL reader "
                                        "works with the board's small integers (addresses below "
@@ -272,12 +307,17 @@ int run_repl(const ReplArgs& a) {
   }
   if (auto committed = writer->commit(); !committed) return fail(cmd, committed.error());
   fmt::print(stderr,
-             "mpheap capture repl: {} snapshots of {:#x}..{:#x} from a {} board written to {}{}; "
-             "{:.1f} KiB/s, {} chunks asked again, {} lines damaged\n",
-             stats->snapshots, plan.start, plan.end, stats->platform, a.out,
+             "mpheap capture repl: {} snapshots of {:#x}..{:#x} ({}) from a {} board written to "
+             "{}{}; {:.1f} KiB/s, {} chunks asked again, {} lines damaged\n",
+             stats->snapshots, stats->range.start, stats->range.end, stats->rule,
+             stats->machine == "-" ? stats->platform : stats->machine, a.out,
              stats->interrupted ? " (interrupted)" : "",
              static_cast<double>(stats->ram_bytes) / 1.024 / stats->read_ms, stats->requests,
              stats->damaged);
+  if (stats->collected)
+    fmt::print(stderr,
+               "  note: the board's heap had no room for the reader until gc.collect() ran: the "
+               "garbage the program left is not in these snapshots\n");
   fmt::print(stderr, "  read them with: mpheap heap {} --snapshot all ...\n", a.out);
   return 0;
 }
@@ -473,9 +513,17 @@ void add_capture_command(CLI::App& app, int* status) {
       ->required();
   repl->add_option("--baud", r->baud, "serial devices: the baud rate")->capture_default_str();
   repl->add_option("--ram", r->ram,
-                   "RAM range START:END or START+SIZE, below 0x40000000 (micro:bit: "
-                   "0x20000000:0x20004000)")
-      ->required();
+                   "RAM range START:END or START+SIZE, below 0x40000000 (default: all the RAM "
+                   "the firmware's description or mpheap's chip table names)");
+  repl->add_flag("--unchecked-ram", r->unchecked_ram,
+                 "read --ram even where neither the description nor the chip table says it is "
+                 "RAM (reading what is not RAM resets most chips)");
+  repl->add_option("--elf", r->target.elf,
+                   "the firmware's ELF: its RAM regions bound what is read");
+  repl->add_option("--map", r->target.map, "the firmware's linker map (its RAM regions)");
+  repl->add_option("--nm", r->target.nm, "the firmware's nm output, with --map");
+  repl->add_option("--firmware", r->target.firmware, "the firmware image (HEX, UF2, .bin)");
+  repl->add_option("--base", r->target.base, "the load address of a raw .bin --firmware");
   repl->add_option("--count", r->count, "snapshots to take")->capture_default_str();
   repl->add_option("--every", r->every_ms,
                    "milliseconds between the starts of two snapshots (default 1000)");
@@ -489,7 +537,8 @@ void add_capture_command(CLI::App& app, int* status) {
       "lines; damaged lines are asked for again. Afterwards the reader is deleted and the board "
       "is at its friendly REPL. The reader's own heap objects are named in each header "
       "(reader=). Read the file with `mpheap heap SEQ` (docs/capture.md).\n"
-      "Example: mpheap capture repl --connect ttyACM0 --ram 0x20000000:0x20040000 -o ram.seq");
+      "Example: mpheap capture repl --connect ttyACM0 -o ram.seq (an RP2040, nRF52, STM32, SAMD "
+      "or ESP32 board: its RAM from mpheap's chip table), or with --elf firmware.elf");
   repl->callback([r, status] { *status = run_repl(*r); });
 
   auto t = std::make_shared<TraceArgs>();

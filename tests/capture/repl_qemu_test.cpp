@@ -48,9 +48,10 @@ struct Board {
   std::string firmware;                // the file QEMU loads
   std::vector<std::string> qemu_args;  // before the UART's
   std::string target;                  // mpheap heap's options for this firmware
-  std::string ram;                     // --ram
+  std::string what;                    // capture repl's options for what to read
   std::string workload;
   std::size_t blocks = 0;  // in the heap's block map
+  std::uint64_t ram_bytes = 0;
 };
 
 // Blocks in a printed block map ("(N lines all free)" stands for N x 64).
@@ -132,9 +133,9 @@ void check_board(const Board& b) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     // stdout: what --before printed; stderr (progress, errors) to a file.
     cap = mpheap::testing::run_mpheap(
-        fmt::format("capture repl --connect {} --ram {} --before 'import "
+        fmt::format("capture repl --connect {} {} --before 'import "
                     "micropython;micropython.mem_info(1)' -o {} 2>{}; exit $?",
-                    uart, b.ram, seq, dir.file("capture.txt")));
+                    uart, b.what, seq, dir.file("capture.txt")));
     ASSERT_EQ(cap.status, 0) << cap.out << mpheap::testing::read_file(dir.file("capture.txt"));
     want = mpheap::testing::parse_mem_info(cap.out);
     if (map_blocks(want.map_lines) == b.blocks && want.gc_lines.size() >= 2) break;
@@ -144,6 +145,8 @@ void check_board(const Board& b) {
   ASSERT_TRUE(idx) << idx.error().message();
   ASSERT_EQ(idx->size(), 1u);
   const io::SnapshotHeader& h = idx->front().header;
+  EXPECT_EQ(h.start, 0x20000000u);
+  EXPECT_EQ(h.size(), b.ram_bytes);  // all the RAM the chip table or the ELF names
   EXPECT_EQ(h.trigger, "repl");
   EXPECT_EQ(h.reader_objects.size(), 4u);  // the reader's list, generator, function, buffer
   for (std::uint64_t o : h.reader_objects) {
@@ -186,6 +189,22 @@ void check_board(const Board& b) {
     EXPECT_NE(why.out.find(std::string("['") + name + "']"), std::string::npos) << name << ":\n"
                                                                                 << why.out;
   }
+
+  // A range past the RAM the chip table or the ELF names is refused before anything is read,
+  // and the board is left working: the next capture succeeds.
+  const std::string bad = dir.file("bad.seq");
+  auto refused = mpheap::testing::run_mpheap(
+      fmt::format("capture repl --connect {} {} --ram 0x20000000:0x20080000 -o {}", uart,
+                  b.what.starts_with("--elf") ? b.what : "", bad),
+      true);
+  EXPECT_EQ(refused.status, 1) << refused.out;
+  EXPECT_NE(refused.out.find("0x20000000:0x20080000 is not inside the RAM"), std::string::npos)
+      << refused.out;
+  EXPECT_FALSE(std::filesystem::exists(bad));
+  auto again = mpheap::testing::run_mpheap(
+      fmt::format("capture repl --connect {} {} -o {}", uart, b.what, bad), true);
+  EXPECT_EQ(again.status, 0) << again.out;
+  EXPECT_TRUE(std::filesystem::exists(bad));
 }
 
 constexpr const char* kSmallWorkload = R"PY(import gc
@@ -442,9 +461,10 @@ TEST(CaptureRepl, CtrlCKeepsWholeSnapshotsAndLeavesTheBoardWorking) {
   ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
   const std::string uart = fmt::format("tcp:127.0.0.1:{}", uart_port);
   const std::string seq = dir.file("ram.seq");
-  ChildProcess capture({MPHEAP_CLI, "capture", "repl", "--connect", uart, "--ram",
-                        "0x20000000:0x20040000", "--count", "1000", "--every", "0", "-o", seq},
-                       dir.file("capture.txt"));
+  ChildProcess capture(
+      {MPHEAP_CLI, "capture", "repl", "--connect", uart, "--ram", "0x20000000:0x20040000", "--elf",
+       elf, "--count", "1000", "--every", "0", "-o", seq},
+      dir.file("capture.txt"));
   // Wait for the first snapshot, then interrupt (most likely in the middle of a read).
   for (int i = 0;
        i < 200 &&
@@ -477,9 +497,10 @@ TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   check_board({hex,
                {"-M", "microbit", "-device", "loader,file=" + hex},
                "--firmware " + hex,
-               "0x20000000:0x20004000",
+               "",  // all RAM: the chip table's nRF51822 row (sys.platform 'microbit')
                kSmallWorkload,
-               628});
+               628,
+               0x4000});
 }
 
 TEST(CaptureRepl, StockMicroPython128) {
@@ -488,9 +509,10 @@ TEST(CaptureRepl, StockMicroPython128) {
                {"-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
                 "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting"},
                "--elf " + elf,
-               "0x20000000:0x20040000",
+               "--elf " + elf,  // all RAM the ELF names (QEMU gives this build 256 KiB)
                kSmallWorkload,
-               8752});
+               8752,
+               0x40000});
 }
 
 }  // namespace

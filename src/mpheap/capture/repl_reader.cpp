@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "mpheap/capture/ram_ranges.h"
 #include "mpheap/util/number.h"
 
 namespace mpheap::capture {
@@ -142,7 +143,7 @@ constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
 _mpheap=[None,0,0,None]
 _mpheap[0]=_mpheap_g(_mpheap)
 next(_mpheap[0])
-print('=mpheap-reader',id(_mpheap),id(_mpheap[0]),id(_mpheap_g),id(_mpheap[3]),__import__('sys').platform)
+print('=mpheap-reader',id(_mpheap),id(_mpheap[0]),id(_mpheap_g),id(_mpheap[3]),__import__('sys').platform,getattr(__import__('sys').implementation,'_machine','-'))
 del _mpheap_g
 )PY";
 
@@ -235,6 +236,17 @@ std::string encode_chunk_line(std::uint64_t address, std::string_view bytes) {
 Expected<ReplReader> ReplReader::install(RawRepl& repl) {
   auto r = repl.exec(kProgram, 30000);
   if (!r) return r.error();
+  bool collected = false;
+  if (r->errors.find("MemoryError") != std::string::npos) {
+    // A small, fragmented heap (MicroPython 1.9 on a micro:bit has 10 KiB): a collection
+    // first, then once more. The garbage the program left is gone from the snapshot, and the
+    // capture says so.
+    auto gc = repl.exec("_mpheap=None\n_mpheap_g=None\nimport gc\ngc.collect()\n", 10000);
+    if (!gc) return gc.error();
+    r = repl.exec(kProgram, 30000);
+    if (!r) return r.error();
+    collected = true;
+  }
   const std::string& e = r->errors;
   if (!e.empty()) {
     std::string why = printable_excerpt(e, 400);
@@ -246,15 +258,16 @@ Expected<ReplReader> ReplReader::install(RawRepl& repl) {
                           ErrorKind::unsupported);
     if (e.find("MemoryError") != std::string::npos)
       return reader_error(repl,
-                          fmt::format("the board has too little free heap to compile mpheap's "
-                                      "reader (about 3 KiB while it compiles); free some, or "
-                                      "reset it first; it said: {}",
+                          fmt::format("the board has too little free heap for mpheap's reader "
+                                      "(about 3 KiB, 662 bytes of it in one piece), even after a "
+                                      "collection; free some, or reset it first; it said: {}",
                                       why),
                           ErrorKind::unsupported);
     return reader_error(repl, fmt::format("the board could not run mpheap's reader: {}", why),
                         ErrorKind::bad_input);
   }
   ReplReaderInfo info;
+  info.collected = collected;
   auto at = r->output.find("=mpheap-reader ");
   if (at == std::string::npos)
     return reader_error(repl,
@@ -275,7 +288,9 @@ Expected<ReplReader> ReplReader::install(RawRepl& repl) {
     info.objects.push_back(*id);
     rest.remove_prefix(space + 1);
   }
-  info.platform = std::string(rest);
+  auto space = rest.find(' ');
+  info.platform = std::string(rest.substr(0, space));
+  if (space != std::string_view::npos) info.machine = std::string(rest.substr(space + 1));
   return ReplReader(repl, std::move(info));
 }
 
@@ -450,10 +465,49 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
   if (!reader) return reader.error();
   ReplCaptureStats stats;
   stats.platform = reader->info().platform;
+  stats.machine = reader->info().machine;
+  stats.collected = reader->info().collected;
+  // What to read: checked against the RAM the description names, else the chip table's.
+  std::vector<RamRange> known = plan.known_ram;
+  std::string why = plan.known_from;
+  if (known.empty()) {
+    if (const ChipRam* chip = chip_for(stats.machine, stats.platform)) {
+      known.push_back(chip->ram);
+      why = fmt::format("mpheap's chip table ({})", chip->chip);
+    } else {
+      why = fmt::format("the board ('{}', sys.platform '{}') is not in mpheap's chip table",
+                        stats.machine, stats.platform);
+    }
+  }
+  std::optional<RamRange> asked;
+  if (plan.end > plan.start) asked = RamRange{plan.start, plan.end};
+  auto choice = choose_ram(asked, known, why, plan.unchecked_ram);
+  Expected<bool> outcome = true;
+  RamRange range{};
+  if (!choice) {
+    outcome = choice.error();
+  } else {
+    range = choice->range;
+    stats.range = range;
+    stats.rule = choice->rule;
+    if (range.end > kReplAddressLimit)
+      outcome = reader_error(repl,
+                             fmt::format("{:#x}:{:#x} reaches past 0x40000000: the REPL reader "
+                                         "works with the board's small integers",
+                                         range.start, range.end),
+                             ErrorKind::unsupported);
+    // The reader's own objects are in the heap: a range without them holds no heap.
+    for (std::uint64_t o : reader->info().objects)
+      if (outcome && (o < range.start || o >= range.end))
+        outcome = reader_error(repl,
+                               fmt::format("{:#x}:{:#x} does not hold the board's heap (its "
+                                           "objects are at {:#x}); read the RAM around it",
+                                           range.start, range.end, o),
+                               ErrorKind::bad_input);
+  }
   const auto t0 = Clock::now();
   std::vector<std::uint8_t> bytes;
-  Expected<bool> outcome = true;
-  for (std::uint64_t i = 0; i < plan.count; ++i) {
+  for (std::uint64_t i = 0; outcome && i < plan.count; ++i) {
     if (i > 0) {
       // Wait for the next start, looking at `stop` every 50 ms.
       const auto next = t0 + std::chrono::milliseconds(plan.every_ms * i);
@@ -467,7 +521,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     }
     const auto at = Clock::now();
     const auto wall = std::chrono::system_clock::now();
-    auto read = reader->read(plan.start, plan.end, plan.before, bytes, stop, progress);
+    auto read = reader->read(range.start, range.end, plan.before, bytes, stop, progress);
     if (!read && read.error().kind == ErrorKind::cancelled) {
       stats.interrupted = true;  // the snapshot under way is dropped; those before are kept
       (void)repl.recover();
@@ -482,8 +536,8 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
     h.unix_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
-    h.start = plan.start;
-    h.end = plan.end;
+    h.start = range.start;
+    h.end = range.end;
     h.trigger = plan.count > 1 ? fmt::format("repl:every:{}ms", plan.every_ms) : "repl";
     h.reader_objects = reader->info().objects;
     stats.requests += read->requests;

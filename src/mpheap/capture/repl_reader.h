@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mpheap/capture/ram_ranges.h"
 #include "mpheap/capture/raw_repl.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/util/error.h"
@@ -41,7 +42,9 @@ struct ReplReaderInfo {
   // Addresses of the reader's own heap objects: the `_mpheap` list, the generator, its
   // function, the line buffer.
   std::vector<std::uint64_t> objects;
-  std::string platform;  // sys.platform
+  std::string platform;    // sys.platform
+  std::string machine;     // sys.implementation._machine ("-" before MicroPython 1.12)
+  bool collected = false;  // the heap was too full for it: gc.collect() ran first
 };
 
 struct ReplRead {
@@ -60,8 +63,8 @@ class ReplReader {
   static Expected<ReplReader> install(RawRepl& repl);
   [[nodiscard]] const ReplReaderInfo& info() const { return info_; }
   // Progress of a read: chunks whole so far, of all, and chunks asked for again.
-  using Progress = std::function<void(std::uint64_t done, std::uint64_t chunks,
-                                      std::uint64_t requests)>;
+  using Progress =
+      std::function<void(std::uint64_t done, std::uint64_t chunks, std::uint64_t requests)>;
   // Reads [start, end) into `out` (resized). `before` is Python run in the same command right
   // before reading (its output is returned): what it shows is the state that is read.
   // `*stop` (Ctrl-C) interrupts the board's reader and gives an error of kind cancelled;
@@ -77,10 +80,15 @@ class ReplReader {
 };
 
 struct ReplPlan {
-  std::uint64_t start = 0, end = 0;  // RAM range [start, end)
-  std::uint64_t count = 1;           // snapshots to take
-  std::uint64_t every_ms = 1000;     // between the starts of two snapshots
-  std::string before;                // Python run right before each read, in the same command
+  std::uint64_t start = 0, end = 0;  // RAM range [start, end); none given: all known RAM
+  // RAM the firmware's description names (--elf, --map), and which description; without it
+  // the chip table's RAM for the board. The range read must lie inside, unless unchecked_ram.
+  std::vector<RamRange> known_ram;
+  std::string known_from;
+  bool unchecked_ram = false;
+  std::uint64_t count = 1;        // snapshots to take
+  std::uint64_t every_ms = 1000;  // between the starts of two snapshots
+  std::string before;             // Python run right before each read, in the same command
 };
 
 struct ReplCaptureStats {
@@ -88,7 +96,10 @@ struct ReplCaptureStats {
   std::uint64_t wire_bytes = 0, ram_bytes = 0;
   double read_ms = 0;
   bool interrupted = false;
-  std::string platform;
+  std::string platform, machine;
+  RamRange range;          // what was read
+  std::string rule;        // why that range
+  bool collected = false;  // gc.collect() ran before the reader fitted (garbage is gone)
 };
 
 // Receives each snapshot and what its read did; an error stops the capture.

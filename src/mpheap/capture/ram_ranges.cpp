@@ -1,0 +1,91 @@
+// The chip RAM table and the choice of what `capture repl` reads.
+#include "mpheap/capture/ram_ranges.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace mpheap::capture {
+namespace {
+
+// Main SRAM, where MicroPython's .data, .bss, heap and stack live (datasheets; the smallest
+// variant of a family where they differ). Order matters: the first match wins.
+constexpr std::array<ChipRam, 15> kChips{{
+    {"RP2350", "RP2350", {0x20000000, 0x20082000}},      // 520 KiB, SRAM0-9
+    {"RP2040", "RP2040", {0x20000000, 0x20042000}},      // 264 KiB, SRAM0-5
+    {"nRF52840", "nRF52840", {0x20000000, 0x20040000}},  // 256 KiB
+    {"nRF52832", "nRF52832", {0x20000000, 0x20010000}},  // 64 KiB
+    {"nRF51", "nRF51822", {0x20000000, 0x20004000}},     // 16 KiB (micro:bit v1)
+    {"microbit", "nRF51822", {0x20000000, 0x20004000}},  // MicroPython 1.9's sys.platform
+    {"STM32F4", "STM32F4", {0x20000000, 0x20020000}},    // 128 KiB SRAM1+2 (F405/F411: 128)
+    {"STM32F7", "STM32F7", {0x20000000, 0x20050000}},    // 320 KiB DTCM+SRAM1+2 (F746)
+    {"STM32H7", "STM32H7", {0x24000000, 0x24080000}},    // 512 KiB AXI SRAM
+    {"SAMD21", "SAMD21", {0x20000000, 0x20008000}},      // 32 KiB
+    {"SAMD51", "SAMD51", {0x20000000, 0x20030000}},      // 192 KiB (J19)
+    {"ESP32S3", "ESP32-S3", {0x3fc88000, 0x3fd00000}},   // 480 KiB internal DRAM
+    {"ESP32S2", "ESP32-S2", {0x3ffb0000, 0x40000000}},   // 320 KiB internal DRAM
+    {"ESP32C3", "ESP32-C3", {0x3fc80000, 0x3fce0000}},   // 384 KiB internal DRAM
+    {"ESP32", "ESP32", {0x3ffae000, 0x40000000}},        // 328 KiB internal DRAM
+}};
+
+bool inside(const RamRange& r, const std::vector<RamRange>& known) {
+  for (const RamRange& k : known)
+    if (r.start >= k.start && r.end <= k.end) return true;
+  return false;
+}
+
+std::string ranges_text(const std::vector<RamRange>& known) {
+  std::string out;
+  for (const RamRange& k : known)
+    out += fmt::format("{}{:#x}:{:#x}", out.empty() ? "" : ", ", k.start, k.end);
+  return out;
+}
+
+}  // namespace
+
+std::span<const ChipRam> chip_ram_table() {
+  return kChips;
+}
+
+const ChipRam* chip_for(std::string_view machine, std::string_view platform) {
+  for (const ChipRam& c : kChips) {
+    // "ESP32" must not take an ESP32-S3 ("ESP32S3 module"): longer names come first.
+    if (machine.find(c.match) != std::string_view::npos ||
+        platform.find(c.match) != std::string_view::npos)
+      return &c;
+  }
+  return nullptr;
+}
+
+Expected<RamChoice> choose_ram(std::optional<RamRange> asked, const std::vector<RamRange>& known,
+                               const std::string& why, bool unchecked) {
+  if (asked && asked->end <= asked->start)
+    return Error{"--ram", 0, 0, fmt::format("empty range {:#x}:{:#x}", asked->start, asked->end),
+                 ErrorKind::usage};
+  if (asked && unchecked) return RamChoice{*asked, "given (--unchecked-ram: not checked)"};
+  if (known.empty())
+    return Error{"--ram", 0, 0,
+                 fmt::format("{}: nothing says where this board's RAM is, and reading memory that "
+                             "is not RAM resets most chips; give the firmware's --elf (or "
+                             "--map, --firmware with RAM), or --ram START:END with "
+                             "--unchecked-ram if you know it",
+                             why),
+                 ErrorKind::unsupported};
+  if (asked) {
+    if (!inside(*asked, known))
+      return Error{"--ram", 0, 0,
+                   fmt::format("{:#x}:{:#x} is not inside the RAM {} says this board has ({}); "
+                               "reading outside RAM resets most chips. Give a range inside it, "
+                               "or add --unchecked-ram if you know better",
+                               asked->start, asked->end, why, ranges_text(known)),
+                   ErrorKind::bad_input};
+    return RamChoice{*asked, fmt::format("given, inside {}'s RAM", why)};
+  }
+  // The largest known range: where the heap, .data/.bss and the stack are.
+  RamRange best = known.front();
+  for (const RamRange& k : known)
+    if (k.end - k.start > best.end - best.start) best = k;
+  return RamChoice{best, fmt::format("all RAM {} names", why)};
+}
+
+}  // namespace mpheap::capture

@@ -1,0 +1,41 @@
+// Which RAM a board has, for `capture repl`: reading an address that is not memory makes most
+// chips fault (and reset), so the reader only reads what the firmware's description or this
+// table says is RAM. The table holds the main SRAM of common MicroPython chips (docs/capture.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpheap/util/error.h"
+
+namespace mpheap::capture {
+
+struct RamRange {
+  std::uint64_t start = 0, end = 0;  // [start, end)
+};
+
+struct ChipRam {
+  std::string_view match;  // found in sys.implementation._machine or sys.platform
+  std::string_view chip;
+  RamRange ram;
+};
+
+std::span<const ChipRam> chip_ram_table();
+// The table's row for a board, from its sys.implementation._machine and sys.platform.
+const ChipRam* chip_for(std::string_view machine, std::string_view platform);
+
+// What to read: `asked` when given (it must lie inside `known` RAM, unless `unchecked`), else
+// all of `known`. `known` comes from the firmware's description, else the chip table; `why`
+// says which, for messages. Errors name the known RAM and what would fit.
+struct RamChoice {
+  RamRange range;
+  std::string rule;  // "given, inside the ELF's RAM 0x...", "the table's nRF51 RAM", ...
+};
+Expected<RamChoice> choose_ram(std::optional<RamRange> asked, const std::vector<RamRange>& known,
+                               const std::string& why, bool unchecked);
+
+}  // namespace mpheap::capture
