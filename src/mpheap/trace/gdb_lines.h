@@ -38,6 +38,7 @@ std::optional<FrameText> parse_frame_text(std::string_view text);
 struct FrameAddress {
   std::uint32_t index = 0;
   std::string_view address;
+  std::uint64_t value = 0;  // the address's value; 0 when it is not 1-16 hex digits
 };
 std::optional<FrameAddress> frame_line_address(std::string_view line);
 std::optional<FrameLine> parse_frame_line(std::string_view line);

@@ -23,7 +23,12 @@ const char* to_string(LogStyle style) {
 }
 
 GdbLogReader::GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook)
-    : input_(input), stacks_(stacks), hook_(std::move(hook)) {}
+    : input_(input),
+      stacks_(stacks),
+      hook_(std::move(hook)),
+      // gdb's parser takes the function up to the first " (" and an address for a leading "0x".
+      hook_frame_fast_(!hook_.empty() && hook_.find(' ') == std::string::npos &&
+                       !hook_.starts_with("0x")) {}
 
 Error GdbLogReader::error_at(std::uint64_t line, std::string what) const {
   return Error{input_.name(), line, 0, std::move(what)};
@@ -66,10 +71,20 @@ Expected<GdbLogReader::Step> GdbLogReader::flush_wrapped() {
 }
 
 void GdbLogReader::add_frame_text(std::string_view text) {
+  // The hook's own frame `#0  HOOK (...`, once per stop: what parse_frame_line would find.
+  if (hook_frame_fast_ && text.size() > 3 && text[0] == '#' && text[1] == '0' && text[2] == ' ') {
+    std::size_t i = 3;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    std::string_view rest = text.substr(i);
+    if (rest.starts_with(hook_) && rest.substr(hook_.size()).starts_with(" (")) {
+      stats_.style = LogStyle::backtrace;
+      return;
+    }
+  }
   // Fast path: a return address seen before names the same function and line (one log comes
   // from one build), so the rest of the line need not be parsed.
   if (auto addressed = gdb::frame_line_address(text); addressed && addressed->index > 0) {
-    if (auto known = stacks_.find_by_address(addressed->address)) {
+    if (auto known = stacks_.find_by_address_value(addressed->value)) {
       last_frame_open_ = stacks_.frame(*known).location == "??";
       if (last_frame_open_) ++stats_.frames_without_source;
       if (stats_.style == LogStyle::unknown) stats_.style = LogStyle::up;

@@ -88,6 +88,7 @@ class GdbLogReader {
   io::LineReader& input_;
   StackTable& stacks_;
   std::string hook_;
+  bool hook_frame_fast_ = false;  // `#0  HOOK (` lines can be recognised by their prefix
   std::optional<std::uint32_t> hook_breakpoint_;
   LogReadStats stats_;
   Pending pending_;
