@@ -2,7 +2,7 @@
 # Builds the release preset (if needed), generates bench-data/big_log.txt (>= MIN_MB MB, default
 # 520) by repeating the real log tests/data/unix-x64/gc_log_backtrace.txt with make_big_log, runs
 # trace_bench on it once, then times whole `mpheap trace LOG -q` processes RUNS times without and
-# with --history, printing each run and the medians (wall, MB/s of log, peak RSS).
+# with --history, printing each run and the medians (wall, MB/s of log, CPU time, peak RSS).
 #
 #   bench/run_trace_bench.sh [--min-mb N] [--regenerate] [--runs N] [--history PATH]
 #                            [--input LOG] [--compare OLD_MPHEAP]
@@ -67,10 +67,11 @@ bytes=$(stat -c %s "$log")
 echo
 "$build/bench/trace_bench" "$log" --history /dev/null
 
-# One whole process: prints "SECONDS KIB" (wall and peak RSS as GNU time measures them).
+# One whole process: prints "WALL KIB CPU" (wall seconds, peak RSS, user + system seconds, as GNU
+# time measures them). CPU time moves less than wall time when other work shares the cores.
 run_once() {
-  /usr/bin/time -o "$tmp/time" -f '%e %M' "$@" >/dev/null
-  tail -n 1 "$tmp/time"
+  /usr/bin/time -o "$tmp/time" -f '%e %M %U %S' "$@" >/dev/null
+  tail -n 1 "$tmp/time" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
 
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0) ? b / s / 1e6 : 0 }'; }
@@ -87,12 +88,12 @@ printf 'whole process, %s (%s bytes), %s runs each\n' "$log" "$bytes" "$runs"
 for ((r = 1; r <= runs; r++)); do
   for b in "${binaries[@]}"; do
     key=$(echo "$b" | tr '/' '_')
-    read -r s k < <(run_once "$b" trace "$log" -q)
-    echo "$s" >> "$tmp/$key.plain.s"; echo "$k" >> "$tmp/$key.plain.k"
-    read -r s2 k2 < <(run_once "$b" trace "$log" -q --history "$history")
-    echo "$s2" >> "$tmp/$key.hist.s"; echo "$k2" >> "$tmp/$key.hist.k"
-    printf '  run %d  %-28s  trace -q %5.2f s %5s MB/s %5s MiB | --history %5.2f s %5s MB/s %5s MiB\n' \
-      "$r" "$b" "$s" "$(rate "$bytes" "$s")" "$(mib "$k")" "$s2" "$(rate "$bytes" "$s2")" "$(mib "$k2")"
+    read -r s k c < <(run_once "$b" trace "$log" -q)
+    echo "$s" >> "$tmp/$key.plain.s"; echo "$k" >> "$tmp/$key.plain.k"; echo "$c" >> "$tmp/$key.plain.c"
+    read -r s2 k2 c2 < <(run_once "$b" trace "$log" -q --history "$history")
+    echo "$s2" >> "$tmp/$key.hist.s"; echo "$k2" >> "$tmp/$key.hist.k"; echo "$c2" >> "$tmp/$key.hist.c"
+    printf '  run %d  %-28s  trace -q %5.2f s %5s MB/s cpu %4.2f s %5s MiB | --history %5.2f s %5s MB/s cpu %4.2f s %5s MiB\n' \
+      "$r" "$b" "$s" "$(rate "$bytes" "$s")" "$c" "$(mib "$k")" "$s2" "$(rate "$bytes" "$s2")" "$c2" "$(mib "$k2")"
   done
 done
 echo
@@ -102,9 +103,10 @@ for b in "${binaries[@]}"; do
   for mode in plain hist; do
     s=$(median < "$tmp/$key.$mode.s")
     k=$(median < "$tmp/$key.$mode.k")
+    c=$(median < "$tmp/$key.$mode.c")
     label=$([[ $mode == plain ]] && echo "trace -q" || echo "trace -q --history FILE")
-    printf '  %-28s %-24s %5.2f s  %5s MB/s  peak RSS %5s MiB\n' "$b" "$label" "$s" \
-      "$(rate "$bytes" "$s")" "$(mib "$k")"
+    printf '  %-28s %-24s %5.2f s  %5s MB/s  cpu %4.2f s  peak RSS %5s MiB\n' "$b" "$label" "$s" \
+      "$(rate "$bytes" "$s")" "$c" "$(mib "$k")"
   done
 done
 if [[ -f $history ]]; then
