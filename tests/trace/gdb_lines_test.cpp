@@ -78,6 +78,22 @@ TEST(GdbLines, StopLines) {
   EXPECT_FALSE(parse_stop_line("Breakpoint 1 at 0x18b1a: file ../../py/gc.c, line 151."));
 }
 
+// The reader splits a stop line and parses its frame only when it is not the hook's.
+TEST(GdbLines, SplitStopLines) {
+  auto s = split_stop_line(
+      "Thread 1 \"micropython\" hit Hardware assisted breakpoint 7, gc_log_change (start_block=1, "
+      "length=2) at py/gc.c:140");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->breakpoint, 7u);
+  EXPECT_EQ(s->frame_text, "gc_log_change (start_block=1, length=2) at py/gc.c:140");
+  auto t = split_stop_line("Temporary breakpoint 2,   main () at main.c:10");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->frame_text, "  main () at main.c:10");
+  EXPECT_FALSE(split_stop_line("Breakpoint 1 at 0x18b1a: file ../../py/gc.c, line 151."));
+  EXPECT_FALSE(split_stop_line("Breakpoint 99999999999, gc_log_change (start_block=1, length=2)"));
+  EXPECT_FALSE(split_stop_line("Thread 1 \"micropython\" received signal SIGINT"));
+}
+
 TEST(GdbLines, ValuesAndIntegers) {
   auto v = parse_value_line("$2401 = 0x656");
   ASSERT_TRUE(v);

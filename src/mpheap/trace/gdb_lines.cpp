@@ -212,7 +212,7 @@ std::optional<FrameAddress> frame_line_address(std::string_view line) {
   return out;
 }
 
-std::optional<StopLine> parse_stop_line(std::string_view line) {
+std::optional<StopPrefix> split_stop_line(std::string_view line) {
   if (line.starts_with("Thread ")) {
     std::size_t hit = line.find(" hit ");
     if (hit == std::string_view::npos) return std::nullopt;
@@ -222,15 +222,21 @@ std::optional<StopLine> parse_stop_line(std::string_view line) {
        {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
         std::string_view("Hardware assisted breakpoint ")}) {
     if (!line.starts_with(prefix)) continue;
-    StopLine out;
+    StopPrefix out;
     auto rest = take_number(line.substr(prefix.size()), out.breakpoint);
     if (!rest || !rest->starts_with(", ")) return std::nullopt;
-    auto frame = parse_frame_text(rest->substr(2));
-    if (!frame) return std::nullopt;
-    out.frame = *frame;
+    out.frame_text = rest->substr(2);
     return out;
   }
   return std::nullopt;
+}
+
+std::optional<StopLine> parse_stop_line(std::string_view line) {
+  auto prefix = split_stop_line(line);
+  if (!prefix) return std::nullopt;
+  auto frame = parse_frame_text(prefix->frame_text);
+  if (!frame) return std::nullopt;
+  return StopLine{prefix->breakpoint, *frame};
 }
 
 std::optional<ValueLine> parse_value_line(std::string_view line) {
