@@ -78,6 +78,22 @@ TEST(GdbLines, StopLines) {
   EXPECT_FALSE(parse_stop_line("Breakpoint 1 at 0x18b1a: file ../../py/gc.c, line 151."));
 }
 
+// The reader splits a stop line and parses its frame only when it is not the hook's.
+TEST(GdbLines, SplitStopLines) {
+  auto s = split_stop_line(
+      "Thread 1 \"micropython\" hit Hardware assisted breakpoint 7, gc_log_change (start_block=1, "
+      "length=2) at py/gc.c:140");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->breakpoint, 7u);
+  EXPECT_EQ(s->frame_text, "gc_log_change (start_block=1, length=2) at py/gc.c:140");
+  auto t = split_stop_line("Temporary breakpoint 2,   main () at main.c:10");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->frame_text, "  main () at main.c:10");
+  EXPECT_FALSE(split_stop_line("Breakpoint 1 at 0x18b1a: file ../../py/gc.c, line 151."));
+  EXPECT_FALSE(split_stop_line("Breakpoint 99999999999, gc_log_change (start_block=1, length=2)"));
+  EXPECT_FALSE(split_stop_line("Thread 1 \"micropython\" received signal SIGINT"));
+}
+
 TEST(GdbLines, ValuesAndIntegers) {
   auto v = parse_value_line("$2401 = 0x656");
   ASSERT_TRUE(v);
@@ -97,6 +113,46 @@ TEST(GdbLines, SourceLinesAndWrapping) {
   EXPECT_TRUE(
       frame_line_looks_complete("#1  0x00000a7e in gc_alloc (n_bytes=24) at ../../py/gc.c:965"));
   EXPECT_TRUE(frame_line_looks_complete("#7  0x00000000 in ?? ()"));
+}
+
+// The address value of the fast frame path equals the digits' value for every width and case,
+// and is 0 (no fast lookup) for anything that is not "0x" and 1-16 hex digits.
+TEST(GdbLines, FrameLineAddressValues) {
+  struct Case {
+    const char* line;
+    std::uint32_t index;
+    const char* address;
+    std::uint64_t value;
+  };
+  const Case cases[] = {
+      {"#1  0x000055555556d63b in gc_alloc (n=1) at ../../py/gc.c:967", 1, "0x000055555556d63b",
+       0x000055555556d63bULL},
+      {"#12 0x0000d898 in f ()", 12, "0x0000d898", 0xd898},
+      {"#2  0xABCDEF01 in f ()", 2, "0xABCDEF01", 0xabcdef01},
+      {"#2  0xFfFfFfFfFfFfFfFf in f ()", 2, "0xFfFfFfFfFfFfFfFf", 0xffffffffffffffffULL},
+      {"#3  0x1a in f ()", 3, "0x1a", 0x1a},
+      {"#3  0x0123456789a in f ()", 3, "0x0123456789a", 0x0123456789aULL},
+      {"#3\t0x12345678 in f ()", 3, "0x12345678", 0x12345678},
+      {"#4  0x0000d89g in f ()", 4, "0x0000d89g", 0},
+      {"#4  0x00005555g556d63b in f ()", 4, "0x00005555g556d63b", 0},
+      {"#4  0x000055555556d63g in f ()", 4, "0x000055555556d63g", 0},
+      {"#4  0x0000:d89 in f ()", 4, "0x0000:d89", 0},
+      {"#4  0x10000000000000000 in f ()", 4, "0x10000000000000000", 0},
+      {"#4  0x in f ()", 4, "0x", 0},
+      {"#5  0x0000\x80\x80\x80\x80 in f ()", 5, "0x0000\x80\x80\x80\x80", 0},
+  };
+  for (const Case& c : cases) {
+    auto a = frame_line_address(c.line);
+    ASSERT_TRUE(a) << c.line;
+    EXPECT_EQ(a->index, c.index) << c.line;
+    EXPECT_EQ(a->address, c.address) << c.line;
+    EXPECT_EQ(a->value, c.value) << c.line;
+  }
+  EXPECT_FALSE(frame_line_address("#1  gc_alloc (n=1) at ../../py/gc.c:967"));
+  EXPECT_FALSE(frame_line_address("#1  0x0000d898"));
+  EXPECT_FALSE(frame_line_address("#1  0x0000d898 at f"));
+  EXPECT_FALSE(frame_line_address("#  0x0000d898 in f ()"));
+  EXPECT_FALSE(frame_line_address("#99999999999 0x0000d898 in f ()"));
 }
 
 }  // namespace

@@ -2,9 +2,19 @@
 // end_time, end_cause}; traces are [address, "file:line", function] lists, innermost first.
 #include "mpheap/report/history_json.h"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <charconv>
 
 namespace mpheap::report {
+namespace {
+
+void append_number(std::string& b, std::uint64_t v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  b.append(digits, static_cast<std::size_t>(end - digits));
+}
+
+}  // namespace
 
 const std::string& HistoryJsonWriter::frame_json(trace::FrameId id,
                                                  const trace::StackTable& stacks) {
@@ -24,8 +34,8 @@ const std::string& HistoryJsonWriter::frame_json(trace::FrameId id,
   return s;
 }
 
-void HistoryJsonWriter::append_trace(trace::StackId stack, const trace::StackTable& stacks) {
-  std::string& b = out_.buffer();
+void HistoryJsonWriter::render_trace(std::string& b, trace::StackId stack,
+                                     const trace::StackTable& stacks) {
   b.push_back('[');
   bool first = true;
   for (trace::StackId s = stack; s != trace::kEmptyStack; s = stacks.parent(s)) {
@@ -36,27 +46,57 @@ void HistoryJsonWriter::append_trace(trace::StackId stack, const trace::StackTab
   b.push_back(']');
 }
 
+void HistoryJsonWriter::append_trace(trace::StackId stack, const trace::StackTable& stacks) {
+  std::string& b = out_.buffer();
+  if (stack < stack_json_.size() && !stack_json_[stack].empty()) {
+    b += stack_json_[stack];
+    return;
+  }
+  if (stack_json_bytes_ >= kStackJsonBudget) {
+    render_trace(b, stack, stacks);
+    return;
+  }
+  if (stack >= stack_json_.size())
+    stack_json_.resize(std::max<std::size_t>(stack + 1, stacks.stack_count()));
+  std::string& cached = stack_json_[stack];
+  render_trace(cached, stack, stacks);
+  stack_json_bytes_ += cached.size();
+  b += cached;
+}
+
 void HistoryJsonWriter::begin_entry(const trace::Allocation& a, const trace::StackTable& stacks) {
   std::string& b = out_.buffer();
   if (entries_++ > 0) b += ", ";
-  fmt::format_to(std::back_inserter(b),
-                 "{{\"start_block\": {}, \"size\": {}, \"start_trace\": ", a.start_block, a.size);
+  b += "{\"start_block\": ";
+  append_number(b, a.start_block);
+  b += ", \"size\": ";
+  append_number(b, a.size);
+  b += ", \"start_trace\": ";
   append_trace(a.start_stack, stacks);
-  fmt::format_to(std::back_inserter(b), ", \"start_time\": {}, \"end_trace\": ", a.start_time);
+  b += ", \"start_time\": ";
+  append_number(b, a.start_time);
+  b += ", \"end_trace\": ";
 }
 
 void HistoryJsonWriter::ended(const trace::EndedAllocation& a, const trace::StackTable& stacks) {
   begin_entry(a.allocation, stacks);
   append_trace(a.end_stack, stacks);
-  fmt::format_to(std::back_inserter(out_.buffer()), ", \"end_time\": {}, \"end_cause\": \"{}\"}}",
-                 a.end_time, trace::to_string(a.cause));
+  std::string& b = out_.buffer();
+  b += ", \"end_time\": ";
+  append_number(b, a.end_time);
+  b += ", \"end_cause\": \"";
+  b += trace::to_string(a.cause);
+  b += "\"}";
   out_.maybe_flush();
 }
 
 void HistoryJsonWriter::still_live(const trace::Allocation& a, std::uint64_t end_time,
                                    const trace::StackTable& stacks) {
   begin_entry(a, stacks);
-  fmt::format_to(std::back_inserter(out_.buffer()), "\"\", \"end_time\": {}}}", end_time);
+  std::string& b = out_.buffer();
+  b += "\"\", \"end_time\": ";
+  append_number(b, end_time);
+  b += '}';
   out_.maybe_flush();
 }
 

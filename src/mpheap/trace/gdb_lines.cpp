@@ -1,7 +1,10 @@
 // Line recognisers for gdb output: frames, stops, `$N = value` and source echo lines.
 #include "mpheap/trace/gdb_lines.h"
 
+#include <array>
+#include <bit>
 #include <charconv>
+#include <cstring>
 
 namespace mpheap::trace::gdb {
 namespace {
@@ -14,6 +17,48 @@ std::string_view skip_spaces(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   return s.substr(i);
+}
+
+// The value of a hex digit, 0xff for other characters.
+constexpr auto kHexDigit = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0xff);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<std::uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<std::uint8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<std::uint8_t>(c - 'A' + 10);
+  return t;
+}();
+
+// The value of 8 hex digits at `p` (SWAR), false if any of them is not a hex digit.
+bool hex8(const char* p, std::uint64_t& out) {
+  if constexpr (std::endian::native != std::endian::little) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+      unsigned d = kHexDigit[static_cast<unsigned char>(p[i])];
+      if (d > 15) return false;
+      v = (v << 4) | d;
+    }
+    out = v;
+    return true;
+  } else {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    std::uint64_t x = 0;
+    std::memcpy(&x, p, 8);  // the first digit in the lowest byte
+    if ((x & kHigh) != 0) return false;
+    // For bytes below 0x80: the high bit of each byte set where the byte is >= n.
+    auto at_least = [x](std::uint64_t n) { return ((x | kHigh) - n * kOnes) & kHigh; };
+    std::uint64_t digit = at_least('0') & ~at_least('9' + 1);
+    std::uint64_t upper = at_least('A') & ~at_least('F' + 1);
+    std::uint64_t lower = at_least('a') & ~at_least('f' + 1);
+    if ((digit | upper | lower) != kHigh) return false;
+    // '0'-'9' -> low nibble; 'a'-'f' and 'A'-'F' (bit 6 set) -> low nibble + 9.
+    x = (x & 0x0f0f0f0f0f0f0f0fULL) + 9 * ((x >> 6) & kOnes);
+    x = ((x << 4) + (x >> 8)) & 0x00ff00ff00ff00ffULL;
+    x = ((x << 8) + (x >> 16)) & 0x0000ffff0000ffffULL;
+    out = ((x << 16) + (x >> 32)) & 0xffffffffULL;
+    return true;
+  }
 }
 
 // Reads leading decimal digits into `out`; returns the rest or nullopt when none.
@@ -125,19 +170,49 @@ std::optional<FrameLine> parse_frame_line(std::string_view line) {
 }
 
 std::optional<FrameAddress> frame_line_address(std::string_view line) {
-  if (line.empty() || line[0] != '#') return std::nullopt;
+  // One pass over `#N  0xADDR in `: this runs for nearly every line of a backtrace log.
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  if (p == end || *p != '#') return std::nullopt;
+  ++p;
   FrameAddress out;
-  auto rest = take_number(line.substr(1), out.index);
-  if (!rest) return std::nullopt;
-  std::string_view t = skip_spaces(*rest);
-  if (!t.starts_with("0x")) return std::nullopt;
-  std::size_t sp = t.find(' ');
-  if (sp == std::string_view::npos || t.substr(sp, 4) != " in ") return std::nullopt;
-  out.address = t.substr(0, sp);
+  std::uint64_t index = 0;
+  const char* digits = p;
+  while (p != end && is_digit(*p)) {
+    index = index * 10 + static_cast<std::uint64_t>(*p - '0');
+    if (index > 0xffffffffULL) return std::nullopt;
+    ++p;
+  }
+  if (p == digits) return std::nullopt;
+  out.index = static_cast<std::uint32_t>(index);
+  while (p != end && (*p == ' ' || *p == '\t')) ++p;
+  if (end - p < 2 || p[0] != '0' || p[1] != 'x') return std::nullopt;
+  const char* address = p;
+  p += 2;
+  std::uint64_t value = 0;
+  unsigned bad = 0;
+  // gdb pads addresses to the pointer's width: 16 or 8 digits, converted 8 at a time.
+  std::uint64_t high = 0, low = 0;
+  if (end - p > 16 && p[16] == ' ' && hex8(p, high) && hex8(p + 8, low)) {
+    value = (high << 32) | low;
+    p += 16;
+  } else if (end - p > 8 && p[8] == ' ' && hex8(p, low)) {
+    value = low;
+    p += 8;
+  }
+  for (; p != end && *p != ' '; ++p) {
+    unsigned d = kHexDigit[static_cast<unsigned char>(*p)];
+    bad |= d;
+    value = (value << 4) | (d & 15u);
+  }
+  if (end - p < 4 || p[1] != 'i' || p[2] != 'n' || p[3] != ' ') return std::nullopt;
+  out.address = std::string_view(address, static_cast<std::size_t>(p - address));
+  // Like StackTable's address values: "0x" and 1-16 hex digits, else 0.
+  out.value = bad < 16 && out.address.size() <= 18 ? value : 0;
   return out;
 }
 
-std::optional<StopLine> parse_stop_line(std::string_view line) {
+std::optional<StopPrefix> split_stop_line(std::string_view line) {
   if (line.starts_with("Thread ")) {
     std::size_t hit = line.find(" hit ");
     if (hit == std::string_view::npos) return std::nullopt;
@@ -147,15 +222,21 @@ std::optional<StopLine> parse_stop_line(std::string_view line) {
        {std::string_view("Breakpoint "), std::string_view("Temporary breakpoint "),
         std::string_view("Hardware assisted breakpoint ")}) {
     if (!line.starts_with(prefix)) continue;
-    StopLine out;
+    StopPrefix out;
     auto rest = take_number(line.substr(prefix.size()), out.breakpoint);
     if (!rest || !rest->starts_with(", ")) return std::nullopt;
-    auto frame = parse_frame_text(rest->substr(2));
-    if (!frame) return std::nullopt;
-    out.frame = *frame;
+    out.frame_text = rest->substr(2);
     return out;
   }
   return std::nullopt;
+}
+
+std::optional<StopLine> parse_stop_line(std::string_view line) {
+  auto prefix = split_stop_line(line);
+  if (!prefix) return std::nullopt;
+  auto frame = parse_frame_text(prefix->frame_text);
+  if (!frame) return std::nullopt;
+  return StopLine{prefix->breakpoint, *frame};
 }
 
 std::optional<ValueLine> parse_value_line(std::string_view line) {

@@ -38,10 +38,18 @@ std::optional<FrameText> parse_frame_text(std::string_view text);
 struct FrameAddress {
   std::uint32_t index = 0;
   std::string_view address;
+  std::uint64_t value = 0;  // the address's value; 0 when it is not 1-16 hex digits
 };
 std::optional<FrameAddress> frame_line_address(std::string_view line);
 std::optional<FrameLine> parse_frame_line(std::string_view line);
 std::optional<StopLine> parse_stop_line(std::string_view line);
+// A stop line's breakpoint number and its frame description, not yet parsed (parse_stop_line is
+// this and parse_frame_text of `frame_text`).
+struct StopPrefix {
+  std::uint32_t breakpoint = 0;
+  std::string_view frame_text;
+};
+std::optional<StopPrefix> split_stop_line(std::string_view line);
 std::optional<ValueLine> parse_value_line(std::string_view line);
 
 // A source line as gdb echoes it after a stop or `up`: digits, then a tab.

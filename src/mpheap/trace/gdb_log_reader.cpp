@@ -23,7 +23,12 @@ const char* to_string(LogStyle style) {
 }
 
 GdbLogReader::GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook)
-    : input_(input), stacks_(stacks), hook_(std::move(hook)) {}
+    : input_(input),
+      stacks_(stacks),
+      hook_(std::move(hook)),
+      // gdb's parser takes the function up to the first " (" and an address for a leading "0x".
+      hook_frame_fast_(!hook_.empty() && hook_.find(' ') == std::string::npos &&
+                       !hook_.starts_with("0x")) {}
 
 Error GdbLogReader::error_at(std::uint64_t line, std::string what) const {
   return Error{input_.name(), line, 0, std::move(what)};
@@ -66,10 +71,20 @@ Expected<GdbLogReader::Step> GdbLogReader::flush_wrapped() {
 }
 
 void GdbLogReader::add_frame_text(std::string_view text) {
+  // The hook's own frame `#0  HOOK (...`, once per stop: what parse_frame_line would find.
+  if (hook_frame_fast_ && text.size() > 3 && text[0] == '#' && text[1] == '0' && text[2] == ' ') {
+    std::size_t i = 3;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    std::string_view rest = text.substr(i);
+    if (rest.starts_with(hook_) && rest.substr(hook_.size()).starts_with(" (")) {
+      stats_.style = LogStyle::backtrace;
+      return;
+    }
+  }
   // Fast path: a return address seen before names the same function and line (one log comes
   // from one build), so the rest of the line need not be parsed.
   if (auto addressed = gdb::frame_line_address(text); addressed && addressed->index > 0) {
-    if (auto known = stacks_.find_by_address(addressed->address)) {
+    if (auto known = stacks_.find_by_address_value(addressed->value)) {
       last_frame_open_ = stacks_.frame(*known).location == "??";
       if (last_frame_open_) ++stats_.frames_without_source;
       if (stats_.style == LogStyle::unknown) stats_.style = LogStyle::up;
@@ -200,16 +215,38 @@ Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
   }
 }
 
+// What parse_frame_text would find: the function is the hook (its text up to the first " ("), so
+// the stop is the hook's; its arguments are parsed only if they are needed.
+bool GdbLogReader::is_hook_frame_text(std::string_view frame_text) const {
+  if (!hook_frame_fast_) return false;
+  std::size_t i = 0;
+  while (i < frame_text.size() && (frame_text[i] == ' ' || frame_text[i] == '\t')) ++i;
+  frame_text.remove_prefix(i);
+  return frame_text.starts_with(hook_) && frame_text.substr(hook_.size()).starts_with(" (");
+}
+
+std::string_view GdbLogReader::stop_args(const Pending& p) {
+  if (!p.header_is_frame_text) return p.header_args;
+  auto frame = gdb::parse_frame_text(p.header_args);
+  return frame ? frame->args : std::string_view{};
+}
+
 Expected<GdbLogReader::Step> GdbLogReader::consume_stop(std::string_view text,
                                                         const io::Line& line) {
-  auto stop = gdb::parse_stop_line(text);
+  auto stop = gdb::split_stop_line(text);
   if (!stop) return Step::more;
+  const bool hook_stop = is_hook_frame_text(stop->frame_text);
+  std::optional<gdb::FrameText> frame;
+  if (!hook_stop) {
+    frame = gdb::parse_frame_text(stop->frame_text);
+    if (!frame) return Step::more;
+  }
   if (pending_.active) pending_.terminated = true;
-  if (stop->frame.function != hook_) {
+  if (!hook_stop && frame->function != hook_) {
     if (stats_.stops == 0) return Step::more;  // a stop before the trace starts
     ended_ = true;
     stats_.end_reason = fmt::format("stop at breakpoint {} in {} (line {})", stop->breakpoint,
-                                    stop->frame.function, line.number);
+                                    frame->function, line.number);
     return finish_pending(false);
   }
   auto finished = finish_pending(false);
@@ -220,7 +257,12 @@ Expected<GdbLogReader::Step> GdbLogReader::consume_stop(std::string_view text,
   pending_.line = line.number;
   pending_.last_line_cut = !line.terminated;
   // Parsed only if the stop prints no values (see finish_pending).
-  pending_.header_args.assign(stop->frame.args);
+  if (hook_stop) {
+    pending_.header_args.assign(stop->frame_text);
+    pending_.header_is_frame_text = true;
+  } else {
+    pending_.header_args.assign(frame->args);
+  }
   return finished;
 }
 
@@ -269,8 +311,8 @@ Expected<GdbLogReader::Step> GdbLogReader::consume_summary_line(const io::Line& 
 }
 
 bool GdbLogReader::matches_last_shape(const Pending& p) const {
-  bool has_values = p.value_count >= 2 || (gdb::argument_integer(p.header_args, 0) &&
-                                           gdb::argument_integer(p.header_args, 1));
+  bool has_values = p.value_count >= 2 || (gdb::argument_integer(stop_args(p), 0) &&
+                                           gdb::argument_integer(stop_args(p), 1));
   if (!last_shape_.known) return has_values;
   if (p.value_count != last_shape_.value_count) return false;
   if (!p.frames.empty() != last_shape_.has_frames) return false;
@@ -301,16 +343,18 @@ Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
     ev.start_block = p.values[0];
     ev.length = p.values[1];
     if (p.value_count >= 3) ev.ticks = p.values[2];
-  } else if (auto start = gdb::argument_integer(p.header_args, 0),
-             length = gdb::argument_integer(p.header_args, 1);
-             start && length) {
+  } else {
+    std::string_view args = stop_args(p);
+    auto start = gdb::argument_integer(args, 0);
+    auto length = gdb::argument_integer(args, 1);
+    if (!start || !length) {
+      return error_at(p.line,
+                      fmt::format("expected start_block and length for this stop in {}: two '$N = "
+                                  "value' lines after it or numbers in its argument list, found {}",
+                                  hook_, p.value_count == 1 ? "one value" : "neither"));
+    }
     ev.start_block = *start;
     ev.length = *length;
-  } else {
-    return error_at(p.line,
-                    fmt::format("expected start_block and length for this stop in {}: two '$N = "
-                                "value' lines after it or numbers in its argument list, found {}",
-                                hook_, p.value_count == 1 ? "one value" : "neither"));
   }
   if (ev.start_block > 0xffffffffULL || ev.length > 0xffffffffULL) {
     return error_at(p.line,

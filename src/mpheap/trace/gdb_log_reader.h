@@ -49,7 +49,8 @@ class GdbLogReader {
   struct Pending {
     bool active = false;
     std::uint64_t line = 0;
-    std::string header_args;  // the stop line's argument list ("start_block=3, length=0")
+    std::string header_args;            // the stop line's argument list ("start_block=3, length=0")
+    bool header_is_frame_text = false;  // header_args holds the whole frame text, not yet parsed
     std::uint64_t values[3] = {0, 0, 0};
     int value_count = 0;
     bool values_last = false;    // the last thing printed was a `$N` value
@@ -61,6 +62,7 @@ class GdbLogReader {
       active = terminated = last_line_cut = values_last = false;
       line = 0;
       header_args.clear();
+      header_is_frame_text = false;
       value_count = 0;
       frames.clear();
     }
@@ -84,10 +86,13 @@ class GdbLogReader {
   Expected<Step> consume_summary_line(const io::Line& line);
   Expected<Step> consume_stop(std::string_view text, const io::Line& line);
   [[nodiscard]] bool matches_last_shape(const Pending& p) const;
+  [[nodiscard]] static std::string_view stop_args(const Pending& p);
+  [[nodiscard]] bool is_hook_frame_text(std::string_view frame_text) const;
 
   io::LineReader& input_;
   StackTable& stacks_;
   std::string hook_;
+  bool hook_frame_fast_ = false;  // `#0  HOOK (` lines can be recognised by their prefix
   std::optional<std::uint32_t> hook_breakpoint_;
   LogReadStats stats_;
   Pending pending_;

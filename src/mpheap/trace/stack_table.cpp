@@ -42,7 +42,7 @@ bool is_allocator_location(std::string_view location) {
   return ends_with_path(file, "py/gc.c") || ends_with_path(file, "py/malloc.c");
 }
 
-StackTable::StackTable() {
+StackTable::StackTable() : recent_stacks_(kRecentStacks, kEmptyStack) {
   nodes_.push_back(Node{});
 }
 
@@ -83,6 +83,18 @@ std::optional<FrameId> StackTable::find_by_address(std::string_view address) con
 }
 
 StackId StackTable::intern_stack(std::span<const FrameId> innermost_first) {
+  std::uint64_t h = innermost_first.size();
+  for (FrameId f : innermost_first) h = (h ^ f) * 0x9e3779b97f4a7c15ULL;
+  StackId& recent = recent_stacks_[(h ^ (h >> 29)) & (kRecentStacks - 1)];
+  if (recent != kEmptyStack && nodes_[recent].depth == innermost_first.size()) {
+    StackId s = recent;
+    std::size_t i = 0;
+    while (i < innermost_first.size() && nodes_[s].frame == innermost_first[i]) {
+      s = nodes_[s].parent;
+      ++i;
+    }
+    if (i == innermost_first.size()) return recent;
+  }
   StackId node = kEmptyStack;
   for (auto it = innermost_first.rbegin(); it != innermost_first.rend(); ++it) {
     std::uint64_t key = (static_cast<std::uint64_t>(node) << 32) | *it;
@@ -96,6 +108,7 @@ StackId StackTable::intern_stack(std::span<const FrameId> innermost_first) {
     child_index_.insert(key, id);
     node = id;
   }
+  recent = node;
   return node;
 }
 
@@ -109,6 +122,7 @@ std::vector<FrameId> StackTable::frames_innermost_first(StackId s) const {
 std::size_t StackTable::memory_bytes() const {
   std::size_t n = frames_.capacity() * sizeof(Frame) + nodes_.capacity() * sizeof(Node) +
                   frame_chain_.capacity() * sizeof(FrameId) +
+                  recent_stacks_.capacity() * sizeof(StackId) +
                   (frame_index_.size() + child_index_.size()) * 32;
   for (const Frame& f : frames_)
     n += f.address.capacity() + f.location.capacity() + f.function.capacity();

@@ -33,6 +33,11 @@ class StackTable {
                        std::string_view function);
   // The frame first interned with this return address (its numeric value; 0 never matches).
   [[nodiscard]] std::optional<FrameId> find_by_address(std::string_view address) const;
+  // The same by the address's value (gdb::FrameAddress::value).
+  [[nodiscard]] std::optional<FrameId> find_by_address_value(std::uint64_t value) const {
+    if (value == 0) return std::nullopt;
+    return address_index_.find(value);
+  }
   // `innermost_first` lists a backtrace as gdb prints it (#1, #2, ...).
   StackId intern_stack(std::span<const FrameId> innermost_first);
 
@@ -64,6 +69,10 @@ class StackTable {
   std::vector<FrameId> frame_chain_;  // next FrameId with the same hash (collisions)
   FlatHashMap64 address_index_;       // return address -> FrameId, for frames with an address
   FlatHashMap64 child_index_;         // (parent << 32 | frame) -> StackId
+  // Recently interned stacks by a hash of their frames, checked against the trie before use:
+  // most stops repeat a call stack seen before, and one hash beats a lookup per frame.
+  static constexpr std::size_t kRecentStacks = 4096;
+  std::vector<StackId> recent_stacks_;
 };
 
 // True for a source location in MicroPython's allocator (py/gc.c, py/malloc.c).
