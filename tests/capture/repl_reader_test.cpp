@@ -25,8 +25,11 @@ TEST(ReplReader, ALineIsTheBoardsFormat) {
   EXPECT_EQ(line.substr(0, 9), "=200001e0");
   EXPECT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('.'), std::string::npos);  // a whole chunk fills the line
-  // 1.38 bytes on the wire per byte of RAM.
+  // 1.38 bytes on the wire per byte of RAM; a 16 KiB read (34 whole lines and one of 64 bytes)
+  // too.
   EXPECT_LT(static_cast<double>(line.size()) / kReplChunkBytes, 1.4);
+  const std::size_t wire = 34 * line.size() + encode_chunk_line(kEnd - 64, ram_bytes(64, 1)).size();
+  EXPECT_LT(static_cast<double>(wire) / 16384, 1.4);
 }
 
 TEST(ReplReader, WholeAndLastChunksDecode) {
@@ -39,10 +42,10 @@ TEST(ReplReader, WholeAndLastChunksDecode) {
   EXPECT_EQ(std::string(out.begin(), out.begin() + 480), first);
   const std::uint64_t at = kStart + 34 * 480;
   line = encode_chunk_line(at, last);
-  EXPECT_EQ(line.substr(21 + 88, 5), ".....");  // 64 bytes: 88 characters, then padding
-  EXPECT_EQ(
-      decode_chunk_line(std::string_view(line).substr(0, kReplLineChars), kStart, kEnd, out.data()),
-      at);
+  EXPECT_EQ(line.size(), 21u + 88u + 1u);  // 64 bytes: 88 characters, no padding
+  EXPECT_EQ(decode_chunk_line(std::string_view(line).substr(0, line.size() - 1), kStart, kEnd,
+                              out.data()),
+            at);
   EXPECT_EQ(std::string(out.begin() + 34 * 480, out.end()), last);
   EXPECT_EQ(out[480], 0xee);  // nothing else written
 }
@@ -73,11 +76,16 @@ TEST(ReplReader, DamagedLinesAreRefused) {
   // A chunk of another read (not at start + k * 480, or outside [start, end)).
   EXPECT_TRUE(refused(encode_chunk_line(kStart + 16, data).substr(0, kReplLineChars)));
   EXPECT_TRUE(refused(encode_chunk_line(kEnd, data).substr(0, kReplLineChars)));
-  // Nonzero padding bits in the last group of a short chunk.
+  // Nonzero padding bits in the last group of a short chunk; a whole-length line for it.
   std::string last = encode_chunk_line(kStart + 34 * 480, ram_bytes(64, 5));
-  ASSERT_EQ(last[21 + 87], 'A' + 0);  // 64 = 21 * 3 + 1: the last group's last two digits are 0
-  last[21 + 87] = 'B';
-  EXPECT_TRUE(refused(last.substr(0, kReplLineChars)));
+  last.pop_back();
+  ASSERT_TRUE(decode_chunk_line(last, kStart, kEnd, out.data()));
+  ASSERT_EQ(last[21 + 87], 'A');  // 64 = 21 * 3 + 1: the last group's last two digits are 0
+  std::string bits = last;
+  bits[21 + 87] = 'B';
+  EXPECT_TRUE(refused(bits));
+  EXPECT_TRUE(refused(last + "AAAA"));
+  EXPECT_TRUE(refused(std::string(last).append(kReplLineChars - last.size(), '.')));
 }
 
 TEST(ReplReader, TheProgramAllocatesNothingPerWord) {

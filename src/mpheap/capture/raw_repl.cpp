@@ -165,16 +165,16 @@ Expected<std::optional<bool>> RawRepl::send_paste(std::string_view code) {
   std::uint64_t window = increment;
   std::size_t sent = 0;
   while (sent < code.size()) {
-    // Flow control: \x01 widens the window, \x04 means the firmware wants no more.
+    // Flow control: \x01 widens the window, \x04 means the firmware wants no more (out of
+    // memory for the code; or a damaged byte): the input ends here, and what the firmware says
+    // about it follows as the command's errors.
+    bool refused = false;
     for (char c : pending_) {
       if (c == '\x01') window += increment;
-      if (c == '\x04') {
-        pending_.clear();
-        return error("the board ended raw-paste input early (out of memory for the code?)",
-                     ErrorKind::bad_input);
-      }
+      refused |= c == '\x04';
     }
     pending_.clear();
+    if (refused) break;
     if (window == 0) {
       auto got = link_.read_some(pending_, 2000);
       if (!got) return got.error();
@@ -239,13 +239,21 @@ Expected<bool> RawRepl::read_output(std::string& out, int timeout_ms) {
 }
 
 Expected<std::string> RawRepl::finish(int timeout_ms) {
+  // The errors follow the output at once: a few seconds at most, whatever ran before.
   std::string errors;
-  auto end = read_until("\x04", timeout_ms, &errors);
+  auto end = read_until("\x04", std::min(timeout_ms, 5000), &errors);
   if (!end) return end.error();
-  if (!*end)
-    return error(fmt::format("no end of the error output within {} ms; it printed: '{}'",
-                             timeout_ms, printable_excerpt(errors)),
-                 ErrorKind::timeout);
+  if (!*end) {
+    // An end marker was lost. Only the prompt came: the lost one ended the output, and the
+    // marker read as that end was the errors' (empty: no error has only a prompt). Else what
+    // came is the errors text. The raw REPL is found again either way.
+    errors += pending_;
+    pending_.clear();
+    auto again = resync();
+    if (!again) return again.error();
+    if (errors == ">") errors.clear();
+    return errors;
+  }
   // The prompt; a lost one does no harm (the next command looks for its own answer).
   auto prompt = read_until(">", 500);
   if (!prompt) return prompt.error();

@@ -20,10 +20,11 @@
 
 namespace mpheap::capture {
 
-// Bytes of RAM per line; a line is '=', address (8 hex), two sums (5 and 7 hex), 640 base64
-// characters ('.' past the data), '\n': 662 bytes for 480 (1.38 on the wire per byte of RAM).
+// Bytes of RAM per line; a line is '=', address (8 hex), two sums (5 and 7 hex), the bytes in
+// base64 (640 characters for 480; a short last chunk gives a shorter line), '\n': 662 bytes for
+// 480 (1.38 on the wire per byte of RAM).
 inline constexpr std::uint64_t kReplChunkBytes = 480;
-inline constexpr std::size_t kReplLineChars = 661;  // without the '\n'
+inline constexpr std::size_t kReplLineChars = 661;  // a whole chunk's line, without the '\n'
 // The reader works in the board's small integers: addresses below 2^30.
 inline constexpr std::uint64_t kReplAddressLimit = 0x40000000;
 
@@ -75,8 +76,10 @@ class ReplReader {
 
  private:
   ReplReader(RawRepl& repl, ReplReaderInfo info) : repl_(&repl), info_(std::move(info)) {}
+  static Expected<ReplReader> install_once(RawRepl& repl);
   RawRepl* repl_;
   ReplReaderInfo info_;
+  bool self_test_ = false;
 };
 
 struct ReplPlan {
