@@ -107,16 +107,23 @@ void boot(Qemu& q, std::vector<std::string> machine) {
 }
 
 // One board: COUNT captures of one snapshot each (a whole process each: connect, raw REPL,
-// install the reader, read, remove it).
-void bench_repl(const char* name, Qemu& q, const std::string& ram, double ram_kib, int count) {
+// install and try the reader, read all RAM the ELF or the chip table names, remove the reader).
+void bench_repl(const char* name, Qemu& q, const std::vector<std::string>& what, double ram_kib,
+                int count) {
   std::vector<double> secs, kibs, wire;
   double peak = 0;
   std::uint64_t asked = 0;
   std::regex line(R"(\(([0-9.]+) KiB/s, ([0-9.]+) bytes on the wire per byte\), (\d+) chunks)");
   for (int i = 0; i < count; ++i) {
-    Run r =
-        run({MPHEAP_CLI, "capture", "repl", "--connect", fmt::format("tcp:127.0.0.1:{}", q.uart),
-             "--ram", ram, "-o", "/tmp/repl_bench.seq"});
+    std::vector<std::string> args{MPHEAP_CLI,
+                                  "capture",
+                                  "repl",
+                                  "--connect",
+                                  fmt::format("tcp:127.0.0.1:{}", q.uart),
+                                  "-o",
+                                  "/tmp/repl_bench.seq"};
+    args.insert(args.end(), what.begin(), what.end());
+    Run r = run(args);
     if (r.status != 0) {
       fmt::print("{}: capture failed: {}\n", name, r.err);
       return;
@@ -152,7 +159,7 @@ int main(int argc, char** argv) {
     Qemu q;
     boot(q, {"-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
              "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting"});
-    bench_repl("stock 1.28 (QEMU microbit, 256 KiB)", q, "0x20000000:0x20040000", 256, count);
+    bench_repl("stock 1.28 (QEMU microbit, 256 KiB)", q, {"--elf", elf}, 256, count);
     // For scale: the same RAM over QEMU's gdbstub (a debug probe's path).
     Run g =
         run({MPHEAP_CLI, "capture", "snapshots", "--remote", fmt::format("127.0.0.1:{}", q.gdb),
@@ -166,8 +173,7 @@ int main(int argc, char** argv) {
     Qemu q;
     boot(q, {"-M", "microbit", "-device",
              "loader,file=/usr/share/firmware-microbit-micropython/firmware.hex"});
-    bench_repl("Debian micro:bit 1.9.2 (QEMU microbit, 16 KiB)", q, "0x20000000:0x20004000", 16,
-               count);
+    bench_repl("Debian micro:bit 1.9.2 (QEMU microbit, 16 KiB)", q, {}, 16, count);
   }
   std::remove("/tmp/repl_bench.seq");
   std::remove("/tmp/repl_bench_gdb.seq");
