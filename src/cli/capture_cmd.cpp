@@ -132,22 +132,18 @@ int run_snapshots(const SnapshotArgs& a) {
   auto client = capture::RspClient::connect(*remote, a.timeout_ms);
   if (!client) return fail(cmd, client.error());
 
-  // Written next to the output and renamed at the end: OUT is never half a snapshot.
-  const std::string part = a.out + ".part";
-  std::FILE* f = std::fopen(part.c_str(), "wb");
-  if (f == nullptr) {
+  // OUT.part, renamed at the end: OUT is never half a snapshot.
+  auto writer = io::SnapshotSequenceWriter::create(a.out);
+  if (!writer) {
     (*client)->detach();
-    return fail(cmd, Error{a.out, 0, 0, fmt::format("cannot write: {}", std::strerror(errno))});
+    return fail(cmd, writer.error());
   }
   const bool tty = isatty(STDERR_FILENO) != 0;
   auto last_line = std::chrono::steady_clock::now();
   auto sink = [&](const io::SnapshotHeader& h,
                   std::span<const std::uint8_t> bytes) -> Expected<bool> {
-    std::string header = io::format_snapshot_header(h);
-    if (std::fwrite(header.data(), 1, header.size(), f) != header.size() ||
-        std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fflush(f) != 0)
-      return Error{a.out, 0, 0, fmt::format("cannot write: {}", std::strerror(errno))};
-    return true;
+    return writer->append(
+        h, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   };
   auto progress = [&](const capture::SnapshotStats& s) {
     auto now = std::chrono::steady_clock::now();
@@ -162,29 +158,20 @@ int run_snapshots(const SnapshotArgs& a) {
   };
   auto stats = capture::capture_snapshots(**client, plan, sink, &g_interrupted, progress);
   (*client)->detach();
-  bool closed = std::fclose(f) == 0;
   if (tty) fmt::print(stderr, "\n");
-  std::uint64_t kept = stats ? stats->snapshots : 0;
+  const std::uint64_t kept = writer->count();
   if (!stats) {
-    // How many made it into the file: count the complete records.
-    auto index = io::index_snapshot_sequence_file(part);
-    kept = index ? index->size() : 0;
-  }
-  std::error_code ec;
-  if (kept == 0 || !closed) {
-    std::filesystem::remove(part, ec);
-    if (!stats) return fail(cmd, stats.error());
-    if (!closed) return fail(cmd, Error{a.out, 0, 0, "cannot write (disk full?)"});
-    return fail(cmd, Error{a.out, 0, 0,
-                           "no snapshot was taken (interrupted before the first); nothing "
-                           "written"});
-  }
-  std::filesystem::rename(part, a.out, ec);
-  if (ec)
-    return fail(cmd, Error{a.out, 0, 0, fmt::format("cannot rename {}: {}", part, ec.message())});
-  if (!stats) {
-    fmt::print(stderr, "mpheap capture snapshots: {} complete snapshots kept in {}\n", kept, a.out);
+    if (kept > 0 && writer->commit())
+      fmt::print(stderr, "mpheap capture snapshots: {} complete snapshots kept in {}\n", kept,
+                 a.out);
     return fail(cmd, stats.error());
+  }
+  if (auto committed = writer->commit(); !committed) {
+    if (kept == 0)
+      return fail(cmd, Error{a.out, 0, 0,
+                             "no snapshot was taken (interrupted before the first); nothing "
+                             "written"});
+    return fail(cmd, committed.error());
   }
   const char* why = stats->end == capture::CaptureEnd::interrupted ? "interrupted"
                     : stats->end == capture::CaptureEnd::target_exited
