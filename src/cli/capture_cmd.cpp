@@ -201,26 +201,6 @@ struct ReplArgs {
   std::string out;
 };
 
-// RAM the firmware's description names: its RAM, .data, .bss, heap and stack regions, merged.
-std::vector<capture::RamRange> described_ram(const target::Target& t) {
-  std::vector<capture::RamRange> out;
-  for (const target::MemoryRegion& r : t.regions) {
-    using K = target::RegionKind;
-    if (r.kind == K::ram || r.kind == K::data || r.kind == K::bss || r.kind == K::stack ||
-        r.kind == K::heap)
-      out.push_back({r.start, r.end});
-  }
-  std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.start < y.start; });
-  std::vector<capture::RamRange> merged;
-  for (const capture::RamRange& r : out) {
-    if (!merged.empty() && r.start <= merged.back().end)
-      merged.back().end = std::max(merged.back().end, r.end);
-    else
-      merged.push_back(r);
-  }
-  return merged;
-}
-
 int run_repl(const ReplArgs& a) {
   constexpr const char* cmd = "repl";
   if (a.count == 0)
@@ -236,7 +216,7 @@ int run_repl(const ReplArgs& a) {
   if (a.target.given()) {
     auto loaded = session::load_target(a.target);
     if (!loaded) return fail(cmd, loaded.error());
-    plan.known_ram = described_ram(loaded->target);
+    plan.known_ram = capture::ram_of(loaded->target);
     plan.known_from = !a.target.elf.empty()        ? "the ELF"
                       : !a.target.map.empty()      ? "the linker map"
                       : !a.target.firmware.empty() ? "the firmware image"
@@ -245,13 +225,9 @@ int run_repl(const ReplArgs& a) {
   plan.count = a.count;
   plan.every_ms = a.every_ms.value_or(1000);
   plan.before = a.before;
-  if (!a.ram.empty() && plan.end > capture::kReplAddressLimit)
-    return fail(cmd, Error{"--ram", 0, 0,
-                           fmt::format("{:#x}..{:#x} reaches past 0x40000000: the REPL reader "
-                                       "works with the board's small integers (addresses below "
-                                       "2^30)",
-                                       plan.start, plan.end),
-                           ErrorKind::unsupported});
+  // Before connecting: a range the reader cannot take needs no board to be refused.
+  if (auto fits = capture::check_reader_range(plan.start, plan.end); !fits)
+    return fail(cmd, fits.error());
   auto writer = io::SnapshotSequenceWriter::create(a.out);
   if (!writer) return fail(cmd, writer.error());
   InterruptGuard guard;

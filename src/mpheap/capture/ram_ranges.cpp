@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace mpheap::capture {
@@ -45,6 +46,26 @@ std::string ranges_text(const std::vector<RamRange>& known) {
 
 std::span<const ChipRam> chip_ram_table() {
   return kChips;
+}
+
+std::vector<RamRange> ram_of(const target::Target& t) {
+  std::vector<RamRange> out;
+  for (const target::MemoryRegion& r : t.regions) {
+    using K = target::RegionKind;
+    if (r.kind == K::ram || r.kind == K::data || r.kind == K::bss || r.kind == K::stack ||
+        r.kind == K::heap)
+      out.push_back({r.start, r.end});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RamRange& x, const RamRange& y) { return x.start < y.start; });
+  std::vector<RamRange> merged;
+  for (const RamRange& r : out) {
+    if (!merged.empty() && r.start <= merged.back().end)
+      merged.back().end = std::max(merged.back().end, r.end);
+    else
+      merged.push_back(r);
+  }
+  return merged;
 }
 
 const ChipRam* chip_for(std::string_view machine, std::string_view platform) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mpheap/target/target.h"
 #include "mpheap/util/error.h"
 
 namespace mpheap::capture {
@@ -27,6 +28,10 @@ struct ChipRam {
 std::span<const ChipRam> chip_ram_table();
 // The table's row for a board, from its sys.implementation._machine and sys.platform.
 const ChipRam* chip_for(std::string_view machine, std::string_view platform);
+
+// The RAM a firmware's description names: its RAM, .data, .bss, heap and stack regions,
+// merged where they touch or overlap, by address.
+std::vector<RamRange> ram_of(const target::Target& t);
 
 // What to read: `asked` when given (it must lie inside `known` RAM, unless `unchecked`), else
 // all of `known`. `known` comes from the firmware's description, else the chip table; `why`

@@ -174,6 +174,15 @@ std::string_view repl_reader_program() {
   return kProgram;
 }
 
+Expected<bool> check_reader_range(std::uint64_t start, std::uint64_t end) {
+  if (end <= kReplAddressLimit) return true;
+  return Error{"--ram", 0, 0,
+               fmt::format("{:#x}:{:#x} reaches past {:#x}: the REPL reader works with the "
+                           "board's small integers (addresses below 2^30)",
+                           start, end, kReplAddressLimit),
+               ErrorKind::unsupported};
+}
+
 std::optional<std::uint64_t> decode_chunk_line(std::string_view line, std::uint64_t start,
                                                std::uint64_t end, std::uint8_t* out) {
   if (line.size() < kDataAt + 4 || line.size() > kReplLineChars || line[0] != '=')
@@ -338,12 +347,7 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   if (end <= start)
     return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
                         ErrorKind::usage);
-  if (end > kReplAddressLimit)
-    return reader_error(*repl_,
-                        fmt::format("0x{:x}..0x{:x} reaches past 0x{:x}: the REPL reader works "
-                                    "with the board's small integers (addresses below 2^30)",
-                                    start, end, kReplAddressLimit),
-                        ErrorKind::unsupported);
+  if (auto fits = check_reader_range(start, end); !fits) return fits.error();
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   Link& link = repl_->link();
@@ -539,12 +543,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     range = choice->range;
     stats.range = range;
     stats.rule = choice->rule;
-    if (range.end > kReplAddressLimit)
-      outcome = reader_error(repl,
-                             fmt::format("{:#x}:{:#x} reaches past 0x40000000: the REPL reader "
-                                         "works with the board's small integers",
-                                         range.start, range.end),
-                             ErrorKind::unsupported);
+    outcome = check_reader_range(range.start, range.end);
     // The reader's own objects are in the heap: a range without them holds no heap.
     for (std::uint64_t o : reader->info().objects)
       if (outcome && (o < range.start || o >= range.end))

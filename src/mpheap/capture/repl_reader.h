@@ -27,6 +27,8 @@ inline constexpr std::uint64_t kReplChunkBytes = 480;
 inline constexpr std::size_t kReplLineChars = 661;  // a whole chunk's line, without the '\n'
 // The reader works in the board's small integers: addresses below 2^30.
 inline constexpr std::uint64_t kReplAddressLimit = 0x40000000;
+// An error (unsupported) when [start, end) reaches past kReplAddressLimit.
+Expected<bool> check_reader_range(std::uint64_t start, std::uint64_t end);
 
 // One line of the reader's output for a read of [start, end): its address when the line is a
 // whole, undamaged chunk of that read (format, hex, alphabet, padding and both sums checked);
