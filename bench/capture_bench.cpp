@@ -17,25 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.h"
 #include "mpheap/capture/rsp_client.h"
 #include "mpheap/capture/snapshots.h"
 #include "peak_rss.h"
-
-namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace mpheap;

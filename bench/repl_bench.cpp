@@ -22,19 +22,9 @@
 #include <thread>
 #include <vector>
 
-namespace {
+#include "free_port.h"
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+namespace {
 
 pid_t spawn(std::vector<std::string> args, const std::string& err_file) {
   std::fflush(stdout);  // or the child's freopen writes our buffered lines again

@@ -27,16 +27,8 @@ class FakeBoard {
  public:
   explicit FakeBoard(std::function<std::string(std::string_view)> respond)
       : respond_(std::move(respond)) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(listen_, 1) != 0 ||
-        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return;
-    port_ = ntohs(a.sin_port);
+    listen_ = mpheap::testing::listen_on_loopback(port_);
+    if (listen_ < 0) return;
     thread_ = std::thread([this] { run(); });
   }
   ~FakeBoard() {

@@ -228,18 +228,8 @@ class DamagingProxy {
  public:
   DamagingProxy(int target_port, std::uint64_t from_board, std::uint64_t to_board)
       : from_board_(from_board), to_board_(to_board) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int on = 1;
-    ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(listen_, 1) != 0 ||
-        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return;
-    port_ = ntohs(a.sin_port);
+    listen_ = mpheap::testing::listen_on_loopback(port_);
+    if (listen_ < 0) return;
     thread_ = std::thread([this, target_port] { run(target_port); });
   }
   ~DamagingProxy() {
