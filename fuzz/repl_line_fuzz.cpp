@@ -1,9 +1,11 @@
-// libFuzzer target for the REPL reader's line decoder (capture::decode_chunk_line): what comes
-// back over a lossy serial link. A line it accepts must be exactly the line the board would
-// make of the bytes it decoded; nothing outside the read's buffer is written.
+// libFuzzer target for the REPL reader's line decoders (capture::decode_chunk_line,
+// decode_label_part): what comes back over a lossy serial link. A line either accepts must be
+// exactly the line the board would make of what it decoded; nothing outside the read's buffer
+// is written.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   constexpr std::uint64_t start = 0x20000000, end = 0x20004000;
   std::vector<std::uint8_t> out(end - start);
   std::string_view line(reinterpret_cast<const char*>(data), size);
+  if (auto label = mpheap::capture::decode_label_part(line))
+    if (mpheap::capture::encode_label_part(*label) != line) std::abort();
   auto address = mpheap::capture::decode_chunk_line(line, start, end, out.data());
   if (!address) return 0;
   const std::uint64_t n = std::min(mpheap::capture::kReplChunkBytes, end - *address);

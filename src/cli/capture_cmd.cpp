@@ -198,13 +198,20 @@ struct ReplArgs {
   std::uint64_t count = 1;
   std::optional<std::uint64_t> every_ms;
   std::string before;
+  std::string run;
   std::string out;
+  bool count_given = false;
 };
 
 int run_repl(const ReplArgs& a) {
   constexpr const char* cmd = "repl";
   if (a.count == 0)
     return fail(cmd, Error{"--count", 0, 0, "expected at least 1", ErrorKind::usage});
+  if (!a.run.empty() && (a.count_given || a.every_ms || !a.before.empty()))
+    return fail(cmd, Error{"--run", 0, 0,
+                           "takes its snapshots where the program calls mpheap_snap(), and one "
+                           "after it ends: --count, --every and --before do not apply",
+                           ErrorKind::usage});
   capture::ReplPlan plan;
   if (!a.ram.empty()) {
     auto range = capture::parse_range(a.ram, "--ram");
@@ -225,6 +232,12 @@ int run_repl(const ReplArgs& a) {
   plan.count = a.count;
   plan.every_ms = a.every_ms.value_or(1000);
   plan.before = a.before;
+  if (!a.run.empty()) {
+    auto source = io::read_whole_file(a.run);
+    if (!source) return fail(cmd, source.error());
+    plan.program = std::move(*source);
+    plan.program_name = std::filesystem::path(a.run).filename().string();
+  }
   // Before connecting: a range the reader cannot take needs no board to be refused.
   if (auto fits = capture::check_reader_range(plan.start, plan.end); !fits)
     return fail(cmd, fits.error());
@@ -237,12 +250,13 @@ int run_repl(const ReplArgs& a) {
                   const capture::ReplRead& read) -> Expected<bool> {
     if (!read.before_output.empty()) fmt::print("{}", read.before_output);
     std::fflush(stdout);
-    fmt::print(
-        stderr,
-        "mpheap capture repl: snapshot {}: {} bytes in {:.2f} s ({:.1f} KiB/s, {:.2f} "
-        "bytes on the wire per byte), {} chunks asked again\n",
-        h.index, bytes.size(), read.ms / 1000, static_cast<double>(bytes.size()) / 1.024 / read.ms,
-        static_cast<double>(read.wire_bytes) / static_cast<double>(bytes.size()), read.requests);
+    fmt::print(stderr,
+               "mpheap capture repl: snapshot {}{}: {} bytes in {:.2f} s ({:.1f} KiB/s, {:.2f} "
+               "bytes on the wire per byte), {} chunks asked again\n",
+               h.index, h.label.empty() ? "" : fmt::format(" '{}'", h.label), bytes.size(),
+               read.ms / 1000, static_cast<double>(bytes.size()) / 1.024 / read.ms,
+               static_cast<double>(read.wire_bytes) / static_cast<double>(bytes.size()),
+               read.requests);
     return writer->append(h, bytes);
   };
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -260,7 +274,12 @@ int run_repl(const ReplArgs& a) {
       fmt::print(stderr, "{}\n", text);
     }
   };
-  auto stats = capture::capture_repl(**link, plan, sink, &g_interrupted, progress);
+  auto output = [&](std::string_view text) {
+    if (tty) fmt::print(stderr, "\r");
+    fmt::print("{}", text);
+    std::fflush(stdout);
+  };
+  auto stats = capture::capture_repl(**link, plan, sink, &g_interrupted, progress, output);
   if (tty) fmt::print(stderr, "\r");
   if (!stats) {
     if (writer->count() > 0 && writer->commit())
@@ -277,6 +296,9 @@ int run_repl(const ReplArgs& a) {
              stats->interrupted ? " (interrupted)" : "",
              static_cast<double>(stats->ram_bytes) / 1.024 / stats->read_ms, stats->requests,
              stats->damaged);
+  if (!stats->program_errors.empty())
+    fmt::print(stderr, "  {} ended with an error (the last snapshot is the heap it left):\n{}",
+               plan.program_name, stats->program_errors);
   if (stats->collected)
     fmt::print(stderr,
                "  note: the board's heap had no room for the reader until gc.collect() ran: the "
@@ -487,12 +509,18 @@ void add_capture_command(CLI::App& app, int* status) {
   repl->add_option("--nm", r->target.nm, "the firmware's nm output, with --map");
   repl->add_option("--firmware", r->target.firmware, "the firmware image (HEX, UF2, .bin)");
   repl->add_option("--base", r->target.base, "the load address of a raw .bin --firmware");
-  repl->add_option("--count", r->count, "snapshots to take")->capture_default_str();
+  repl->add_option("--count", r->count, "snapshots to take")
+      ->capture_default_str()
+      ->each([r](const std::string&) { r->count_given = true; });
   repl->add_option("--every", r->every_ms,
                    "milliseconds between the starts of two snapshots (default 1000)");
   repl->add_option("--before", r->before,
                    "Python run right before each read, in the same command (e.g. "
                    "'import micropython; micropython.mem_info(1)'); its output goes to stdout");
+  repl->add_option("--run", r->run,
+                   "a program (app.py) to run on the board: it calls mpheap_snap('label') where "
+                   "it wants a snapshot (streamed before the call returns); one more is taken "
+                   "after it ends. Its output goes to stdout");
   repl->add_option("-o,--output", r->out, "the snapshot sequence file to write")->required();
   repl->footer(
       "Stops what runs (Ctrl-C), enters the raw REPL, installs a small reader (a generator using "

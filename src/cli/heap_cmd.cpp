@@ -282,12 +282,22 @@ int run_heap(const HeapArgs& a) {
       status = std::max(status, *r);
       continue;
     }
-    if (count > 1 && !a.json)
-      fmt::print("{}snapshot {} of {} (file offset {})\n", index == which->front() ? "" : "\n",
-                 index, count, dumps.file_offset(index * dumps.size()));
+    // The capture's words for the moment: the program's label (mpheap_snap), the trigger, when.
+    const io::SnapshotHeader* header =
+        dumps.sequence() != nullptr ? &dumps.sequence()->entries[index].header : nullptr;
+    if (count > 1 && !a.json) {
+      std::string when;
+      if (header != nullptr)
+        when = fmt::format("{}{}, {:.0f} ms, ",
+                           header->label.empty() ? "" : fmt::format("'{}', ", header->label),
+                           header->trigger.empty() ? "-" : header->trigger, header->time_ms);
+      fmt::print("{}snapshot {} of {} ({}file offset {})\n", index == which->front() ? "" : "\n",
+                 index, count, when, dumps.file_offset(index * dumps.size()));
+    }
     if (a.json) {
       // The same summary the HTML report shows: garbage, retained sizes, what holds each object.
-      report::SnapshotSummary summary = session::summarize(s, "", t);
+      report::SnapshotSummary summary =
+          session::summarize(s, header != nullptr ? header->label : "", t);
       fmt::print("{}", report::snapshot_json(s.snapshot, t, index, &summary));
     } else if (a.blockmap) {
       fmt::print("{}{}", report::gc_info_text(s.snapshot.totals), report::blockmap(s.snapshot, t));

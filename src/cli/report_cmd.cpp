@@ -66,6 +66,7 @@ Expected<std::vector<report::SnapshotSummary>> read_snapshots(const ReportArgs& 
       std::optional<double> time_ms;
       if (d.sequence() != nullptr) {
         const io::SnapshotHeader& h = d.sequence()->entries[index].header;
+        if (!h.label.empty()) label += fmt::format(" '{}'", h.label);
         label += fmt::format(" ({:.0f} ms, {})", h.time_ms, h.trigger);
         time_ms = h.time_ms;
       }

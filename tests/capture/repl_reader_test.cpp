@@ -88,6 +88,26 @@ TEST(ReplReader, DamagedLinesAreRefused) {
   EXPECT_TRUE(refused(std::string(last).append(kReplLineChars - last.size(), '.')));
 }
 
+TEST(ReplReader, LabelsComeWholeOrNotAtAll) {
+  // What follows "=mpheap-begin": the label twice, so that a lost or changed byte shows.
+  EXPECT_EQ(encode_label_part("after init"), "=after init=after init");
+  EXPECT_EQ(decode_label_part("=after init=after init"), "after init");
+  EXPECT_EQ(decode_label_part("=="), "");                 // mpheap_snap() with no label
+  EXPECT_EQ(decode_label_part("=a=b c=a=b c"), "a=b c");  // '=' and spaces inside
+  EXPECT_EQ(decode_label_part(encode_label_part("\xc3\xa9t\xc3\xa9")), "\xc3\xa9t\xc3\xa9");
+  EXPECT_FALSE(decode_label_part(""));  // no label part: a read without a label
+  const std::string good = encode_label_part("late dict");
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    std::string lost = good;
+    lost.erase(at, 1);
+    EXPECT_FALSE(decode_label_part(lost)) << "byte " << at << " lost";
+    std::string changed = good;
+    changed[at] = changed[at] == 'x' ? '=' : 'x';
+    EXPECT_FALSE(decode_label_part(changed)) << "byte " << at << " changed";
+  }
+  EXPECT_FALSE(decode_label_part(good + "\r"));
+}
+
 TEST(ReplReader, TheProgramAllocatesNothingPerWord) {
   // The board's side: machine.mem8 (small integers), buffers made once, no range() or slices
   // in the loops, a generator so that resuming it needs no new frame.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "capture/process_util.h"
@@ -46,6 +47,26 @@ TEST(CaptureSnapshotSequence, HeaderRoundTrips) {
   EXPECT_EQ(back->registers, "deadbeef");
   // Keys a newer writer may add are ignored.
   EXPECT_TRUE(parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 colour=blue", "f", 0));
+}
+
+TEST(CaptureSnapshotSequence, LabelsArePercentEncoded) {
+  SnapshotHeader h;
+  h.start = 0x20000000;
+  h.end = 0x20004000;
+  h.label = "after init: 100% \xc3\xa9t\xc3\xa9\n=x";  // spaces, %, UTF-8, a newline, '='
+  std::string line = format_snapshot_header(h);
+  EXPECT_NE(line.find(" label=after%20init:%20100%25%20%C3%A9t%C3%A9%0A=x\n"), std::string::npos)
+      << line;
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+  auto back = parse_snapshot_header(std::string_view(line).substr(0, line.size() - 1), "f", 0);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->label, h.label);
+  // A broken escape is named, not read as text.
+  auto bad = parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 label=a%2", "f", 0);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().what.find("bad value for label: 'a%2'"), std::string::npos)
+      << bad.error().what;
+  EXPECT_FALSE(parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 label=%zz", "f", 0));
 }
 
 TEST(CaptureSnapshotSequence, IndexesRecords) {

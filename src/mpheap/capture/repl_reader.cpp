@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "mpheap/capture/ram_ranges.h"
@@ -22,9 +23,15 @@ constexpr int kMaxAsks = 8;          // requests for one chunk before giving up
 
 // The reader. A generator, so that its frame is allocated once, when it is installed, and
 // resuming it allocates nothing; every loop is a while (no range objects), every value a small
-// integer, every buffer preallocated. Streams [p[1], p[2]) as lines, then answers requests
-// 'rAAAAAAAA\n' (that chunk again) until 'q\n'. Output goes to sys.stdout.buffer, or the
-// micro:bit's uart where sys has no stdout (MicroPython 1.9 for the micro:bit).
+// integer, every buffer preallocated. p is [generator, start, end, line buffer, label, stream
+// number]. Each resumption is one stream: '=mpheap-begin' (with the label p[4], when set, as
+// '=TEXT=TEXT': two copies; no new names or strings, which a small heap keeps forever as
+// interned strings), the lines of [p[1], p[2]), then '?' and
+// the answers to requests, each followed by '?': 'rAAAAAAAA' (that chunk again), 'l' (the
+// begin line again, for its label) and 'qNNNNNNNN' (quit, when NNNNNNNN is this stream's number
+// in hex: a quit sent twice to an earlier stream cannot end a later one), answered by '!'.
+// Output goes to sys.stdout.buffer, or the micro:bit's uart where sys has no stdout (MicroPython
+// 1.9 for the micro:bit).
 constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
  import sys
  try:
@@ -51,10 +58,21 @@ constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
   yield
   a0=p[1]
   e0=p[2]
-  w(b'=mpheap-begin\n')
+  p[5]+=1
+  w(b'=mpheap-begin')
+  n=-1
   a=a0
   r=0
   while 1:
+   if n<0:
+    x=p[4]
+    if x is not None:
+     w(o,1)
+     w(x)
+     w(o,1)
+     w(x)
+    w(b'\n')
+    n=0
    if a>=a0 and a<e0:
     n=e0-a
     if n>480:n=480
@@ -85,24 +103,14 @@ constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
      i+=3
     o[j]=10
     L=j+1
-    v=a
-    j=8
+    v=s2
+    j=20
     while j:
      o[j]=H[v&15]
      v>>=4
      j-=1
-    v=s1
-    j=13
-    while j>8:
-     o[j]=H[v&15]
-     v>>=4
-     j-=1
-    v=s2
-    j=20
-    while j>13:
-     o[j]=H[v&15]
-     v>>=4
-     j-=1
+     if j==13:v=s1
+     if j==8:v=a
     w(o,L)
     if r==0:
      a+=480
@@ -121,8 +129,10 @@ constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
     elif x!=13:
      if k<12:q[k]=x
      k+=1
-   if k==1 and q[0]==113:break
-   if k==9 and q[0]==114:
+   if k==1 and q[0]==108:
+    w(b'=mpheap-begin')
+    n=-1
+   if k==9 and (q[0]==114 or q[0]==113):
     v=0
     j=1
     while j<9:
@@ -137,13 +147,29 @@ constexpr std::string_view kProgram = R"PY(def _mpheap_g(p):
       break
      v=v<<4|x
      j+=1
-    if v>=a0 and v<e0 and (v-a0)%480==0:a=v
+    if q[0]==113:
+     if v==p[5]:break
+    elif v>=a0 and v<e0 and (v-a0)%480==0:a=v
   w(b'!\n')
-_mpheap=[None,0,0,None]
+_mpheap=[None,0,0,None,None,0]
 _mpheap[0]=_mpheap_g(_mpheap)
 next(_mpheap[0])
 print('=mpheap-reader',id(_mpheap),id(_mpheap[0]),id(_mpheap_g),id(_mpheap[3]),__import__('sys').platform,getattr(__import__('sys').implementation,'_machine','-'))
 del _mpheap_g
+)PY";
+
+// Defines mpheap_snap for a program run with --run: it streams [start, end) labelled, then
+// returns. Its own object is named so that the analysis can mark it with the reader's.
+constexpr std::string_view kSnapFunction = R"PY(def mpheap_snap(label=''):
+ if type(label) is not str:label=str(label)
+ if len(label)>200:label=label[:200]
+ p=_mpheap
+ p[4]=label
+ next(p[0])
+ p[4]=None
+_mpheap[1]={}
+_mpheap[2]={}
+print('=mpheap-snap',id(mpheap_snap))
 )PY";
 
 std::optional<std::uint64_t> hex_field(std::string_view s) {
@@ -341,6 +367,157 @@ Expected<ReplReader> ReplReader::install_once(RawRepl& repl) {
   return ReplReader(repl, std::move(info));
 }
 
+namespace {
+
+// One stream of the reader as the host sees it: the chunks of [start, end) from its begin line
+// to its '!', which came whole, its label, and the requests for what did not come.
+class ChunkStream {
+ public:
+  ChunkStream(const RawRepl& repl, std::uint64_t start, std::uint64_t end,
+              std::vector<std::uint8_t>& out, std::uint64_t number, bool labelled, ReplRead& r)
+      : repl_(repl),
+        start_(start),
+        end_(end),
+        out_(out),
+        number_(number),
+        chunks_((end - start + kReplChunkBytes - 1) / kReplChunkBytes),
+        missing_(chunks_),
+        have_(chunks_, false),
+        labelled_(labelled),
+        label_missing_(labelled),
+        r_(r) {
+    out.assign(end - start, 0);
+  }
+
+  enum class Seen { begin, chunk, ready, end, other };
+  // One line (without its newline). `other`: not the reader's, or damaged.
+  Seen take(std::string_view line) {
+    if (line.starts_with(kBegin)) {
+      const std::string_view rest = line.substr(kBegin.size());
+      if (labelled_) {
+        if (auto label = decode_label_part(rest)) {
+          if (label_missing_) r_.label = std::move(*label);
+          label_missing_ = false;
+          ++labels_whole_;
+        }
+      }
+      begun_ = true;
+      return Seen::begin;
+    }
+    if (auto a = decode_chunk_line(line, start_, end_, out_.data())) {
+      begun_ = true;
+      const std::uint64_t i = (*a - start_) / kReplChunkBytes;
+      if (i == 0 && skip_first_) {
+        skip_first_ = false;
+        return Seen::chunk;
+      }
+      if (!have_[i]) {
+        have_[i] = true;
+        --missing_;
+      }
+      ++r_.lines;
+      return Seen::chunk;
+    }
+    if (line == "?") {
+      begun_ = true;
+      ready_ = true;
+      return Seen::ready;
+    }
+    if (line == "!") {
+      done_ = true;
+      return Seen::end;
+    }
+    if (begun_) ++r_.damaged;
+    return Seen::other;
+  }
+
+  // One request: the label while it did not come whole, then the first missing chunk, then
+  // quit. After a silence the request starts with a newline, which ends whatever part of an
+  // earlier one arrived.
+  Expected<bool> ask(Link& link, bool after_silence) {
+    ready_ = false;
+    const char* lead = after_silence ? "\n" : "";
+    if (bad_request_) {  // the self-test: a request that is not one
+      bad_request_ = false;
+      return link.write("rzz\n");
+    }
+    if (label_missing_) {
+      if (++label_asks_ > kMaxAsks)
+        return error(
+            fmt::format("the snapshot's label never arrived intact after {} requests", kMaxAsks),
+            ErrorKind::io);
+      ++r_.requests;
+      return link.write(fmt::format("{}l\n", lead));
+    }
+    if (missing_ == 0) {
+      if (++quits_ > kMaxAsks)
+        return error("mpheap's reader does not end (no '!' after 'q')", ErrorKind::timeout);
+      return link.write(fmt::format("{}q{:08x}\n", lead, number_));
+    }
+    while (have_[cursor_]) ++cursor_;
+    const std::uint64_t address = start_ + cursor_ * kReplChunkBytes;
+    if (address == asked_) {
+      if (++asks_ > kMaxAsks)
+        return error(fmt::format("the chunk at 0x{:x} never arrived intact after {} requests "
+                                 "({} of {} chunks read); the link loses too much: try a lower "
+                                 "--baud or a shorter cable",
+                                 address, kMaxAsks, chunks_ - missing_, chunks_),
+                     ErrorKind::io);
+    } else {
+      asked_ = address;
+      asks_ = 1;
+    }
+    ++r_.requests;
+    return link.write(fmt::format("{}r{:08x}\n", lead, address));
+  }
+  // The self-test takes every path: chunk 0 asked for again, after a request that is not one.
+  void self_test() { skip_first_ = bad_request_ = true; }
+
+  [[nodiscard]] bool begun() const { return begun_; }
+  [[nodiscard]] bool ready() const { return ready_; }
+  [[nodiscard]] bool done() const { return done_; }
+  [[nodiscard]] bool complete() const { return missing_ == 0 && !label_missing_; }
+  [[nodiscard]] bool quit_sent() const { return quits_ > 0; }
+  [[nodiscard]] int labels_whole() const { return labels_whole_; }
+  [[nodiscard]] bool asked() const { return r_.requests > 0 || quits_ > 0; }
+  [[nodiscard]] std::uint64_t chunks() const { return chunks_; }
+  [[nodiscard]] std::uint64_t whole() const { return chunks_ - missing_; }
+  [[nodiscard]] Error error(std::string what, ErrorKind kind) const {
+    return reader_error(repl_, std::move(what), kind);
+  }
+
+ private:
+  static constexpr std::string_view kBegin = "=mpheap-begin";
+  const RawRepl& repl_;
+  std::uint64_t start_, end_;
+  std::vector<std::uint8_t>& out_;
+  std::uint64_t number_;
+  std::uint64_t chunks_, missing_, cursor_ = 0;
+  std::vector<bool> have_;
+  bool labelled_, label_missing_;
+  int labels_whole_ = 0;
+  ReplRead& r_;
+  bool begun_ = false, ready_ = false, done_ = false;
+  bool skip_first_ = false, bad_request_ = false;
+  std::uint64_t asked_ = ~std::uint64_t{0};
+  int asks_ = 0, quits_ = 0, label_asks_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::string> decode_label_part(std::string_view rest) {
+  // "=TEXT=TEXT": a lost or changed byte makes the two copies differ.
+  if (rest.empty() || rest[0] != '=' || rest.size() % 2 != 0) return std::nullopt;
+  const std::string_view both = rest.substr(1);
+  const std::size_t half = both.size() / 2;
+  if (both[half] != '=' || both.substr(0, half) != both.substr(half + 1)) return std::nullopt;
+  return std::string(both.substr(0, half));
+}
+
+std::string encode_label_part(std::string_view label) {
+  return fmt::format("={}={}", label, label);
+}
+
 Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std::string_view before,
                                     std::vector<std::uint8_t>& out, const std::atomic<bool>* stop,
                                     const Progress& progress) {
@@ -352,71 +529,43 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   const auto t0 = Clock::now();
   Link& link = repl_->link();
   const std::uint64_t rx0 = link.bytes_received();
-  out.assign(end - start, 0);
-  const std::uint64_t chunks = (end - start + kReplChunkBytes - 1) / kReplChunkBytes;
-  std::vector<bool> have(chunks, false);
-  std::uint64_t missing = chunks, cursor = 0;
   ReplRead r;
+  // The self-test also takes the label's paths: a label set, and asked for once more. The label
+  // is a name the firmware has (a new string would stay in the heap, interned).
+  const bool labelled = self_test_;
+  ChunkStream stream(*repl_, start, end, out, streams_ + 1, labelled, r);
+  if (self_test_) stream.self_test();
 
-  std::string code =
-      fmt::format("{}\n_mpheap[1]={};_mpheap[2]={};next(_mpheap[0])\n", before, start, end);
+  std::string code = fmt::format("{}\n{}_mpheap[1]={};_mpheap[2]={};next(_mpheap[0]){}\n", before,
+                                 labelled ? "_mpheap[4]='machine';" : "", start, end,
+                                 labelled ? ";_mpheap[4]=None" : "");
   if (auto s = repl_->start(code); !s) return s.error();
 
   std::string buf;
-  bool begun = false, done = false, ended = false;
-  // Self-test: chunk 0 is asked for again, after a request that is not one.
-  bool skip_first = self_test_, bad_request = self_test_;
-  std::uint64_t asked = ~std::uint64_t{0};
-  int asks = 0, quits = 0;
-  // One request: the first missing chunk, or quit when none is missing. After a silence the
-  // request starts with a newline, which ends whatever part of an earlier one arrived.
-  auto ask = [&](bool after_silence) -> Expected<bool> {
-    const char* lead = after_silence ? "\n" : "";
-    if (missing == 0) {
-      if (++quits > kMaxAsks)
-        return reader_error(*repl_, "mpheap's reader does not end (no '!' after 'q')",
-                            ErrorKind::timeout);
-      return link.write(fmt::format("{}q\n", lead));
-    }
-    while (have[cursor]) ++cursor;
-    const std::uint64_t address = start + cursor * kReplChunkBytes;
-    if (address == asked) {
-      if (++asks > kMaxAsks)
-        return reader_error(*repl_,
-                            fmt::format("the chunk at 0x{:x} never arrived intact after {} "
-                                        "requests ({} of {} chunks read); the link loses too "
-                                        "much: try a lower --baud or a shorter cable",
-                                        address, kMaxAsks, chunks - missing, chunks),
-                            ErrorKind::io);
-    } else {
-      asked = address;
-      asks = 1;
-    }
-    ++r.requests;
-    return link.write(fmt::format("{}r{:08x}\n", lead, address));
-  };
-
+  bool ended = false;
+  bool label_asked = false;
   auto last_progress = Clock::now();
-  // Ctrl-C: the reader is asked to quit ('q'), which it sees once its stream is out, and which
+  // Ctrl-C: the reader is asked to quit, which it sees once its stream is out, and which
   // works where the firmware cannot interrupt running code (QEMU's port reads its UART only
   // when asked); where it can, the \x03 before it interrupts the reader at once.
   bool quitting = false;
   auto quit_deadline = Clock::now();
+  const std::string quit = fmt::format("\nq{:08x}\n", streams_ + 1);
   while (!ended) {
     if (stop != nullptr && stop->load() && !quitting) {
       quitting = true;
       quit_deadline = Clock::now() + std::chrono::seconds(30);
-      if (auto w = link.write("\x03\nq\n"); !w) return w.error();
+      if (auto w = link.write("\x03" + quit); !w) return w.error();
     }
     if (quitting && Clock::now() > quit_deadline) break;
     if (progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
       last_progress = Clock::now();
-      progress(chunks - missing, chunks, r.requests);
+      progress(stream.whole(), stream.chunks(), r.requests);
     }
     const std::size_t size_before = buf.size();
     // Silences: before the reader starts (the `before` code may run a while), during the stream,
     // after a request. Waits are cut in 250 ms pieces so that `*stop` is seen.
-    const int silence_ms = !begun ? 10000 : (r.requests > 0 || quits > 0) ? 2000 : 5000;
+    const int silence_ms = !stream.begun() ? 10000 : stream.asked() ? 2000 : 5000;
     bool got_any = false;
     Expected<bool> got = false;
     for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
@@ -427,57 +576,38 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
     }
     ended = *got;
     const bool silent = !ended && buf.size() == size_before;
-    bool ready = false;
     std::size_t pos = 0;
     for (std::size_t nl; (nl = buf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
       std::string_view line(buf.data() + pos, nl - pos);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line == "=mpheap-begin") {
-        begun = true;
-      } else if (auto a = decode_chunk_line(line, start, end, out.data())) {
-        begun = true;
-        const std::uint64_t i = (*a - start) / kReplChunkBytes;
-        if (i == 0 && skip_first) {
-          skip_first = false;
-          continue;
-        }
-        if (!have[i]) {
-          have[i] = true;
-          --missing;
-        }
-        ++r.lines;
-      } else if (!begun) {
+      const bool begun = stream.begun();
+      if (stream.take(line) == ChunkStream::Seen::other && !begun)
         r.before_output.append(line).append("\n");
-      } else if (line == "?") {
-        ready = true;
-      } else if (line == "!") {
-        done = true;
-      } else {
-        ++r.damaged;
-      }
     }
     buf.erase(0, pos);
     if (ended) continue;
     if (quitting) {
       if (silent) {
-        if (auto w = link.write("\nq\n"); !w) return w.error();
+        if (auto w = link.write(quit); !w) return w.error();
       }
       continue;
     }
-    if (done) {
+    if (stream.done()) {
       if (silent) break;  // the end marker was lost: finish() finds the raw REPL again
       continue;
     }
-    if (ready && bad_request) {
-      bad_request = false;
-      if (auto w = link.write("rzz\n"); !w) return w.error();
-      continue;  // its '?' asks for the next request
-    }
-    if (ready || silent) {
-      auto w = ask(silent);
+    if (stream.ready() || silent) {
+      // The self-test asks for the label once more even when it came whole.
+      if (labelled && !label_asked && stream.ready() && stream.complete()) {
+        label_asked = true;
+        if (auto w = link.write("l\n"); !w) return w.error();
+        continue;
+      }
+      auto w = stream.ask(link, silent);
       if (!w) return w.error();
     }
   }
+  if (stream.begun()) ++streams_;
   if (quitting) {
     if (ended) (void)repl_->finish(2000);
     return reader_error(*repl_, "interrupted", ErrorKind::cancelled);
@@ -487,7 +617,7 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
                       : Expected<std::string>(reader_error(*repl_, "no end of the reader's output",
                                                            ErrorKind::timeout));
   if (!errors) {
-    if (missing != 0) return errors.error();
+    if (!stream.complete()) return errors.error();
     // The end marker was lost after a complete read: get the raw REPL back.
     if (auto again = repl_->recover(); !again) return again.error();
   } else if (!errors->empty()) {
@@ -495,11 +625,16 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
                         fmt::format("mpheap's reader stopped: {}", printable_excerpt(*errors, 400)),
                         ErrorKind::bad_input);
   }
-  if (missing != 0)
-    return reader_error(
-        *repl_,
-        fmt::format("mpheap's reader ended early: {} of {} chunks read", chunks - missing, chunks),
-        ErrorKind::io);
+  if (!stream.complete())
+    return reader_error(*repl_,
+                        fmt::format("mpheap's reader ended early: {} of {} chunks read",
+                                    stream.whole(), stream.chunks()),
+                        ErrorKind::io);
+  if (labelled && (r.label != "machine" || stream.labels_whole() < 2))
+    return reader_error(*repl_,
+                        fmt::format("the self-test's label came back as '{}' ({} times whole)",
+                                    r.label, stream.labels_whole()),
+                        ErrorKind::io);
   // Requests sent twice (after a silence) may have reached the raw REPL after the reader
   // ended: Ctrl-C clears its line.
   if (auto w = link.write("\x03"); !w) return w.error();
@@ -508,33 +643,236 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   return r;
 }
 
+Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t start,
+                                     std::uint64_t end, const ReplRunEvents& events,
+                                     const std::atomic<bool>* stop, const Progress& progress) {
+  if (end <= start)
+    return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
+                        ErrorKind::usage);
+  if (auto fits = check_reader_range(start, end); !fits) return fits.error();
+  auto defined = repl_->exec(fmt::format(kSnapFunction, start, end), 10000);
+  if (!defined) return defined.error();
+  auto at = defined->output.find("=mpheap-snap ");
+  std::optional<std::uint64_t> id;
+  if (at != std::string::npos) {
+    std::string_view rest = std::string_view(defined->output).substr(at + 13);
+    id = parse_uint(rest.substr(0, rest.find_first_of("\r\n")));
+  }
+  if (!defined->errors.empty() || !id)
+    return reader_error(*repl_,
+                        fmt::format("mpheap_snap could not be defined on the board: '{}'",
+                                    printable_excerpt(defined->errors + defined->output, 400)),
+                        ErrorKind::bad_input);
+  info_.objects.push_back(*id);
+
+  using Clock = std::chrono::steady_clock;
+  Link& link = repl_->link();
+  if (auto s = repl_->start(program); !s) return s.error();
+  // The snapshot under way, from its first line to its last chunk.
+  struct Active {
+    ReplRead r;
+    std::vector<std::uint8_t> bytes;
+    std::unique_ptr<ChunkStream> stream;
+    Clock::time_point t0;
+    std::uint64_t rx0 = 0;
+  };
+  std::unique_ptr<Active> active;
+  // After a snapshot: its quit was sent; '!' (or the program's next output) says it arrived.
+  std::optional<std::uint64_t> closing;
+  int closing_quits = 0;
+  ReplRunEnd result;
+  std::string buf;
+  bool ended = false, interrupting = false;
+  auto deadline = Clock::now();
+  auto last_progress = Clock::now(), last_interrupt = Clock::now();
+  auto emit_output = [&](std::string_view text) {
+    if (events.output && !text.empty()) events.output(text);
+  };
+  // Every chunk and the label are here once the quit is sent: the snapshot is whole, whatever
+  // became of its '!'.
+  auto keep_snapshot = [&]() -> Expected<bool> {
+    ChunkStream& stream = *active->stream;
+    ++streams_;
+    active->r.wire_bytes = link.bytes_received() - active->rx0;
+    active->r.ms = std::chrono::duration<double, std::milli>(Clock::now() - active->t0).count();
+    if (!stream.done()) {
+      closing = streams_;
+      closing_quits = 1;
+    }
+    auto kept = events.snapshot(
+        active->r, std::string_view(reinterpret_cast<const char*>(active->bytes.data()),
+                                    active->bytes.size()));
+    active.reset();
+    if (!kept) return kept.error();
+    ++result.snapshots;
+    return true;
+  };
+  std::vector<std::uint8_t> scratch(end - start);  // where a line is tried as a chunk
+  while (!ended) {
+    if (stop != nullptr && stop->load() && !interrupting) {
+      interrupting = true;
+      deadline = Clock::now() + std::chrono::seconds(15);
+      last_interrupt = Clock::now();
+      // The program gets a KeyboardInterrupt; a reader that cannot be interrupted is asked to
+      // quit (the program then sees the next Ctrl-C).
+      std::string keys = "\x03";
+      if (active) keys += fmt::format("\nq{:08x}\n", streams_ + 1);
+      if (auto w = link.write(keys); !w) return w.error();
+    }
+    if (interrupting) {
+      if (Clock::now() > deadline)
+        return reader_error(*repl_,
+                            "the program on the board did not stop after Ctrl-C (15 s); reset "
+                            "the board",
+                            ErrorKind::cancelled);
+      if (Clock::now() - last_interrupt > std::chrono::seconds(2)) {
+        last_interrupt = Clock::now();
+        if (auto w = link.write("\x03"); !w) return w.error();
+      }
+    }
+    if (active && progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
+      last_progress = Clock::now();
+      progress(active->stream->whole(), active->stream->chunks(), active->r.requests);
+    }
+    const std::size_t size_before = buf.size();
+    const std::uint64_t rx_before =
+        link.bytes_received();  // a stream starting now counts from here
+    // The program may be silent for as long as it likes; a snapshot under way may not.
+    const int silence_ms = active ? (active->stream->asked() ? 2000 : 5000) : 2000;
+    bool got_any = false;
+    Expected<bool> got = false;
+    for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
+      got = repl_->read_output(buf, 250);
+      if (!got) return got.error();
+      got_any = *got || buf.size() != size_before;
+      if (stop != nullptr && stop->load() && !interrupting) break;
+    }
+    ended = *got;
+    const bool silent = !ended && buf.size() == size_before;
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = buf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      std::string_view bare(buf.data() + pos, nl - pos);
+      if (!bare.empty() && bare.back() == '\r') bare.remove_suffix(1);
+      if (!active) {
+        if (closing && bare == "!") {
+          closing.reset();
+          continue;
+        }
+        if (!bare.starts_with("=mpheap-begin") &&
+            !decode_chunk_line(bare, start, end, scratch.data())) {
+          closing.reset();  // the program runs again: the last snapshot's reader has ended
+          emit_output(std::string_view(buf.data() + pos, nl + 1 - pos));
+          continue;
+        }
+        active = std::make_unique<Active>();
+        active->stream = std::make_unique<ChunkStream>(*repl_, start, end, active->bytes,
+                                                       streams_ + 1, true, active->r);
+        active->t0 = Clock::now();
+        active->rx0 = rx_before;
+        closing.reset();
+      }
+      active->stream->take(bare);
+      if (active->stream->done()) {
+        if (!active->stream->complete())  // never: quits are sent when all is here
+          return reader_error(*repl_,
+                              fmt::format("mpheap's reader ended early: {} of {} chunks read",
+                                          active->stream->whole(), active->stream->chunks()),
+                              ErrorKind::io);
+        if (auto kept = keep_snapshot(); !kept) return kept.error();
+      }
+    }
+    buf.erase(0, pos);
+    if (!active && !buf.empty() && buf.front() != '=' && (silent || ended)) {
+      emit_output(buf);  // a line still being written (a prompt, print(..., end=''))
+      buf.clear();
+    }
+    if (ended) break;
+    if (active) {
+      ChunkStream& stream = *active->stream;
+      if (stream.complete() && stream.quit_sent()) {
+        if (auto kept = keep_snapshot(); !kept) return kept.error();
+        continue;
+      }
+      if (!interrupting && (stream.ready() || silent)) {
+        auto w = stream.ask(link, silent);
+        if (!w) return w.error();
+      }
+    } else if (closing && silent && !interrupting) {
+      // The quit or its '!' was lost; quits are numbered, so one that arrives twice (or is read
+      // by the program) ends nothing else. After 8 the program is taken to be quiet.
+      if (++closing_quits > kMaxAsks) {
+        closing.reset();
+      } else if (auto w = link.write(fmt::format("\nq{:08x}\n", *closing)); !w) {
+        return w.error();
+      }
+    }
+  }
+  if (active)
+    return reader_error(*repl_,
+                        fmt::format("the program ended during a snapshot ({} of {} chunks read)",
+                                    active->stream->whole(), active->stream->chunks()),
+                        ErrorKind::io);
+  auto errors = repl_->finish(5000);
+  if (!errors) return errors.error();
+  result.errors = std::move(*errors);
+  result.interrupted = interrupting;
+  // Quits sent twice may wait at the raw REPL's line: Ctrl-C clears it.
+  if (auto w = link.write("\x03"); !w) return w.error();
+  return result;
+}
+
 Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
                                         const std::atomic<bool>* stop,
-                                        const ReplReader::Progress& progress) {
+                                        const ReplReader::Progress& progress,
+                                        const ReplOutput& output) {
   using Clock = std::chrono::steady_clock;
   RawRepl repl(link);
   if (auto entered = repl.enter(); !entered) return entered.error();
+  ReplCaptureStats stats;
+  // What to read: checked against the RAM the description names, else the chip table's row
+  // for the board.
+  std::optional<RamRange> asked;
+  if (plan.end > plan.start) asked = RamRange{plan.start, plan.end};
+  auto choose = [&](const std::string& machine, const std::string& platform) {
+    std::vector<RamRange> known = plan.known_ram;
+    std::string why = plan.known_from;
+    if (known.empty()) {
+      if (const ChipRam* chip = chip_for(machine, platform)) {
+        known.push_back(chip->ram);
+        why = fmt::format("mpheap's chip table ({})", chip->chip);
+      } else {
+        why = fmt::format("the board ('{}', sys.platform '{}') is not in mpheap's chip table",
+                          machine, platform);
+      }
+    }
+    return choose_ram(asked, known, why, plan.unchecked_ram);
+  };
+  // The board's name first, so that a range it cannot read is refused before anything is
+  // installed (on a small heap every install leaves interned names behind). An answer lost on
+  // the way leaves the check to after the install.
+  auto named = repl.exec(
+      "import sys\nprint('=mpheap-board',sys.platform,getattr(sys.implementation,'_machine','-'))"
+      "\n",
+      5000);
+  if (!named) return named.error();
+  if (auto at = named->output.find("=mpheap-board "); at != std::string::npos) {
+    std::string_view rest = std::string_view(named->output).substr(at + 14);
+    rest = rest.substr(0, rest.find_first_of("\r\n"));
+    const auto space = rest.find(' ');
+    if (space != std::string_view::npos) {
+      auto early = choose(std::string(rest.substr(space + 1)), std::string(rest.substr(0, space)));
+      if (!early) {
+        repl.leave();
+        return early.error();
+      }
+    }
+  }
   auto reader = ReplReader::install(repl);
   if (!reader) return reader.error();
-  ReplCaptureStats stats;
   stats.platform = reader->info().platform;
   stats.machine = reader->info().machine;
   stats.collected = reader->info().collected;
-  // What to read: checked against the RAM the description names, else the chip table's.
-  std::vector<RamRange> known = plan.known_ram;
-  std::string why = plan.known_from;
-  if (known.empty()) {
-    if (const ChipRam* chip = chip_for(stats.machine, stats.platform)) {
-      known.push_back(chip->ram);
-      why = fmt::format("mpheap's chip table ({})", chip->chip);
-    } else {
-      why = fmt::format("the board ('{}', sys.platform '{}') is not in mpheap's chip table",
-                        stats.machine, stats.platform);
-    }
-  }
-  std::optional<RamRange> asked;
-  if (plan.end > plan.start) asked = RamRange{plan.start, plan.end};
-  auto choice = choose_ram(asked, known, why, plan.unchecked_ram);
+  auto choice = choose(stats.machine, stats.platform);
   Expected<bool> outcome = true;
   RamRange range{};
   if (!choice) {
@@ -555,7 +893,75 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
   }
   const auto t0 = Clock::now();
   std::vector<std::uint8_t> bytes;
-  for (std::uint64_t i = 0; outcome && i < plan.count; ++i) {
+  auto keep = [&](std::uint64_t index, Clock::time_point at,
+                  std::chrono::system_clock::time_point wall, std::string trigger,
+                  std::string label, std::string_view data, const ReplRead& read) {
+    io::SnapshotHeader h;
+    h.index = index;
+    h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
+    h.unix_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
+    h.start = range.start;
+    h.end = range.end;
+    h.trigger = std::move(trigger);
+    h.label = std::move(label);
+    h.reader_objects = reader->info().objects;
+    stats.requests += read.requests;
+    stats.damaged += read.damaged;
+    stats.wire_bytes += read.wire_bytes;
+    stats.ram_bytes += data.size();
+    stats.read_ms += read.ms;
+    auto kept = sink(h, data, read);
+    if (kept) ++stats.snapshots;
+    return kept;
+  };
+  auto as_text = [](const std::vector<std::uint8_t>& v) {
+    return std::string_view(reinterpret_cast<const char*>(v.data()), v.size());
+  };
+  std::uint64_t first_final = 0;  // --run: the index of the snapshot after the program
+  if (outcome && plan.program) {
+    ReplRunEvents events;
+    events.output = output;
+    events.snapshot = [&](const ReplRead& read, std::string_view data) {
+      // The time is the stream's start, when the program called mpheap_snap.
+      const auto ago = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double, std::milli>(read.ms));
+      return keep(stats.snapshots, Clock::now() - ago,
+                  std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                      std::chrono::system_clock::now() - ago),
+                  "repl:run", read.label, data, read);
+    };
+    auto ran = reader->run(*plan.program, range.start, range.end, events, stop, progress);
+    if (!ran) {
+      outcome = ran.error();
+    } else {
+      stats.interrupted = ran->interrupted;
+      stats.program_errors = ran->errors;
+      first_final = stats.snapshots;
+    }
+  }
+  if (outcome && plan.program && !stats.interrupted) {
+    // The heap the program left (after its error, when it raised one).
+    std::string label = fmt::format("after {}", plan.program_name);
+    if (!stats.program_errors.empty()) {
+      std::string_view e = stats.program_errors;
+      while (!e.empty() && (e.back() == '\n' || e.back() == '\r')) e.remove_suffix(1);
+      auto nl = e.find_last_of('\n');
+      label += fmt::format(" ({})", e.substr(nl == std::string_view::npos ? 0 : nl + 1));
+    }
+    const auto at = Clock::now();
+    const auto wall = std::chrono::system_clock::now();
+    auto read = reader->read(range.start, range.end, "", bytes, stop, progress);
+    if (!read && read.error().kind == ErrorKind::cancelled) {
+      stats.interrupted = true;
+      (void)repl.recover();
+    } else if (!read) {
+      outcome = read.error();
+    } else {
+      outcome = keep(first_final, at, wall, "repl:end", std::move(label), as_text(bytes), *read);
+    }
+  }
+  for (std::uint64_t i = 0; outcome && !plan.program && i < plan.count; ++i) {
     if (i > 0) {
       // Wait for the next start, looking at `stop` every 50 ms.
       const auto next = t0 + std::chrono::milliseconds(plan.every_ms * i);
@@ -579,32 +985,14 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
       outcome = read.error();
       break;
     }
-    io::SnapshotHeader h;
-    h.index = i;
-    h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
-    h.unix_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
-    h.start = range.start;
-    h.end = range.end;
-    h.trigger = plan.count > 1 ? fmt::format("repl:every:{}ms", plan.every_ms) : "repl";
-    h.reader_objects = reader->info().objects;
-    stats.requests += read->requests;
-    stats.damaged += read->damaged;
-    stats.wire_bytes += read->wire_bytes;
-    stats.ram_bytes += bytes.size();
-    stats.read_ms += read->ms;
-    auto kept =
-        sink(h, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), *read);
-    if (!kept) {
-      outcome = kept.error();
-      break;
-    }
-    ++stats.snapshots;
+    outcome =
+        keep(i, at, wall, plan.count > 1 ? fmt::format("repl:every:{}ms", plan.every_ms) : "repl",
+             "", as_text(bytes), *read);
   }
   // Leave the board as found: the reader's objects become garbage, the friendly REPL is back.
   // After a failure the reader may still wait for requests: Ctrl-C stops it first.
   if (!outcome) (void)repl.recover();
-  auto removed = repl.exec("del _mpheap\n", 5000);
+  auto removed = repl.exec(plan.program ? "del _mpheap,mpheap_snap\n" : "del _mpheap\n", 5000);
   if (outcome && !removed) outcome = removed.error();
   repl.leave();
   stats.resent = repl.stats().resent;

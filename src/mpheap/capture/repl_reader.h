@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,11 @@ std::optional<std::uint64_t> decode_chunk_line(std::string_view line, std::uint6
 // The same line as the board makes it (tests, the benchmark's simulated board).
 std::string encode_chunk_line(std::uint64_t address, std::string_view bytes);
 
+// The label part of the reader's begin line (what follows "=mpheap-begin"): "=TEXT=TEXT", the label
+// twice. The label when the part came whole, nullopt when it is absent or damaged.
+std::optional<std::string> decode_label_part(std::string_view rest);
+std::string encode_label_part(std::string_view label);  // as the board writes it (tests)
+
 // The Python program installed on the board (a generator held by the global `_mpheap`).
 std::string_view repl_reader_program();
 
@@ -52,11 +58,23 @@ struct ReplReaderInfo {
 
 struct ReplRead {
   std::string before_output;     // what `before` code printed
+  std::string label;             // the program's label (mpheap_snap), empty otherwise
   std::uint64_t lines = 0;       // chunk lines accepted
   std::uint64_t damaged = 0;     // lines rejected (lost or changed bytes)
   std::uint64_t requests = 0;    // chunks asked for again
   std::uint64_t wire_bytes = 0;  // bytes received for this read
   double ms = 0;
+};
+
+// A program run with mpheap_snap defined (--run): what it prints, and each snapshot it asks for.
+struct ReplRunEvents {
+  std::function<void(std::string_view text)> output;  // whole lines, or what came before a pause
+  std::function<Expected<bool>(const ReplRead& read, std::string_view bytes)> snapshot;
+};
+struct ReplRunEnd {
+  std::uint64_t snapshots = 0;
+  std::string errors;        // the program's traceback, empty when it ended normally
+  bool interrupted = false;  // Ctrl-C stopped it
 };
 
 class ReplReader {
@@ -75,6 +93,14 @@ class ReplReader {
   Expected<ReplRead> read(std::uint64_t start, std::uint64_t end, std::string_view before,
                           std::vector<std::uint8_t>& out, const std::atomic<bool>* stop = nullptr,
                           const Progress& progress = {});
+  // Defines `mpheap_snap(label='')` on the board, which streams [start, end) labelled and
+  // returns, then runs `program` (Python source) to its end: its output goes to
+  // events.output as it comes, each snapshot to events.snapshot. The program must not read
+  // stdin while it runs. `*stop` (Ctrl-C) interrupts the program (KeyboardInterrupt); the
+  // snapshots taken until then are kept. The function's object joins info().objects.
+  Expected<ReplRunEnd> run(std::string_view program, std::uint64_t start, std::uint64_t end,
+                           const ReplRunEvents& events, const std::atomic<bool>* stop = nullptr,
+                           const Progress& progress = {});
 
  private:
   ReplReader(RawRepl& repl, ReplReaderInfo info) : repl_(&repl), info_(std::move(info)) {}
@@ -82,6 +108,7 @@ class ReplReader {
   RawRepl* repl_;
   ReplReaderInfo info_;
   bool self_test_ = false;
+  std::uint64_t streams_ = 0;  // streams the reader has made (its quits carry the number)
 };
 
 struct ReplPlan {
@@ -94,6 +121,10 @@ struct ReplPlan {
   std::uint64_t count = 1;        // snapshots to take
   std::uint64_t every_ms = 1000;  // between the starts of two snapshots
   std::string before;             // Python run right before each read, in the same command
+  // --run: a program run with mpheap_snap defined (instead of count/every/before), and its
+  // name; a last snapshot is taken after it ends.
+  std::optional<std::string> program;
+  std::string program_name;
 };
 
 struct ReplCaptureStats {
@@ -102,19 +133,23 @@ struct ReplCaptureStats {
   double read_ms = 0;
   bool interrupted = false;
   std::string platform, machine;
-  RamRange range;          // what was read
-  std::string rule;        // why that range
-  bool collected = false;  // gc.collect() ran before the reader fitted (garbage is gone)
+  RamRange range;              // what was read
+  std::string rule;            // why that range
+  bool collected = false;      // gc.collect() ran before the reader fitted (garbage is gone)
+  std::string program_errors;  // --run: the program's traceback
 };
 
 // Receives each snapshot and what its read did; an error stops the capture.
 using ReplSink = std::function<Expected<bool>(const io::SnapshotHeader&, std::string_view bytes,
                                               const ReplRead& read)>;
+// --run: the program's output, as it comes.
+using ReplOutput = std::function<void(std::string_view text)>;
 
 // Enters the raw REPL, installs the reader, takes the plan's snapshots (until `*stop`), then
 // removes the reader and leaves the board at its friendly REPL.
 Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const ReplSink& sink,
                                         const std::atomic<bool>* stop = nullptr,
-                                        const ReplReader::Progress& progress = {});
+                                        const ReplReader::Progress& progress = {},
+                                        const ReplOutput& output = {});
 
 }  // namespace mpheap::capture

@@ -29,12 +29,42 @@ std::optional<double> parse_double(std::string_view s) {
   return v;
 }
 
+// Labels are percent-encoded: space, '%', controls and bytes above 0x7e as %XX.
+std::string encode_label(std::string_view label) {
+  std::string out;
+  for (char c : label) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '%')
+      out += fmt::format("%{:02X}", u);
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::optional<std::string> decode_label(std::string_view value) {
+  std::string out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%') {
+      out += value[i];
+      continue;
+    }
+    if (i + 2 >= value.size() || !is_hex(value.substr(i + 1, 2))) return std::nullopt;
+    unsigned byte = 0;
+    std::from_chars(value.data() + i + 1, value.data() + i + 3, byte, 16);
+    out += static_cast<char>(byte);
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string format_snapshot_header(const SnapshotHeader& h) {
   std::string line = fmt::format("{}index={} time_ms={:.3f} unix_ms={} start={:#x} end={:#x}",
                                  kSnapshotMagic, h.index, h.time_ms, h.unix_ms, h.start, h.end);
   if (!h.trigger.empty()) line += fmt::format(" trigger={}", h.trigger);
+  if (!h.label.empty()) line += fmt::format(" label={}", encode_label(h.label));
   if (!h.registers.empty()) line += fmt::format(" regs={}", h.registers);
   for (std::size_t k = 0; k < h.reader_objects.size(); ++k)
     line += fmt::format("{}{:#x}", k == 0 ? " reader=" : ",", h.reader_objects[k]);
@@ -84,6 +114,10 @@ Expected<SnapshotHeader> parse_snapshot_header(std::string_view line, const std:
       ok = has_end = number(h.end);
     } else if (key == "trigger") {
       h.trigger = std::string(value);
+    } else if (key == "label") {
+      auto v = decode_label(value);
+      ok = v.has_value();
+      if (v) h.label = std::move(*v);
     } else if (key == "regs") {
       ok = is_hex(value) && value.size() % 2 == 0;
       if (ok) h.registers = std::string(value);

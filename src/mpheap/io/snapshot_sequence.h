@@ -25,6 +25,7 @@ struct SnapshotHeader {
   std::uint64_t start = 0;    // first address
   std::uint64_t end = 0;      // one past the last address
   std::string trigger;        // "start", "every:100ms", "on:0x1234", ...
+  std::string label;          // the capturing program's name for the moment (mpheap_snap)
   std::string registers;      // the gdb `g` reply (hex, target order), may be empty
   // Heap objects of the program that read this snapshot on the board (`capture repl`'s
   // reader): addresses inside them, so the analysis can tell them from the user's objects.

@@ -188,6 +188,7 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
   Json j;
   j["version"] = kHeapSnapshotJsonVersion;
   j["snapshot"] = index;
+  if (summary != nullptr && !summary->label.empty()) j["label"] = summary->label;
   j["block_size"] = t.block_size;
   j["totals"] = {{"total", s.totals.total},
                  {"used", s.totals.used},
