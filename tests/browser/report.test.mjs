@@ -670,7 +670,32 @@ describe('long traces: level of detail', () => {
       assert.equal(r.live, want, `live blocks after event ${k}`);
       assert.equal(r.rendered, want, `cells drawn after event ${k}`);
     }
-    // One step with the keyboard moves one event.
+    // The memory chart in detail: zoomed to 201 events, one point each, with mpheap's live bytes.
+    const mid2 = Math.floor(s.events / 2);
+    const zoomed = await page.evaluate(([a, b]) => window.mpheapReport.zoomMemoryChart(a, b), [mid2 - 100, mid2 + 100]);
+    assert.deepEqual(zoomed, { from: mid2 - 100, to: mid2 + 100 });
+    const points = (ks) => page.evaluate((is) => {
+      const g = window.mpheapReport.memoryChart();
+      return { count: g.count, zoom: g.zoom, xTitle: g.xTitle, at: is.map((i) => g.point('live', Math.min(i, g.count - 1))) };
+    }, ks);
+    let g = await points([0, 37, 200]);
+    assert.equal(g.count, 201);
+    assert.match(g.xTitle, /zoomed: every event/);
+    for (const p of g.at) assert.equal(p.value, liveAt(log, p.position) * s.block_size, `live bytes after event ${p.position}`);
+    // Wider (the wheel zooms out around the pointer): each pixel's lowest and highest, still exact.
+    const box = await page.locator('#memchart').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 100);
+    g = await points([1, 500, 100000]);
+    assert.ok(g.zoom && g.zoom.to - g.zoom.from > 2000, JSON.stringify(g.zoom));
+    assert.match(g.xTitle, /lowest and highest per pixel/);
+    for (const p of g.at) assert.equal(p.value, liveAt(log, p.position) * s.block_size, `live bytes after event ${p.position}`);
+    await screenshot(page, 'lod-41k-zoomed');
+    const again = await page.locator('#memchart').boundingBox(); // the screenshot may scroll
+    await page.mouse.dblclick(again.x + again.width / 2, again.y + again.height / 2);
+    await page.waitForFunction(() => window.mpheapReport.memoryChart().zoom === null);
+    // One step with the keyboard moves one event (from 0: the double-click moved the scrubber).
+    await scrub(page, 0);
     await page.locator('#scrubber').focus();
     await page.keyboard.press('ArrowRight');
     await page.waitForFunction(() => window.mpheapReport.position === 1);

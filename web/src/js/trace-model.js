@@ -138,6 +138,23 @@ mpheap.TraceModel = (() => {
     }
     m.cur = k;
   };
+  // Live blocks after every event, and which events are sweeps (an allocation ended by a sweep
+  // ends at one), from the allocation columns: linear, made on the first zoom of the memory
+  // chart and kept.
+  TraceModel.prototype.byEvent = function byEvent() {
+    const m = this;
+    if (m.perEvent) return m.perEvent;
+    const live = new Float64Array(Math.max(1, m.events));
+    const sweep = new Uint8Array(Math.max(1, m.events));
+    for (let i = 0; i < m.n; i++) {
+      live[m.t0[i]] += m.size[i];
+      if (m.t1[i] < m.events) live[m.t1[i]] -= m.size[i];
+      if (m.end[i] === 1) sweep[m.t1[i]] = 1;
+    }
+    for (let k = 1; k < m.events; k++) live[k] += live[k - 1];
+    m.perEvent = { live, sweep };
+    return m.perEvent;
+  };
   TraceModel.prototype.stackFrames = function stackFrames(s) {
     const out = [];
     for (let x = s; x !== 0; x = this.stackParent[x]) out.push(this.frames[this.stackFrame[x]]);
