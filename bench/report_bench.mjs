@@ -2,9 +2,9 @@
 // (make_big_log from the unix-x64 pup fixture: 82 MB and 790 MB of log) and a 1,000-snapshot
 // sequence (ram_seq.bin's 120 dumps repeated) in bench-data/, builds their reports with mpheap,
 // and measures file size, mpheap's time, and the time until the page has drawn in headless
-// Chromium (median of 5), plus a scrubber move. On the traces it also moves the scrubber to the
-// last event, an event in the middle and the one after it, and checks the live blocks drawn
-// against `mpheap trace LOG --at K --json`.
+// Chromium (median of 5), plus a scrubber move and (traces) the memory chart's first zoom. On
+// the traces it also moves the scrubber to the last event, an event in the middle and the one
+// after it, and checks the live blocks drawn against `mpheap trace LOG --at K --json`.
 // Exits 1 when a report is over its size or time budget or shows a wrong figure.
 // Run: (cd web && npm ci) && MPHEAP=build/release/bin/mpheap node bench/report_bench.mjs [--only NAME]
 import { execFileSync } from 'node:child_process';
@@ -50,6 +50,7 @@ for (const c of cases) {
   const bytes = statSync(file).size;
   const ready = [];
   const scrub = [];
+  const zoom = [];
   for (let i = 0; i < 5; i++) {
     const { page, problems } = await openReport(browser, file);
     if (problems.length) throw new Error(problems.join('; '));
@@ -63,6 +64,15 @@ for (const c of cases) {
       for (let k = 1; k <= 50; k++) r.setPosition(mid + k);
       return (performance.now() - t) / 51;
     }));
+    if (c.log) {
+      // The memory chart zoomed to the middle fifth (the first zoom computes live blocks per event).
+      zoom.push(await page.evaluate(() => {
+        const n = Number(document.getElementById('scrubber').max);
+        const t = performance.now();
+        window.mpheapReport.zoomMemoryChart(0.4 * n, 0.6 * n);
+        return performance.now() - t;
+      }));
+    }
     if (i === 0 && c.log) {
       // The scrubber reaches every event: the last, one in the middle, and the next one.
       const last = await page.evaluate(() => Number(document.getElementById('scrubber').max));
@@ -88,7 +98,8 @@ for (const c of cases) {
     `${c.name}: ${(bytes / 1e6).toFixed(2)} MB (budget ${(c.budget / 1e6).toFixed(2)} MB, drawn < ${c.readyMs} ms), ` +
       `mpheap report ${buildMs.toFixed(0)} ms, drawn ${median(ready).toFixed(0)} ms after navigation ` +
       `(median of 5; min ${Math.min(...ready).toFixed(0)}, max ${Math.max(...ready).toFixed(0)}), ` +
-      `scrubber move ${median(scrub).toFixed(1)} ms${ok ? '' : '  OVER BUDGET'}`,
+      `scrubber move ${median(scrub).toFixed(1)} ms` +
+      (zoom.length ? `, first chart zoom ${median(zoom).toFixed(0)} ms` : '') + (ok ? '' : '  OVER BUDGET'),
   );
 }
 await browser.close();
