@@ -65,11 +65,14 @@ export async function screenshot(page, name) {
 }
 
 // Size and time budgets of the report (docs/report.md): the largest fixture (the micro:bit trace
-// with its 120-dump sequence) and 1,000 snapshots or 100,000 events.
+// with its 120-dump sequence) and 1,000 snapshots or 100,000 events; 1,000,000 events (the
+// benchmark's only: its log is 790 MB).
 export const budgets = {
   fixtureBytes: 512 * 1024,
   bigBytes: 3 * 1024 * 1024,
   readyMs: 2000,
+  millionEventBytes: 10 * 1000 * 1000,
+  millionEventReadyMs: 1000,
 };
 
 // `count` whole-RAM dumps of qemu-microbit/ram_seq.bin (120 dumps of 16 KiB) laid end to end.

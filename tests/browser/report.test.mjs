@@ -5,12 +5,16 @@
 // Run: (cd web && npm ci) && MPHEAP=build/release/bin/mpheap node tests/browser/report.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
-  artifacts, budgets, buildReport, data, launch, makeSnapshotSequence, makeTimedSequence, openReport, run,
-  screenshot,
+  artifacts, budgets, buildReport, data, launch, makeSnapshotSequence, makeTimedSequence, mpheap, openReport,
+  run, screenshot,
 } from './helpers.mjs';
+
+// bench/make_big_log of the build under test.
+const makeBigLog = process.env.MAKE_BIG_LOG || join(dirname(dirname(mpheap)), 'bench/make_big_log');
 
 let browser;
 before(async () => {
@@ -594,6 +598,108 @@ describe('block map, legends and colours', () => {
       .map((x) => [x.textContent, x.getClientRects().length]));
     assert.ok(narrow.length > 10 && narrow.every((n) => n[1] === 1), JSON.stringify(narrow));
     await page.locator('#retainers').screenshot({ path: join(artifacts, 'microbit-snapshot-2-retainers.png') });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
+describe('long traces: level of detail', () => {
+  const pup = join(data, 'unix-x64/gc_log_pup.txt');
+  // The allocation whose lifespan bar is widest and tallest in pixels with its centre not under
+  // a later one's: its bar, colour, start block and event.
+  const widestBar = (page) => page.evaluate(() => {
+    const r = window.mpheapReport;
+    const bars = Array.from({ length: r.allocationCount() }, (_, i) => r.lifespanBar(i));
+    let best = null;
+    bars.forEach((b, i) => {
+      const side = Math.min(b.x1 - b.x0, b.y1 - b.y0);
+      const x = Math.floor((b.x0 + b.x1) / 2);
+      const y = Math.floor((b.y0 + b.y1) / 2);
+      const covered = bars.slice(i + 1).some((c) => c.x0 <= x && x < c.x1 && c.y0 <= y && y < c.y1);
+      if (!covered && (!best || side > best.side)) best = { ...b, side, x, y };
+    });
+    return best;
+  });
+
+  test('lifespans past the detail limit are rasterised: the same colour inside each bar', async () => {
+    const file = buildReport('unix-x64-pup-lod', [pup]);
+    const { page, problems } = await openReport(browser, file);
+    assert.equal(await page.evaluate(() => window.mpheapReport.lifespansMode()), 'rects');
+    const bar = await widestBar(page);
+    assert.ok(bar.side >= 3, `a bar of at least 3x3 pixels (${bar.side})`);
+    const { x, y } = bar;
+    const drawn = await canvasPixel(page, 'lifespans', x, y);
+    assert.deepEqual(drawn, [...bar.colour, 255]);
+    // Past the limit: one image, every allocation at least a pixel, the same colours; hovering
+    // a pixel names the allocation drawn there.
+    assert.equal(await page.evaluate(() => window.mpheapReport.setLifespanDetailLimit(0)), 'raster');
+    assert.deepEqual(await canvasPixel(page, 'lifespans', x, y), drawn);
+    const box = await page.locator('#lifespans').boundingBox();
+    const scale = box.width / (await page.evaluate(() => document.getElementById('lifespans').width));
+    await page.mouse.move(box.x + (x + 0.5) * scale, box.y + (y + 0.5) * scale);
+    const tip = page.locator('#tooltip');
+    await tip.waitFor({ state: 'visible' });
+    assert.match(await tip.textContent(), new RegExp(`at block ${fmt(bar.start)}, events ${fmt(bar.t0)} to `));
+    await page.mouse.move(1, 1);
+    await screenshot(page, 'unix-x64-pup-lod-raster');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a trace past the detail limit: within its size budget, and the scrubber reaches every event', async () => {
+    // The pup log repeated to ~41,000 events (~24,000 allocations, over the default limit of
+    // 20,000); bench/report_bench.mjs does the same with 1,000,000 events.
+    const log = join(artifacts, 'lod_41k.log');
+    execFileSync(makeBigLog, [pup, log, '--min-mb', '32'], { stdio: 'ignore' });
+    const s = summary(log);
+    assert.ok(s.events > 40000, `${s.events} events`);
+    const file = buildReport('lod-41k', [log]);
+    const bytes = statSync(file).size;
+    // At most 10 MB a million events (the budget of the benchmark's million) plus the page.
+    assert.ok(bytes <= 10 * s.events + 256 * 1024, `${bytes} bytes for ${s.events} events`);
+    const { page, problems } = await openReport(browser, file);
+    assert.equal(await page.evaluate(() => window.mpheapReport.lifespansMode()), 'raster');
+    const ready = await page.evaluate(() => window.mpheapReport.readyAt);
+    assert.ok(ready < budgets.readyMs, `ready after ${ready} ms`);
+    const mid = Math.floor(s.events / 2) + 7;
+    for (const k of [s.events - 1, mid, mid + 1, mid - 1, 0]) {
+      await scrub(page, k);
+      const r = await readout(page);
+      assert.equal(r.position, k);
+      const want = liveAt(log, k);
+      assert.equal(r.live, want, `live blocks after event ${k}`);
+      assert.equal(r.rendered, want, `cells drawn after event ${k}`);
+    }
+    // The memory chart in detail: zoomed to 201 events, one point each, with mpheap's live bytes.
+    const mid2 = Math.floor(s.events / 2);
+    const zoomed = await page.evaluate(([a, b]) => window.mpheapReport.zoomMemoryChart(a, b), [mid2 - 100, mid2 + 100]);
+    assert.deepEqual(zoomed, { from: mid2 - 100, to: mid2 + 100 });
+    const points = (ks) => page.evaluate((is) => {
+      const g = window.mpheapReport.memoryChart();
+      return { count: g.count, zoom: g.zoom, xTitle: g.xTitle, at: is.map((i) => g.point('live', Math.min(i, g.count - 1))) };
+    }, ks);
+    let g = await points([0, 37, 200]);
+    assert.equal(g.count, 201);
+    assert.match(g.xTitle, /zoomed: every event/);
+    for (const p of g.at) assert.equal(p.value, liveAt(log, p.position) * s.block_size, `live bytes after event ${p.position}`);
+    // Wider (the wheel zooms out around the pointer): each pixel's lowest and highest, still exact.
+    const box = await page.locator('#memchart').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 100);
+    g = await points([1, 500, 100000]);
+    assert.ok(g.zoom && g.zoom.to - g.zoom.from > 2000, JSON.stringify(g.zoom));
+    assert.match(g.xTitle, /lowest and highest per pixel/);
+    for (const p of g.at) assert.equal(p.value, liveAt(log, p.position) * s.block_size, `live bytes after event ${p.position}`);
+    await screenshot(page, 'lod-41k-zoomed');
+    const again = await page.locator('#memchart').boundingBox(); // the screenshot may scroll
+    await page.mouse.dblclick(again.x + again.width / 2, again.y + again.height / 2);
+    await page.waitForFunction(() => window.mpheapReport.memoryChart().zoom === null);
+    // One step with the keyboard moves one event (from 0: the double-click moved the scrubber).
+    await scrub(page, 0);
+    await page.locator('#scrubber').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => window.mpheapReport.position === 1);
+    assert.equal((await readout(page)).live, liveAt(log, 1));
     assert.deepEqual(problems, []);
     await page.close();
   });

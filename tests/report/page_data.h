@@ -51,4 +51,46 @@ inline std::vector<std::uint32_t> u32s(const std::string& b64) {
   return column(b64, 4);
 }
 
+// A base64 column of unsigned LEB128 varints (the trace's allocations, docs/report.md).
+inline std::vector<std::uint64_t> varints(const std::string& b64) {
+  std::vector<std::uint32_t> bytes = column(b64, 1);
+  std::vector<std::uint64_t> out;
+  std::uint64_t v = 0;
+  int shift = 0;
+  for (std::uint32_t b : bytes) {
+    v |= static_cast<std::uint64_t>(b & 0x7fu) << shift;
+    shift += 7;
+    if (!(b & 0x80u)) {
+      out.push_back(v);
+      v = 0;
+      shift = 0;
+    }
+  }
+  EXPECT_EQ(shift, 0) << "the column ends inside a value";
+  return out;
+}
+
+// The trace's allocations as the page decodes them from the varint columns of "alloc".
+struct PageAllocations {
+  std::vector<std::uint64_t> start_block, size, start_time, end_time, stack, end;
+};
+inline PageAllocations allocations(const nlohmann::json& alloc) {
+  PageAllocations a;
+  auto dt = varints(alloc["start_time"]), life = varints(alloc["life"]),
+       dblock = varints(alloc["start_block"]);
+  a.size = varints(alloc["size"]);
+  a.stack = varints(alloc["stack"]);
+  std::uint64_t time = 0, block = 0;
+  for (std::size_t i = 0; i < dt.size() && i < life.size() && i < dblock.size(); ++i) {
+    time += dt[i];
+    // Zigzag: even values are non-negative deltas, odd ones negative.
+    block = dblock[i] % 2 ? block - (dblock[i] + 1) / 2 : block + dblock[i] / 2;
+    a.start_time.push_back(time);
+    a.start_block.push_back(block);
+    a.end_time.push_back(time + life[i] / 8);
+    a.end.push_back(life[i] % 8);
+  }
+  return a;
+}
+
 }  // namespace mpheap::testing

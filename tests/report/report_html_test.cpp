@@ -16,8 +16,10 @@
 namespace mpheap::report {
 namespace {
 
+using mpheap::testing::allocations;
 using mpheap::testing::data_path;
 using mpheap::testing::embedded_data;
+using mpheap::testing::PageAllocations;
 using mpheap::testing::read_file;
 using mpheap::testing::run_mpheap;
 using mpheap::testing::u32s;
@@ -62,7 +64,7 @@ TEST(ReportHtml, TraceDataAgreesWithTheAnalysis) {
   in.trace = &*d;
   in.block_size = d->result.summary.block_size;
   auto j = nlohmann::json::parse(html_report_data_json(in));
-  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["version"], 2);
   EXPECT_EQ(j["block_size"], 32);
   const auto& t = j["trace"];
   EXPECT_EQ(t["events"], 1201);
@@ -71,10 +73,22 @@ TEST(ReportHtml, TraceDataAgreesWithTheAnalysis) {
   EXPECT_TRUE(t["heap_blocks"].is_null());
   EXPECT_EQ(t["alloc"]["count"], d->allocations.size());
   // Live blocks after event K, from the embedded columns as the page computes them.
-  auto size = u32s(t["alloc"]["size"]), t0 = u32s(t["alloc"]["start_time"]),
-       t1 = u32s(t["alloc"]["end_time"]);
+  PageAllocations a = allocations(t["alloc"]);
+  const auto &size = a.size, &t0 = a.start_time, &t1 = a.end_time;
   ASSERT_EQ(size.size(), d->allocations.size());
-  auto live_after = [&](std::uint32_t k) {
+  ASSERT_EQ(t0.size(), d->allocations.size());
+  ASSERT_EQ(a.stack.size(), d->allocations.size());
+  // Every allocation as the analysis has it, how it ended included.
+  for (std::size_t i = 0; i < d->allocations.size(); ++i) {
+    const TraceAllocation& x = d->allocations[i];
+    ASSERT_EQ(a.start_block[i], x.start_block) << i;
+    ASSERT_EQ(size[i], x.size) << i;
+    ASSERT_EQ(t0[i], x.start_time) << i;
+    ASSERT_EQ(t1[i], x.end_time) << i;
+    ASSERT_EQ(a.stack[i], x.stack) << i;
+    ASSERT_EQ(a.end[i], x.live ? 4u : static_cast<std::uint64_t>(x.cause)) << i;
+  }
+  auto live_after = [&](std::uint64_t k) {
     std::uint64_t n = 0;
     for (std::size_t i = 0; i < size.size(); ++i)
       if (t0[i] <= k && k < t1[i]) n += size[i];

@@ -44,8 +44,17 @@
       cellOf: (b) => page.map.cellOf(b),
       // The memory chart's plot box, ticks and point positions (memory-chart.js).
       memoryChart: () => page.memory.geometry(),
+      // Zooms the memory chart to events [from, to] (as the wheel does); returns the zoom or null.
+      zoomMemoryChart: (from, to) => page.memory.setZoom(from, to),
       // The first block of a live allocation/object now, or -1.
       firstUsedBlock: () => page.model().owner.findIndex((o) => o >= 0),
+      // The lifespans view: 'rects' (one fillRect per allocation) or 'raster' (past the detail
+      // limit); setting the limit redraws and returns the mode; allocation i's bar in pixels
+      // (lifespans.js).
+      lifespansMode: () => page.lifespans.mode(),
+      setLifespanDetailLimit: (n) => page.lifespans.setDetailLimit(n),
+      lifespanBar: (i) => page.lifespans.bar(i),
+      allocationCount: () => (trace ? trace.n : 0),
       renderMs: 0,
       readyAt: 0,
     },

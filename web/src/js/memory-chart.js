@@ -1,7 +1,8 @@
 // Memory over time: used (live), free and largest free run in bytes per timeline point (trace)
 // or per snapshot, against events, GC collections, capture time or snapshot number (a select);
 // axes with units and ticks, sweeps shaded, the peak marked; hovering shows a point's values,
-// a click moves the scrubber there.
+// a click moves the scrubber there. A trace's chart zooms with the wheel (events on x): then its
+// points come from the allocations, every event or each pixel's lowest and highest.
 'use strict';
 
 mpheap.memoryChart = function memoryChart(page) {
@@ -18,6 +19,10 @@ mpheap.memoryChart = function memoryChart(page) {
   let cache = null; // { source, mode, series }
   let geo = null; // the last drawing's mappings and ticks
   let hover = -1; // the point under the pointer, or -1
+  // The events shown when zoomed ({from, to}; trace, events on x), else null: the wheel zooms
+  // around the pointer, a double-click shows the whole trace again.
+  let zoom = null;
+  const zoomable = () => state.source === 'trace' && modes.trace === 'events';
 
   function series() {
     const source = state.source;
@@ -29,16 +34,19 @@ mpheap.memoryChart = function memoryChart(page) {
       xSelect.value = modes[source];
       xSelect.disabled = offered.length < 2;
     }
-    if (!cache || cache.source !== source || cache.mode !== modes[source]) {
-      cache = { source, mode: modes[source], series: mpheap.memorySeries.build(page, source, modes[source]) };
+    const z = zoomable() ? zoom : null;
+    const columns = Math.max(1, canvas.width - box.l - box.r);
+    if (!cache || cache.source !== source || cache.mode !== modes[source] || cache.zoom !== z ||
+        (z && cache.columns !== columns)) {
+      cache = { source, mode: modes[source], zoom: z, columns, series: mpheap.memorySeries.build(page, source, modes[source], z, columns) };
       hover = -1;
     }
     return cache.series;
   }
 
   function drawMemory() {
+    const ctx = fitCanvas(canvas); // first: a zoomed series depends on the width
     const s = series();
-    const ctx = fitCanvas(canvas);
     const W = canvas.width;
     const H = canvas.height;
     let max = 1;
@@ -75,7 +83,7 @@ mpheap.memoryChart = function memoryChart(page) {
         for (let i = 0; i < s.count; i++) ctx.fillRect(Math.round(px(s.x[i])) - 2, Math.round(py(line.values[i])) - 2, 5, 5);
       }
     }
-    if (state.source === 'trace') {
+    if (state.source === 'trace' && s.xMin <= s.xOf(trace.summary.peak_event) && s.xOf(trace.summary.peak_event) <= s.xMax) {
       const sm = trace.summary;
       const cx = px(s.xOf(sm.peak_event));
       const cy = py(sm.peak_live_blocks * blockSize);
@@ -96,7 +104,8 @@ mpheap.memoryChart = function memoryChart(page) {
       ctx.stroke();
       ctx.setLineDash([]);
     };
-    vline(px(s.xOf(state.position[state.source])), 'rgba(128,128,128,.9)', []);
+    const at = s.xOf(state.position[state.source]);
+    if (s.xMin <= at && at <= s.xMax) vline(px(at), 'rgba(128,128,128,.9)', []);
     if (hover >= 0) vline(px(s.x[hover]), 'rgba(128,128,128,.9)', [3, 3]);
     canvas.dataset.points = String(s.count);
     drawKeys(s);
@@ -141,7 +150,7 @@ mpheap.memoryChart = function memoryChart(page) {
     if (!geo) return;
     hover = pointAtPixel(canvasX(ev));
     drawMemory();
-    showTooltip(ev, pointText(hover));
+    if (hover >= 0) showTooltip(ev, pointText(hover));
   });
   canvas.addEventListener('mouseleave', () => {
     hover = -1;
@@ -155,6 +164,28 @@ mpheap.memoryChart = function memoryChart(page) {
     const v = s.xMin + ((cx - box.l) / (canvas.width - box.l - box.r)) * (s.xMax - s.xMin);
     page.scrubber.setPosition(s.positionAt(v));
   });
+  // Zooms to events [from, to] (clamped; at least 16 of them), or back to the whole trace.
+  function setZoom(from, to) {
+    const last = trace.events - 1;
+    const span = Math.min(last, Math.max(16, Math.round(to - from)));
+    const a = Math.max(0, Math.min(last - span, Math.round(from)));
+    zoom = span >= last ? null : { from: a, to: a + span };
+    drawMemory();
+    return zoom;
+  }
+  canvas.addEventListener('wheel', (ev) => {
+    if (!geo || !zoomable()) return;
+    ev.preventDefault();
+    const s = cache.series;
+    const cx = Math.max(box.l, Math.min(canvas.width - box.r, canvasX(ev)));
+    const f = (cx - box.l) / (canvas.width - box.l - box.r);
+    const at = s.xMin + f * (s.xMax - s.xMin);
+    const span = (s.xMax - s.xMin) * (ev.deltaY < 0 ? 0.8 : 1.25);
+    setZoom(at - f * span, at - f * span + span);
+  }, { passive: false });
+  canvas.addEventListener('dblclick', () => {
+    if (zoom) setZoom(0, trace.events);
+  });
   xSelect.addEventListener('change', () => {
     modes[state.source] = xSelect.value;
     drawMemory();
@@ -166,7 +197,7 @@ mpheap.memoryChart = function memoryChart(page) {
     return {
       left: box.l, right: canvas.width - box.r, top: box.t, bottom: canvas.height - box.b,
       xTitle: geo.drawn.xTitle, yTitle: geo.drawn.yTitle, xTicks: geo.drawn.x, yTicks: geo.drawn.y,
-      count: s.count, keys: s.lines.map((l) => l.key),
+      count: s.count, keys: s.lines.map((l) => l.key), zoom: cache.zoom,
       point: (key, i) => {
         const line = s.lines.find((l) => l.key === key);
         return { x: geo.px(s.x[i]), y: geo.py(line.values[i]), value: line.values[i], position: s.position[i], heading: s.heading(i) };
@@ -174,5 +205,5 @@ mpheap.memoryChart = function memoryChart(page) {
     };
   }
 
-  return { draw: drawMemory, geometry, pointText };
+  return { draw: drawMemory, geometry, pointText, setZoom };
 };

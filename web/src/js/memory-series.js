@@ -2,7 +2,7 @@
 // (event or snapshot), its x value, and used, free and largest-free-run bytes. Trace x axes:
 // events, or GC collections (each collection one step at its number, the events between two
 // spread over the unit between them); snapshots: capture time in ms where every snapshot has one,
-// or the snapshot's number.
+// or the snapshot's number. A zoomed trace chart takes its events from the allocations instead.
 'use strict';
 
 mpheap.memorySeries = (() => {
@@ -80,6 +80,49 @@ mpheap.memorySeries = (() => {
     };
   }
 
+  // A trace's events [from, to] in detail (a zoomed chart), from the allocations rather than the
+  // decimated timeline: every event while there are at most two per pixel column, else each
+  // column's lowest and highest live blocks at their events, so peaks and troughs survive. The
+  // largest free run is only known at the timeline's points, so it is not drawn zoomed.
+  function zoomedTraceSeries(page, from, to, columns) {
+    const { trace, blockSize } = page;
+    const { live, sweep } = trace.byEvent();
+    const events = [];
+    const perEvent = to - from + 1 <= 2 * Math.max(1, columns);
+    const width = perEvent ? 1 : Math.ceil((to - from + 1) / columns);
+    for (let a = from; a <= to; a += width) {
+      const b = Math.min(to, a + width - 1);
+      if (perEvent) {
+        events.push(a);
+        continue;
+      }
+      let lo = a;
+      let hi = a;
+      let swept = -1;
+      for (let k = a; k <= b; k++) {
+        if (live[k] < live[lo]) lo = k;
+        if (live[k] > live[hi]) hi = k;
+        if (sweep[k] && swept < 0) swept = k;
+      }
+      const picked = new Set([a, lo, hi, b]);
+      if (swept >= 0) picked.add(swept);
+      events.push(...[...picked].sort((x, y) => x - y));
+    }
+    const position = Float64Array.from(events);
+    const lines = [{ key: 'live', name: 'live', colour: MEM_COLOURS.live, values: Float64Array.from(events, (k) => live[k] * blockSize) }];
+    if (trace.heapBlocks !== null) {
+      lines.push({ key: 'free', name: 'free', colour: MEM_COLOURS.free, values: Float64Array.from(events, (k) => (trace.heapBlocks - live[k]) * blockSize) });
+    }
+    return {
+      count: events.length, position, x: position, lines, marks: Uint8Array.from(events, (k) => sweep[k]),
+      xMin: from, xMax: Math.max(to, from + 1), integerX: true, zoomed: true,
+      xTitle: `events ${from.toLocaleString('en-US')} to ${to.toLocaleString('en-US')} of ` +
+        `${trace.events.toLocaleString('en-US')} (zoomed: ${perEvent ? 'every event' : 'lowest and highest per pixel'}; ` +
+        'double-click for the whole trace)',
+      heading: (i) => `after event ${events[i].toLocaleString('en-US')}${sweep[events[i]] ? ', a sweep' : ''}`,
+    };
+  }
+
   function snapshotSeries(page, mode) {
     const { snaps, blockSize } = page;
     const n = snaps.list.length;
@@ -99,9 +142,11 @@ mpheap.memorySeries = (() => {
     };
   }
 
-  // The series, with lookups between positions, x values and points.
-  function build(page, source, mode) {
-    const s = source === 'trace' ? traceSeries(page, mode) : snapshotSeries(page, mode);
+  // The series, with lookups between positions, x values and points. `zoom` ({from, to} events,
+  // trace and events only) or null.
+  function build(page, source, mode, zoom = null, columns = 0) {
+    const s = zoom ? zoomedTraceSeries(page, zoom.from, zoom.to, columns)
+      : source === 'trace' ? traceSeries(page, mode) : snapshotSeries(page, mode);
     // The last point at or before position p, and p's x (interpolated between points).
     s.pointAt = (p) => Math.max(0, countAtMost(s.count, (i) => s.position[i], p) - 1);
     s.xOf = (p) => {

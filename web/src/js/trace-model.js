@@ -3,7 +3,10 @@
 'use strict';
 
 mpheap.TraceModel = (() => {
-  const { bytes, u32 } = mpheap.decode;
+  const { bytes, u32, varints, unzigzag } = mpheap.decode;
+  // An allocation's `life` value is (end_time - start_time) * END_CODES + how it ended: 0 freed,
+  // 1 swept, 2 reallocated, 3 unlogged, 4 live at the end.
+  const END_CODES = 8;
   const { countAtMost } = mpheap.util;
 
   function TraceModel(t) {
@@ -14,12 +17,25 @@ mpheap.TraceModel = (() => {
     m.mapBlocks = Math.max(1, t.map_blocks);
     const a = t.alloc;
     m.n = a.count;
-    m.start = u32(a.start_block);
-    m.size = u32(a.size);
-    m.t0 = u32(a.start_time);
-    m.t1 = u32(a.end_time);
-    m.stack = u32(a.stack);
-    m.end = bytes(a.end);
+    // Varint columns (docs/report.md): start times as deltas, lifetimes with how each ended,
+    // start blocks as zigzag deltas.
+    const dt = varints(a.start_time, m.n);
+    const life = varints(a.life, m.n);
+    const dblock = varints(a.start_block, m.n);
+    m.start = new Uint32Array(m.n);
+    m.size = Uint32Array.from(varints(a.size, m.n));
+    m.t0 = new Uint32Array(m.n);
+    m.t1 = new Uint32Array(m.n);
+    m.stack = Uint32Array.from(varints(a.stack, m.n));
+    m.end = new Uint8Array(m.n);
+    for (let i = 0, time = 0, block = 0; i < m.n; i++) {
+      time += dt[i];
+      block += unzigzag(dblock[i]);
+      m.t0[i] = time;
+      m.start[i] = block;
+      m.t1[i] = time + Math.floor(life[i] / END_CODES);
+      m.end[i] = life[i] % END_CODES;
+    }
     m.frames = t.frames.map((s) => {
       const tab = s.indexOf('\t');
       return { fn: s.slice(0, tab), loc: s.slice(tab + 1) };
@@ -51,11 +67,19 @@ mpheap.TraceModel = (() => {
       }
       m.site[i] = m.siteOfStack[s];
     }
-    // Ended allocations in end order (live ones end at `events`, never reached).
-    const ends = [];
-    for (let i = 0; i < m.n; i++) if (m.t1[i] < m.events) ends.push(i);
-    ends.sort((x, y) => m.t1[x] - m.t1[y] || x - y);
-    m.endOrder = Uint32Array.from(ends);
+    // Ended allocations in end order, ties in start order (live ones end at `events`, never
+    // reached): a counting sort, linear in allocations and events.
+    const first = new Uint32Array(m.events + 1);
+    let ended = 0;
+    for (let i = 0; i < m.n; i++) {
+      if (m.t1[i] < m.events) {
+        first[m.t1[i] + 1]++;
+        ended++;
+      }
+    }
+    for (let k = 1; k <= m.events; k++) first[k] += first[k - 1];
+    m.endOrder = new Uint32Array(ended);
+    for (let i = 0; i < m.n; i++) if (m.t1[i] < m.events) m.endOrder[first[m.t1[i]]++] = i;
     m.owner = new Int32Array(m.mapBlocks).fill(-1);
     m.cur = -1; // the state shown is the one after event `cur`
     m.sp = 0; // allocations started so far (in start order)
@@ -113,6 +137,23 @@ mpheap.TraceModel = (() => {
       }
     }
     m.cur = k;
+  };
+  // Live blocks after every event, and which events are sweeps (an allocation ended by a sweep
+  // ends at one), from the allocation columns: linear, made on the first zoom of the memory
+  // chart and kept.
+  TraceModel.prototype.byEvent = function byEvent() {
+    const m = this;
+    if (m.perEvent) return m.perEvent;
+    const live = new Float64Array(Math.max(1, m.events));
+    const sweep = new Uint8Array(Math.max(1, m.events));
+    for (let i = 0; i < m.n; i++) {
+      live[m.t0[i]] += m.size[i];
+      if (m.t1[i] < m.events) live[m.t1[i]] -= m.size[i];
+      if (m.end[i] === 1) sweep[m.t1[i]] = 1;
+    }
+    for (let k = 1; k < m.events; k++) live[k] += live[k - 1];
+    m.perEvent = { live, sweep };
+    return m.perEvent;
   };
   TraceModel.prototype.stackFrames = function stackFrames(s) {
     const out = [];
