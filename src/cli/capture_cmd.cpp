@@ -192,7 +192,7 @@ int run_snapshots(const SnapshotArgs& a) {
 struct ReplArgs {
   std::string connect;
   std::uint32_t baud = 115200;
-  std::string ram;
+  std::vector<std::string> ram;
   bool unchecked_ram = false;
   session::TargetSource target;
   std::uint64_t count = 1;
@@ -213,11 +213,10 @@ int run_repl(const ReplArgs& a) {
                            "after it ends: --count, --every and --before do not apply",
                            ErrorKind::usage});
   capture::ReplPlan plan;
-  if (!a.ram.empty()) {
-    auto range = capture::parse_range(a.ram, "--ram");
+  for (const std::string& text : a.ram) {
+    auto range = capture::parse_range(text, "--ram");
     if (!range) return fail(cmd, range.error());
-    plan.start = range->first;
-    plan.end = range->second;
+    plan.ram.push_back({range->first, range->second});
   }
   plan.unchecked_ram = a.unchecked_ram;
   if (a.target.given()) {
@@ -239,25 +238,29 @@ int run_repl(const ReplArgs& a) {
     plan.program_name = std::filesystem::path(a.run).filename().string();
   }
   // Before connecting: a range the reader cannot take needs no board to be refused.
-  if (auto fits = capture::check_reader_range(plan.start, plan.end); !fits)
-    return fail(cmd, fits.error());
+  for (const capture::RamRange& g : plan.ram)
+    if (auto fits = capture::check_reader_range(g.start, g.end); !fits)
+      return fail(cmd, fits.error());
   auto writer = io::SnapshotSequenceWriter::create(a.out);
   if (!writer) return fail(cmd, writer.error());
   InterruptGuard guard;
   auto link = capture::Link::open(a.connect, a.baud);
   if (!link) return fail(cmd, link.error());
-  auto sink = [&](const io::SnapshotHeader& h, std::string_view bytes,
+  auto sink = [&](std::span<const io::SnapshotRecord> parts,
                   const capture::ReplRead& read) -> Expected<bool> {
     if (!read.before_output.empty()) fmt::print("{}", read.before_output);
     std::fflush(stdout);
+    const io::SnapshotHeader& h = parts.front().header;
+    std::uint64_t bytes = 0;
+    for (const io::SnapshotRecord& r : parts) bytes += r.bytes.size();
     fmt::print(stderr,
-               "mpheap capture repl: snapshot {}{}: {} bytes in {:.2f} s ({:.1f} KiB/s, {:.2f} "
+               "mpheap capture repl: snapshot {}{}: {} bytes{} in {:.2f} s ({:.1f} KiB/s, {:.2f} "
                "bytes on the wire per byte), {} chunks asked again\n",
-               h.index, h.label.empty() ? "" : fmt::format(" '{}'", h.label), bytes.size(),
-               read.ms / 1000, static_cast<double>(bytes.size()) / 1.024 / read.ms,
-               static_cast<double>(read.wire_bytes) / static_cast<double>(bytes.size()),
-               read.requests);
-    return writer->append(h, bytes);
+               h.index, h.label.empty() ? "" : fmt::format(" '{}'", h.label), bytes,
+               parts.size() > 1 ? fmt::format(" of {} ranges", parts.size()) : "", read.ms / 1000,
+               static_cast<double>(bytes) / 1.024 / read.ms,
+               static_cast<double>(read.wire_bytes) / static_cast<double>(bytes), read.requests);
+    return writer->append(parts);
   };
   const bool tty = isatty(STDERR_FILENO) != 0;
   auto last_line = std::chrono::steady_clock::now();
@@ -288,10 +291,13 @@ int run_repl(const ReplArgs& a) {
     return fail(cmd, stats.error());
   }
   if (auto committed = writer->commit(); !committed) return fail(cmd, committed.error());
+  std::string ranges;
+  for (const capture::RamRange& g : stats->ranges)
+    ranges += fmt::format("{}{:#x}..{:#x}", ranges.empty() ? "" : " and ", g.start, g.end);
   fmt::print(stderr,
-             "mpheap capture repl: {} snapshots of {:#x}..{:#x} ({}) from a {} board written to "
+             "mpheap capture repl: {} snapshots of {} ({}) from a {} board written to "
              "{}{}; {:.1f} KiB/s, {} chunks asked again, {} lines damaged\n",
-             stats->snapshots, stats->range.start, stats->range.end, stats->rule,
+             stats->snapshots, ranges, stats->rule,
              stats->machine == "-" ? stats->platform : stats->machine, a.out,
              stats->interrupted ? " (interrupted)" : "",
              static_cast<double>(stats->ram_bytes) / 1.024 / stats->read_ms, stats->requests,
@@ -498,8 +504,10 @@ void add_capture_command(CLI::App& app, int* status) {
       ->required();
   repl->add_option("--baud", r->baud, "serial devices: the baud rate")->capture_default_str();
   repl->add_option("--ram", r->ram,
-                   "RAM range START:END or START+SIZE, below 0x40000000 (default: all the RAM "
-                   "the firmware's description or mpheap's chip table names)");
+                   "RAM range START:END or START+SIZE, below 0x40000000; repeat it for RAM in "
+                   "several places (internal SRAM and PSRAM): each snapshot reads them all in "
+                   "one command (default: all the RAM the firmware's description names, or the "
+                   "chip table's RAM for the board)");
   repl->add_flag("--unchecked-ram", r->unchecked_ram,
                  "read --ram even where neither the description nor the chip table says it is "
                  "RAM (reading what is not RAM resets most chips)");

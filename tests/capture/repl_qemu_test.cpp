@@ -556,7 +556,8 @@ TEST(CaptureRepl, RunTakesLabelledSnapshotsFromInsideTheProgram) {
     ASSERT_TRUE(vm.started());
     ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
     cap = mpheap::testing::run_mpheap(
-        fmt::format("capture repl --connect tcp:127.0.0.1:{} --elf {} --run {} -o {} 2>{}; exit $?",
+        fmt::format("capture repl --connect tcp:127.0.0.1:{} --elf {} --run {} --ram "
+                    "0x20001000:0x20040000 --ram 0x20000000:0x20001000 -o {} 2>{}; exit $?",
                     uart_port, elf, app, seq, dir.file("capture.txt")));
     ASSERT_EQ(cap.status, 0) << cap.out << mpheap::testing::read_file(dir.file("capture.txt"));
     want_a = mpheap::testing::parse_mem_info(between(cap.out, "=== A ===", "=== A end ==="));
@@ -577,15 +578,25 @@ TEST(CaptureRepl, RunTakesLabelledSnapshotsFromInsideTheProgram) {
 
   auto idx = io::index_snapshot_sequence_file(seq);
   ASSERT_TRUE(idx) << idx.error().message();
-  ASSERT_EQ(idx->size(), 3u) << said;
+  ASSERT_EQ(idx->size(), 6u) << said;  // 3 snapshots of 2 records
   EXPECT_EQ((*idx)[0].header.label, "after init");
-  EXPECT_EQ((*idx)[1].header.label, "late dict");
-  EXPECT_EQ((*idx)[2].header.label,
+  EXPECT_EQ((*idx)[1].header.label, "after init");
+  EXPECT_EQ((*idx)[1].header.part, 1u);
+  EXPECT_EQ((*idx)[2].header.label, "late dict");
+  EXPECT_EQ((*idx)[4].header.label,
             "after app.py (MemoryError: memory allocation failed, allocating 1000000 bytes)");
   EXPECT_EQ((*idx)[0].header.trigger, "repl:run");
-  EXPECT_EQ((*idx)[2].header.trigger, "repl:end");
+  EXPECT_EQ((*idx)[4].header.trigger, "repl:end");
   EXPECT_EQ((*idx)[0].header.reader_objects.size(), 5u);  // and mpheap_snap's function
-  EXPECT_LT((*idx)[0].header.time_ms, (*idx)[1].header.time_ms);
+  // Two ranges: each snapshot is two records, in address order, read at one moment.
+  auto dumps = io::open_snapshot_dumps(seq);
+  ASSERT_TRUE(dumps && *dumps) << (dumps ? "not a sequence" : dumps.error().message());
+  ASSERT_EQ((*dumps)->parts.size(), 2u);
+  EXPECT_EQ((*dumps)->parts[0].start, 0x20000000u);
+  EXPECT_EQ((*dumps)->parts[0].size, 0x1000u);
+  EXPECT_EQ((*dumps)->parts[1].start, 0x20001000u);
+  EXPECT_EQ((*dumps)->dump_size, 0x40000u);
+  EXPECT_LT((*idx)[0].header.time_ms, (*idx)[2].header.time_ms);
 
   // Each block map equals the firmware's, printed right before mpheap_snap.
   for (auto [n, want] : {std::pair{0, &want_a}, std::pair{1, &want_b}}) {

@@ -128,5 +128,84 @@ TEST(CaptureSnapshotSequence, DumpsOfOneRangeForHeap) {
   EXPECT_FALSE(open_snapshot_dumps(mixed));
 }
 
+// Snapshots of several ranges (capture repl --ram twice): one record per range, written as one
+// unit; `mpheap heap` reads them as dumps of all the ranges, with file offsets per part.
+TEST(CaptureSnapshotSequence, SnapshotsOfSeveralRanges) {
+  mpheap::testing::TempDir dir("seq");
+  const std::string path = dir.file("parts.seq");
+  auto part = [](std::uint64_t index, std::uint32_t k, std::uint64_t start, std::string_view data) {
+    SnapshotRecord r;
+    r.header.index = index;
+    r.header.start = start;
+    r.header.end = start + data.size();
+    r.header.label = "x";
+    r.header.part = k;
+    r.header.parts = 2;
+    r.bytes = data;
+    return r;
+  };
+  {
+    auto w = SnapshotSequenceWriter::create(path);
+    ASSERT_TRUE(w) << w.error().message();
+    for (std::uint64_t i = 0; i < 2; ++i) {
+      const std::string low = i == 0 ? "abcd" : "ABCD", high = i == 0 ? "012345" : "6789xy";
+      const SnapshotRecord both[] = {part(i, 0, 0x1000, low), part(i, 1, 0x3000, high)};
+      ASSERT_TRUE(w->append(both));
+    }
+    EXPECT_EQ(w->count(), 2u);  // snapshots, not records
+    ASSERT_TRUE(w->commit());
+  }
+  auto records = index_snapshot_sequence_file(path);
+  ASSERT_TRUE(records) << records.error().message();
+  ASSERT_EQ(records->size(), 4u);
+  EXPECT_EQ((*records)[1].header.part, 1u);
+  EXPECT_EQ((*records)[1].header.parts, 2u);
+  auto d = open_snapshot_dumps(path);
+  ASSERT_TRUE(d) << d.error().message();
+  ASSERT_TRUE(*d);
+  EXPECT_EQ((*d)->entries.size(), 2u);  // one per snapshot
+  ASSERT_EQ((*d)->parts.size(), 2u);
+  EXPECT_EQ((*d)->address, 0x1000u);
+  EXPECT_EQ((*d)->dump_size, 10u);
+  EXPECT_EQ((*d)->parts[1].start, 0x3000u);
+  EXPECT_EQ((*d)->parts[1].offset, 4u);
+  // Byte 2 of snapshot 1's second part ('8'), by logical offset and by address.
+  const std::uint64_t at = (*d)->file_offset(10 + 4 + 2);
+  EXPECT_EQ(at, (*records)[3].data_offset + 2);
+  EXPECT_EQ((*d)->file_offset_of(1, 0x3002), at);
+  EXPECT_FALSE((*d)->file_offset_of(1, 0x2000));  // between the parts: not in the dump
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(at));
+  EXPECT_EQ(in.get(), '8');
+
+  // A snapshot that lost a part, parts out of order, a layout that changes: one message each.
+  auto refused = [&](const std::string& name, const std::string& bytes, const std::string& why) {
+    const std::string file = dir.file(name);
+    std::ofstream(file, std::ios::binary) << bytes;
+    auto r = open_snapshot_dumps(file);
+    ASSERT_FALSE(r) << name;
+    EXPECT_NE(r.error().message().find(why), std::string::npos) << r.error().message();
+  };
+  auto text = [&](const SnapshotRecord& r) {
+    return format_snapshot_header(r.header) + std::string(r.bytes);
+  };
+  refused("lost.seq",
+          text(part(0, 0, 0x1000, "abcd")) + text(part(0, 1, 0x3000, "012345")) +
+              text(part(1, 1, 0x3000, "012345")),
+          "record 2 is part 1/2, expected part 0/2 (snapshot 1)");
+  refused("cut.seq",
+          text(part(0, 0, 0x1000, "abcd")) + text(part(0, 1, 0x3000, "012345")) +
+              text(part(1, 0, 0x1000, "abcd")),
+          "the last snapshot has 1 of its 2 parts");
+  refused("order.seq", text(part(0, 0, 0x3000, "abcd")) + text(part(0, 1, 0x1000, "012345")),
+          "must be in ascending order");
+  refused("layout.seq",
+          text(part(0, 0, 0x1000, "abcd")) + text(part(0, 1, 0x3000, "012345")) +
+              text(part(1, 0, 0x1000, "abcd")) + text(part(1, 1, 0x4000, "012345")),
+          "snapshot 1 holds 0x4000..0x4006, snapshot 0 0x3000..0x3006");
+  EXPECT_FALSE(parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 part=2/2", "f", 0));
+  EXPECT_FALSE(parse_snapshot_header("MPHEAP-SNAPSHOT 1 start=0x10 end=0x20 part=1", "f", 0));
+}
+
 }  // namespace
 }  // namespace mpheap::io

@@ -78,12 +78,24 @@ const ChipRam* chip_for(std::string_view machine, std::string_view platform) {
   return nullptr;
 }
 
-Expected<RamChoice> choose_ram(std::optional<RamRange> asked, const std::vector<RamRange>& known,
-                               const std::string& why, bool unchecked) {
-  if (asked && asked->end <= asked->start)
-    return Error{"--ram", 0, 0, fmt::format("empty range {:#x}:{:#x}", asked->start, asked->end),
-                 ErrorKind::usage};
-  if (asked && unchecked) return RamChoice{*asked, "given (--unchecked-ram: not checked)"};
+Expected<RamChoice> choose_ram(std::vector<RamRange> asked, const std::vector<RamRange>& known,
+                               const std::vector<RamRange>& fallback, const std::string& why,
+                               bool unchecked) {
+  std::sort(asked.begin(), asked.end(),
+            [](const RamRange& x, const RamRange& y) { return x.start < y.start; });
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    if (asked[i].end <= asked[i].start)
+      return Error{"--ram", 0, 0,
+                   fmt::format("empty range {:#x}:{:#x}", asked[i].start, asked[i].end),
+                   ErrorKind::usage};
+    if (i > 0 && asked[i].start < asked[i - 1].end)
+      return Error{"--ram", 0, 0,
+                   fmt::format("{:#x}:{:#x} overlaps {:#x}:{:#x}; give ranges apart (or one "
+                               "that covers both)",
+                               asked[i].start, asked[i].end, asked[i - 1].start, asked[i - 1].end),
+                   ErrorKind::usage};
+  }
+  if (!asked.empty() && unchecked) return RamChoice{asked, "given (--unchecked-ram: not checked)"};
   if (known.empty())
     return Error{"--ram", 0, 0,
                  fmt::format("{}: nothing says where this board's RAM is, and reading memory that "
@@ -92,21 +104,24 @@ Expected<RamChoice> choose_ram(std::optional<RamRange> asked, const std::vector<
                              "--unchecked-ram if you know it",
                              why),
                  ErrorKind::unsupported};
-  if (asked) {
-    if (!inside(*asked, known))
-      return Error{"--ram", 0, 0,
-                   fmt::format("{:#x}:{:#x} is not inside the RAM {} says this board has ({}); "
-                               "reading outside RAM resets most chips. Give a range inside it, "
-                               "or add --unchecked-ram if you know better",
-                               asked->start, asked->end, why, ranges_text(known)),
-                   ErrorKind::bad_input};
-    return RamChoice{*asked, fmt::format("given, inside {}'s RAM", why)};
+  if (!asked.empty()) {
+    for (const RamRange& a : asked)
+      if (!inside(a, known))
+        return Error{"--ram", 0, 0,
+                     fmt::format("{:#x}:{:#x} is not inside the RAM {} says this board has ({}); "
+                                 "reading outside RAM resets most chips. Give a range inside it, "
+                                 "or add --unchecked-ram if you know better",
+                                 a.start, a.end, why, ranges_text(known)),
+                     ErrorKind::bad_input};
+    return RamChoice{asked, fmt::format("given, inside {}'s RAM", why)};
   }
-  // The largest known range: where the heap, .data/.bss and the stack are.
-  RamRange best = known.front();
-  for (const RamRange& k : known)
-    if (k.end - k.start > best.end - best.start) best = k;
-  return RamChoice{best, fmt::format("all RAM {} names", why)};
+  if (!fallback.empty()) return RamChoice{fallback, fmt::format("all RAM {} names", why)};
+  // All the RAM the description names: the heap, .data/.bss and the stack may lie in different
+  // regions (an STM32H7 has .bss in DTCM and the heap in AXI SRAM).
+  std::vector<RamRange> all = known;
+  std::sort(all.begin(), all.end(),
+            [](const RamRange& x, const RamRange& y) { return x.start < y.start; });
+  return RamChoice{all, fmt::format("all RAM {} names", why)};
 }
 
 }  // namespace mpheap::capture

@@ -33,14 +33,16 @@ const ChipRam* chip_for(std::string_view machine, std::string_view platform);
 // merged where they touch or overlap, by address.
 std::vector<RamRange> ram_of(const target::Target& t);
 
-// What to read: `asked` when given (it must lie inside `known` RAM, unless `unchecked`), else
-// all of `known`. `known` comes from the firmware's description, else the chip table; `why`
-// says which, for messages. Errors name the known RAM and what would fit.
+// What to read: the `asked` ranges when given (each inside `known` RAM, unless `unchecked`; none
+// overlapping), else `fallback` when given, else all of `known`. `known` comes from the
+// firmware's description, else the chip table; `why` says which, for messages. Errors name the
+// known RAM and what would fit.
 struct RamChoice {
-  RamRange range;
-  std::string rule;  // "given, inside the ELF's RAM 0x...", "the table's nRF51 RAM", ...
+  std::vector<RamRange> ranges;  // ascending
+  std::string rule;              // "given, inside the ELF's RAM", "all RAM the ELF names", ...
 };
-Expected<RamChoice> choose_ram(std::optional<RamRange> asked, const std::vector<RamRange>& known,
-                               const std::string& why, bool unchecked);
+Expected<RamChoice> choose_ram(std::vector<RamRange> asked, const std::vector<RamRange>& known,
+                               const std::vector<RamRange>& fallback, const std::string& why,
+                               bool unchecked);
 
 }  // namespace mpheap::capture

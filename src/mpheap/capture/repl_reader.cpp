@@ -165,10 +165,15 @@ constexpr std::string_view kSnapFunction = R"PY(def mpheap_snap(label=''):
  if len(label)>200:label=label[:200]
  p=_mpheap
  p[4]=label
- next(p[0])
+ R=p[6]
+ i=0
+ while i<len(R):
+  p[1]=R[i]
+  p[2]=R[i+1]
+  next(p[0])
+  i+=2
  p[4]=None
-_mpheap[1]={}
-_mpheap[2]={}
+_mpheap.append(({}))
 print('=mpheap-snap',id(mpheap_snap))
 )PY";
 
@@ -470,6 +475,11 @@ class ChunkStream {
     ++r_.requests;
     return link.write(fmt::format("{}r{:08x}\n", lead, address));
   }
+  // True when `line` can only be this stream's first: its begin line, or one of its chunks.
+  [[nodiscard]] bool opens(std::string_view line) const {
+    return line.starts_with(kBegin) ||
+           decode_chunk_line(line, start_, end_, out_.data()).has_value();
+  }
   // The self-test takes every path: chunk 0 asked for again, after a request that is not one.
   void self_test() { skip_first_ = bad_request_ = true; }
 
@@ -521,10 +531,23 @@ std::string encode_label_part(std::string_view label) {
 Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std::string_view before,
                                     std::vector<std::uint8_t>& out, const std::atomic<bool>* stop,
                                     const Progress& progress) {
-  if (end <= start)
-    return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
-                        ErrorKind::usage);
-  if (auto fits = check_reader_range(start, end); !fits) return fits.error();
+  const RamRange range{start, end};
+  std::vector<std::vector<std::uint8_t>> parts;
+  auto r = read(std::span<const RamRange>(&range, 1), before, parts, stop, progress);
+  if (r) out = std::move(parts.front());
+  return r;
+}
+
+Expected<ReplRead> ReplReader::read(std::span<const RamRange> ranges, std::string_view before,
+                                    std::vector<std::vector<std::uint8_t>>& out,
+                                    const std::atomic<bool>* stop, const Progress& progress) {
+  if (ranges.empty()) return reader_error(*repl_, "no range to read", ErrorKind::usage);
+  for (const RamRange& g : ranges) {
+    if (g.end <= g.start)
+      return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", g.start, g.end),
+                          ErrorKind::usage);
+    if (auto fits = check_reader_range(g.start, g.end); !fits) return fits.error();
+  }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   Link& link = repl_->link();
@@ -533,14 +556,28 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   // The self-test also takes the label's paths: a label set, and asked for once more. The label
   // is a name the firmware has (a new string would stay in the heap, interned).
   const bool labelled = self_test_;
-  ChunkStream stream(*repl_, start, end, out, streams_ + 1, labelled, r);
-  if (self_test_) stream.self_test();
-
-  std::string code = fmt::format("{}\n{}_mpheap[1]={};_mpheap[2]={};next(_mpheap[0]){}\n", before,
-                                 labelled ? "_mpheap[4]='machine';" : "", start, end,
-                                 labelled ? ";_mpheap[4]=None" : "");
+  // One stream per range, in one command: the ranges are read at one moment of the program.
+  out.assign(ranges.size(), {});
+  std::vector<std::unique_ptr<ChunkStream>> streams;
+  std::string code = fmt::format("{}\n{}", before, labelled ? "_mpheap[4]='machine'\n" : "");
+  std::uint64_t chunks = 0;
+  for (std::size_t k = 0; k < ranges.size(); ++k) {
+    streams.push_back(std::make_unique<ChunkStream>(*repl_, ranges[k].start, ranges[k].end, out[k],
+                                                    streams_ + 1 + k, labelled, r));
+    chunks += streams.back()->chunks();
+    code += fmt::format("_mpheap[1]={};_mpheap[2]={};next(_mpheap[0])\n", ranges[k].start,
+                        ranges[k].end);
+  }
+  if (labelled) code += "_mpheap[4]=None\n";
+  if (self_test_) streams.front()->self_test();
   if (auto s = repl_->start(code); !s) return s.error();
 
+  std::size_t cur = 0;  // the stream under way
+  auto whole = [&] {
+    std::uint64_t n = 0;
+    for (const auto& st : streams) n += st->whole();
+    return n;
+  };
   std::string buf;
   bool ended = false;
   bool label_asked = false;
@@ -550,22 +587,23 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   // when asked); where it can, the \x03 before it interrupts the reader at once.
   bool quitting = false;
   auto quit_deadline = Clock::now();
-  const std::string quit = fmt::format("\nq{:08x}\n", streams_ + 1);
+  auto quit = [&] { return fmt::format("\nq{:08x}\n", streams_ + 1 + cur); };
   while (!ended) {
     if (stop != nullptr && stop->load() && !quitting) {
       quitting = true;
       quit_deadline = Clock::now() + std::chrono::seconds(30);
-      if (auto w = link.write("\x03" + quit); !w) return w.error();
+      if (auto w = link.write("\x03" + quit()); !w) return w.error();
     }
     if (quitting && Clock::now() > quit_deadline) break;
     if (progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
       last_progress = Clock::now();
-      progress(stream.whole(), stream.chunks(), r.requests);
+      progress(whole(), chunks, r.requests);
     }
+    ChunkStream* stream = streams[cur].get();
     const std::size_t size_before = buf.size();
     // Silences: before the reader starts (the `before` code may run a while), during the stream,
     // after a request. Waits are cut in 250 ms pieces so that `*stop` is seen.
-    const int silence_ms = !stream.begun() ? 10000 : stream.asked() ? 2000 : 5000;
+    const int silence_ms = !streams.front()->begun() ? 10000 : stream->asked() ? 2000 : 5000;
     bool got_any = false;
     Expected<bool> got = false;
     for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
@@ -580,44 +618,57 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
     for (std::size_t nl; (nl = buf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
       std::string_view line(buf.data() + pos, nl - pos);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      const bool begun = stream.begun();
-      if (stream.take(line) == ChunkStream::Seen::other && !begun)
+      // The next range's stream starts once this one ended ('!', or that line was lost after
+      // its quit was sent).
+      if (cur + 1 < streams.size() && streams[cur]->complete() && streams[cur]->quit_sent() &&
+          streams[cur + 1]->opens(line)) {
+        ++cur;
+        streams[cur]->take(line);
+        continue;
+      }
+      const bool begun = streams.front()->begun();
+      if (streams[cur]->take(line) == ChunkStream::Seen::other && !begun)
         r.before_output.append(line).append("\n");
+      if (streams[cur]->done() && cur + 1 < streams.size()) ++cur;
     }
     buf.erase(0, pos);
+    stream = streams[cur].get();
     if (ended) continue;
     if (quitting) {
       if (silent) {
-        if (auto w = link.write(quit); !w) return w.error();
+        if (auto w = link.write(quit()); !w) return w.error();
       }
       continue;
     }
-    if (stream.done()) {
+    if (stream->done()) {
       if (silent) break;  // the end marker was lost: finish() finds the raw REPL again
       continue;
     }
-    if (stream.ready() || silent) {
+    if (stream->ready() || silent) {
       // The self-test asks for the label once more even when it came whole.
-      if (labelled && !label_asked && stream.ready() && stream.complete()) {
+      if (labelled && !label_asked && stream->ready() && stream->complete()) {
         label_asked = true;
         if (auto w = link.write("l\n"); !w) return w.error();
         continue;
       }
-      auto w = stream.ask(link, silent);
+      auto w = stream->ask(link, silent);
       if (!w) return w.error();
     }
   }
-  if (stream.begun()) ++streams_;
+  for (const auto& st : streams)
+    if (st->begun()) ++streams_;
   if (quitting) {
     if (ended) (void)repl_->finish(2000);
     return reader_error(*repl_, "interrupted", ErrorKind::cancelled);
   }
+  const bool complete =
+      std::all_of(streams.begin(), streams.end(), [](const auto& st) { return st->complete(); });
   // A lost '!' does no harm: the reader only ends when asked to, after every chunk came.
   auto errors = ended ? repl_->finish(5000)
                       : Expected<std::string>(reader_error(*repl_, "no end of the reader's output",
                                                            ErrorKind::timeout));
   if (!errors) {
-    if (!stream.complete()) return errors.error();
+    if (!complete) return errors.error();
     // The end marker was lost after a complete read: get the raw REPL back.
     if (auto again = repl_->recover(); !again) return again.error();
   } else if (!errors->empty()) {
@@ -625,15 +676,14 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
                         fmt::format("mpheap's reader stopped: {}", printable_excerpt(*errors, 400)),
                         ErrorKind::bad_input);
   }
-  if (!stream.complete())
-    return reader_error(*repl_,
-                        fmt::format("mpheap's reader ended early: {} of {} chunks read",
-                                    stream.whole(), stream.chunks()),
-                        ErrorKind::io);
-  if (labelled && (r.label != "machine" || stream.labels_whole() < 2))
+  if (!complete)
+    return reader_error(
+        *repl_, fmt::format("mpheap's reader ended early: {} of {} chunks read", whole(), chunks),
+        ErrorKind::io);
+  if (labelled && (r.label != "machine" || streams.front()->labels_whole() < 2))
     return reader_error(*repl_,
                         fmt::format("the self-test's label came back as '{}' ({} times whole)",
-                                    r.label, stream.labels_whole()),
+                                    r.label, streams.front()->labels_whole()),
                         ErrorKind::io);
   // Requests sent twice (after a silence) may have reached the raw REPL after the reader
   // ended: Ctrl-C clears its line.
@@ -643,14 +693,19 @@ Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std:
   return r;
 }
 
-Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t start,
-                                     std::uint64_t end, const ReplRunEvents& events,
-                                     const std::atomic<bool>* stop, const Progress& progress) {
-  if (end <= start)
-    return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", start, end),
-                        ErrorKind::usage);
-  if (auto fits = check_reader_range(start, end); !fits) return fits.error();
-  auto defined = repl_->exec(fmt::format(kSnapFunction, start, end), 10000);
+Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const RamRange> ranges,
+                                     const ReplRunEvents& events, const std::atomic<bool>* stop,
+                                     const Progress& progress) {
+  if (ranges.empty()) return reader_error(*repl_, "no range to read", ErrorKind::usage);
+  std::string bounds;
+  for (const RamRange& g : ranges) {
+    if (g.end <= g.start)
+      return reader_error(*repl_, fmt::format("empty range 0x{:x}..0x{:x}", g.start, g.end),
+                          ErrorKind::usage);
+    if (auto fits = check_reader_range(g.start, g.end); !fits) return fits.error();
+    bounds += fmt::format("{},{},", g.start, g.end);
+  }
+  auto defined = repl_->exec(fmt::format(kSnapFunction, bounds), 10000);
   if (!defined) return defined.error();
   auto at = defined->output.find("=mpheap-snap ");
   std::optional<std::uint64_t> id;
@@ -668,15 +723,42 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
   using Clock = std::chrono::steady_clock;
   Link& link = repl_->link();
   if (auto s = repl_->start(program); !s) return s.error();
-  // The snapshot under way, from its first line to its last chunk.
+  // The snapshot under way, from its first line to its last range's last chunk: one stream per
+  // range, in order.
   struct Active {
     ReplRead r;
-    std::vector<std::uint8_t> bytes;
-    std::unique_ptr<ChunkStream> stream;
+    std::vector<std::vector<std::uint8_t>> bytes;
+    std::vector<std::unique_ptr<ChunkStream>> streams;
+    std::size_t cur = 0;
     Clock::time_point t0;
     std::uint64_t rx0 = 0;
+    [[nodiscard]] ChunkStream& stream() const { return *streams[cur]; }
+    [[nodiscard]] std::uint64_t whole() const {
+      std::uint64_t n = 0;
+      for (const auto& st : streams) n += st->whole();
+      return n;
+    }
+    [[nodiscard]] std::uint64_t chunks() const {
+      std::uint64_t n = 0;
+      for (const auto& st : streams) n += st->chunks();
+      return n;
+    }
+    // The last stream has every chunk and its quit went out.
+    [[nodiscard]] bool finished() const {
+      return cur + 1 == streams.size() && stream().complete() && stream().quit_sent();
+    }
   };
   std::unique_ptr<Active> active;
+  auto begin_snapshot = [&](std::uint64_t rx) {
+    active = std::make_unique<Active>();
+    active->bytes.resize(ranges.size());
+    for (std::size_t k = 0; k < ranges.size(); ++k)
+      active->streams.push_back(std::make_unique<ChunkStream>(*repl_, ranges[k].start,
+                                                              ranges[k].end, active->bytes[k],
+                                                              streams_ + 1 + k, true, active->r));
+    active->t0 = Clock::now();
+    active->rx0 = rx;
+  };
   // After a snapshot: its quit was sent; '!' (or the program's next output) says it arrived.
   std::optional<std::uint64_t> closing;
   int closing_quits = 0;
@@ -688,26 +770,24 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
   auto emit_output = [&](std::string_view text) {
     if (events.output && !text.empty()) events.output(text);
   };
-  // Every chunk and the label are here once the quit is sent: the snapshot is whole, whatever
-  // became of its '!'.
+  // Every chunk and the label are here once the last quit is sent: the snapshot is whole,
+  // whatever became of its '!'.
   auto keep_snapshot = [&]() -> Expected<bool> {
-    ChunkStream& stream = *active->stream;
-    ++streams_;
+    streams_ += active->streams.size();
     active->r.wire_bytes = link.bytes_received() - active->rx0;
     active->r.ms = std::chrono::duration<double, std::milli>(Clock::now() - active->t0).count();
-    if (!stream.done()) {
+    if (!active->stream().done()) {
       closing = streams_;
       closing_quits = 1;
     }
-    auto kept = events.snapshot(
-        active->r, std::string_view(reinterpret_cast<const char*>(active->bytes.data()),
-                                    active->bytes.size()));
+    auto kept = events.snapshot(active->r, active->bytes);
     active.reset();
     if (!kept) return kept.error();
     ++result.snapshots;
     return true;
   };
-  std::vector<std::uint8_t> scratch(end - start);  // where a line is tried as a chunk
+  // Where a line is tried as the first of a snapshot.
+  std::vector<std::uint8_t> scratch(ranges.front().end - ranges.front().start);
   while (!ended) {
     if (stop != nullptr && stop->load() && !interrupting) {
       interrupting = true;
@@ -716,7 +796,7 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
       // The program gets a KeyboardInterrupt; a reader that cannot be interrupted is asked to
       // quit (the program then sees the next Ctrl-C).
       std::string keys = "\x03";
-      if (active) keys += fmt::format("\nq{:08x}\n", streams_ + 1);
+      if (active) keys += fmt::format("\nq{:08x}\n", streams_ + 1 + active->cur);
       if (auto w = link.write(keys); !w) return w.error();
     }
     if (interrupting) {
@@ -732,13 +812,13 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
     }
     if (active && progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
       last_progress = Clock::now();
-      progress(active->stream->whole(), active->stream->chunks(), active->r.requests);
+      progress(active->whole(), active->chunks(), active->r.requests);
     }
     const std::size_t size_before = buf.size();
     const std::uint64_t rx_before =
         link.bytes_received();  // a stream starting now counts from here
     // The program may be silent for as long as it likes; a snapshot under way may not.
-    const int silence_ms = active ? (active->stream->asked() ? 2000 : 5000) : 2000;
+    const int silence_ms = active ? (active->stream().asked() ? 2000 : 5000) : 2000;
     bool got_any = false;
     Expected<bool> got = false;
     for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
@@ -759,26 +839,31 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
           continue;
         }
         if (!bare.starts_with("=mpheap-begin") &&
-            !decode_chunk_line(bare, start, end, scratch.data())) {
+            !decode_chunk_line(bare, ranges.front().start, ranges.front().end, scratch.data())) {
           closing.reset();  // the program runs again: the last snapshot's reader has ended
           emit_output(std::string_view(buf.data() + pos, nl + 1 - pos));
           continue;
         }
-        active = std::make_unique<Active>();
-        active->stream = std::make_unique<ChunkStream>(*repl_, start, end, active->bytes,
-                                                       streams_ + 1, true, active->r);
-        active->t0 = Clock::now();
-        active->rx0 = rx_before;
+        begin_snapshot(rx_before);
         closing.reset();
       }
-      active->stream->take(bare);
-      if (active->stream->done()) {
-        if (!active->stream->complete())  // never: quits are sent when all is here
+      // The next range's stream starts once this one ended ('!', or that line was lost after
+      // its quit was sent).
+      if (active->cur + 1 < active->streams.size() && active->stream().complete() &&
+          active->stream().quit_sent() && active->streams[active->cur + 1]->opens(bare))
+        ++active->cur;
+      active->stream().take(bare);
+      if (active->stream().done()) {
+        if (!active->stream().complete())  // never: quits are sent when all is here
           return reader_error(*repl_,
                               fmt::format("mpheap's reader ended early: {} of {} chunks read",
-                                          active->stream->whole(), active->stream->chunks()),
+                                          active->whole(), active->chunks()),
                               ErrorKind::io);
-        if (auto kept = keep_snapshot(); !kept) return kept.error();
+        if (active->cur + 1 < active->streams.size()) {
+          ++active->cur;
+        } else if (auto kept = keep_snapshot(); !kept) {
+          return kept.error();
+        }
       }
     }
     buf.erase(0, pos);
@@ -788,11 +873,13 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
     }
     if (ended) break;
     if (active) {
-      ChunkStream& stream = *active->stream;
-      if (stream.complete() && stream.quit_sent()) {
+      if (active->finished()) {
         if (auto kept = keep_snapshot(); !kept) return kept.error();
         continue;
       }
+      ChunkStream& stream = active->stream();
+      // The next range's stream comes; a silence means the quit was lost (ask sends it again).
+      if (stream.complete() && stream.quit_sent() && !silent) continue;
       if (!interrupting && (stream.ready() || silent)) {
         auto w = stream.ask(link, silent);
         if (!w) return w.error();
@@ -810,7 +897,7 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::uint64_t sta
   if (active)
     return reader_error(*repl_,
                         fmt::format("the program ended during a snapshot ({} of {} chunks read)",
-                                    active->stream->whole(), active->stream->chunks()),
+                                    active->whole(), active->chunks()),
                         ErrorKind::io);
   auto errors = repl_->finish(5000);
   if (!errors) return errors.error();
@@ -831,8 +918,6 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
   ReplCaptureStats stats;
   // What to read: checked against the RAM the description names, else the chip table's row
   // for the board.
-  std::optional<RamRange> asked;
-  if (plan.end > plan.start) asked = RamRange{plan.start, plan.end};
   auto choose = [&](const std::string& machine, const std::string& platform) {
     std::vector<RamRange> known = plan.known_ram;
     std::string why = plan.known_from;
@@ -845,7 +930,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
                           machine, platform);
       }
     }
-    return choose_ram(asked, known, why, plan.unchecked_ram);
+    return choose_ram(plan.ram, known, {}, why, plan.unchecked_ram);
   };
   // The board's name first, so that a range it cannot read is refused before anything is
   // installed (on a small heap every install leaves interned names behind). An answer lost on
@@ -874,55 +959,65 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
   stats.collected = reader->info().collected;
   auto choice = choose(stats.machine, stats.platform);
   Expected<bool> outcome = true;
-  RamRange range{};
+  std::vector<RamRange> ranges;
   if (!choice) {
     outcome = choice.error();
   } else {
-    range = choice->range;
-    stats.range = range;
+    ranges = choice->ranges;
+    stats.ranges = ranges;
     stats.rule = choice->rule;
-    outcome = check_reader_range(range.start, range.end);
-    // The reader's own objects are in the heap: a range without them holds no heap.
-    for (std::uint64_t o : reader->info().objects)
-      if (outcome && (o < range.start || o >= range.end))
+    for (const RamRange& g : ranges)
+      if (outcome) outcome = check_reader_range(g.start, g.end);
+    // The reader's own objects are in the heap: ranges without them hold no heap.
+    for (std::uint64_t o : reader->info().objects) {
+      const bool held = std::any_of(ranges.begin(), ranges.end(),
+                                    [&](const RamRange& g) { return o >= g.start && o < g.end; });
+      if (outcome && !held)
         outcome = reader_error(repl,
-                               fmt::format("{:#x}:{:#x} does not hold the board's heap (its "
+                               fmt::format("the ranges read do not hold the board's heap (its "
                                            "objects are at {:#x}); read the RAM around it",
-                                           range.start, range.end, o),
+                                           o),
                                ErrorKind::bad_input);
+    }
   }
   const auto t0 = Clock::now();
-  std::vector<std::uint8_t> bytes;
+  std::vector<std::vector<std::uint8_t>> parts;
   auto keep = [&](std::uint64_t index, Clock::time_point at,
                   std::chrono::system_clock::time_point wall, std::string trigger,
-                  std::string label, std::string_view data, const ReplRead& read) {
-    io::SnapshotHeader h;
-    h.index = index;
-    h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
-    h.unix_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
-    h.start = range.start;
-    h.end = range.end;
-    h.trigger = std::move(trigger);
-    h.label = std::move(label);
-    h.reader_objects = reader->info().objects;
+                  std::string label, const std::vector<std::vector<std::uint8_t>>& data,
+                  const ReplRead& read) {
+    std::vector<io::SnapshotRecord> records(ranges.size());
+    for (std::size_t k = 0; k < ranges.size(); ++k) {
+      io::SnapshotHeader& h = records[k].header;
+      h.index = index;
+      h.time_ms = std::chrono::duration<double, std::milli>(at - t0).count();
+      h.unix_ms = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
+      h.start = ranges[k].start;
+      h.end = ranges[k].end;
+      h.trigger = trigger;
+      h.label = label;
+      h.reader_objects = reader->info().objects;
+      h.part = static_cast<std::uint32_t>(k);
+      h.parts = static_cast<std::uint32_t>(ranges.size());
+      records[k].bytes =
+          std::string_view(reinterpret_cast<const char*>(data[k].data()), data[k].size());
+      stats.ram_bytes += data[k].size();
+    }
     stats.requests += read.requests;
     stats.damaged += read.damaged;
     stats.wire_bytes += read.wire_bytes;
-    stats.ram_bytes += data.size();
     stats.read_ms += read.ms;
-    auto kept = sink(h, data, read);
+    auto kept = sink(records, read);
     if (kept) ++stats.snapshots;
     return kept;
-  };
-  auto as_text = [](const std::vector<std::uint8_t>& v) {
-    return std::string_view(reinterpret_cast<const char*>(v.data()), v.size());
   };
   std::uint64_t first_final = 0;  // --run: the index of the snapshot after the program
   if (outcome && plan.program) {
     ReplRunEvents events;
     events.output = output;
-    events.snapshot = [&](const ReplRead& read, std::string_view data) {
+    events.snapshot = [&](const ReplRead& read,
+                          const std::vector<std::vector<std::uint8_t>>& data) {
       // The time is the stream's start, when the program called mpheap_snap.
       const auto ago = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double, std::milli>(read.ms));
@@ -931,7 +1026,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
                       std::chrono::system_clock::now() - ago),
                   "repl:run", read.label, data, read);
     };
-    auto ran = reader->run(*plan.program, range.start, range.end, events, stop, progress);
+    auto ran = reader->run(*plan.program, ranges, events, stop, progress);
     if (!ran) {
       outcome = ran.error();
     } else {
@@ -951,14 +1046,14 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     }
     const auto at = Clock::now();
     const auto wall = std::chrono::system_clock::now();
-    auto read = reader->read(range.start, range.end, "", bytes, stop, progress);
+    auto read = reader->read(ranges, "", parts, stop, progress);
     if (!read && read.error().kind == ErrorKind::cancelled) {
       stats.interrupted = true;
       (void)repl.recover();
     } else if (!read) {
       outcome = read.error();
     } else {
-      outcome = keep(first_final, at, wall, "repl:end", std::move(label), as_text(bytes), *read);
+      outcome = keep(first_final, at, wall, "repl:end", std::move(label), parts, *read);
     }
   }
   for (std::uint64_t i = 0; outcome && !plan.program && i < plan.count; ++i) {
@@ -975,7 +1070,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     }
     const auto at = Clock::now();
     const auto wall = std::chrono::system_clock::now();
-    auto read = reader->read(range.start, range.end, plan.before, bytes, stop, progress);
+    auto read = reader->read(ranges, plan.before, parts, stop, progress);
     if (!read && read.error().kind == ErrorKind::cancelled) {
       stats.interrupted = true;  // the snapshot under way is dropped; those before are kept
       (void)repl.recover();
@@ -987,7 +1082,7 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
     }
     outcome =
         keep(i, at, wall, plan.count > 1 ? fmt::format("repl:every:{}ms", plan.every_ms) : "repl",
-             "", as_text(bytes), *read);
+             "", parts, *read);
   }
   // Leave the board as found: the reader's objects become garbage, the friendly REPL is back.
   // After a failure the reader may still wait for requests: Ctrl-C stops it first.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,10 @@ struct ReplRead {
 // A program run with mpheap_snap defined (--run): what it prints, and each snapshot it asks for.
 struct ReplRunEvents {
   std::function<void(std::string_view text)> output;  // whole lines, or what came before a pause
-  std::function<Expected<bool>(const ReplRead& read, std::string_view bytes)> snapshot;
+  // The bytes of each range, in the order given.
+  std::function<Expected<bool>(const ReplRead& read,
+                               const std::vector<std::vector<std::uint8_t>>& parts)>
+      snapshot;
 };
 struct ReplRunEnd {
   std::uint64_t snapshots = 0;
@@ -93,12 +97,17 @@ class ReplReader {
   Expected<ReplRead> read(std::uint64_t start, std::uint64_t end, std::string_view before,
                           std::vector<std::uint8_t>& out, const std::atomic<bool>* stop = nullptr,
                           const Progress& progress = {});
-  // Defines `mpheap_snap(label='')` on the board, which streams [start, end) labelled and
+  // The same for several ranges, read in one command (one moment of the board's program): one
+  // stream each, in order, into out[k].
+  Expected<ReplRead> read(std::span<const RamRange> ranges, std::string_view before,
+                          std::vector<std::vector<std::uint8_t>>& out,
+                          const std::atomic<bool>* stop = nullptr, const Progress& progress = {});
+  // Defines `mpheap_snap(label='')` on the board, which streams the ranges labelled and
   // returns, then runs `program` (Python source) to its end: its output goes to
   // events.output as it comes, each snapshot to events.snapshot. The program must not read
   // stdin while it runs. `*stop` (Ctrl-C) interrupts the program (KeyboardInterrupt); the
   // snapshots taken until then are kept. The function's object joins info().objects.
-  Expected<ReplRunEnd> run(std::string_view program, std::uint64_t start, std::uint64_t end,
+  Expected<ReplRunEnd> run(std::string_view program, std::span<const RamRange> ranges,
                            const ReplRunEvents& events, const std::atomic<bool>* stop = nullptr,
                            const Progress& progress = {});
 
@@ -112,7 +121,9 @@ class ReplReader {
 };
 
 struct ReplPlan {
-  std::uint64_t start = 0, end = 0;  // RAM range [start, end); none given: all known RAM
+  // RAM ranges to read (disjoint); none given: all the RAM the description names, or the chip
+  // table's RAM for the board.
+  std::vector<RamRange> ram;
   // RAM the firmware's description names (--elf, --map), and which description; without it
   // the chip table's RAM for the board. The range read must lie inside, unless unchecked_ram.
   std::vector<RamRange> known_ram;
@@ -133,15 +144,16 @@ struct ReplCaptureStats {
   double read_ms = 0;
   bool interrupted = false;
   std::string platform, machine;
-  RamRange range;              // what was read
-  std::string rule;            // why that range
-  bool collected = false;      // gc.collect() ran before the reader fitted (garbage is gone)
-  std::string program_errors;  // --run: the program's traceback
+  std::vector<RamRange> ranges;  // what was read
+  std::string rule;              // why that range
+  bool collected = false;        // gc.collect() ran before the reader fitted (garbage is gone)
+  std::string program_errors;    // --run: the program's traceback
 };
 
-// Receives each snapshot and what its read did; an error stops the capture.
-using ReplSink = std::function<Expected<bool>(const io::SnapshotHeader&, std::string_view bytes,
-                                              const ReplRead& read)>;
+// Receives each snapshot (one record per range) and what its read did; an error stops the
+// capture.
+using ReplSink =
+    std::function<Expected<bool>(std::span<const io::SnapshotRecord> parts, const ReplRead& read)>;
 // --run: the program's output, as it comes.
 using ReplOutput = std::function<void(std::string_view text)>;
 

@@ -68,6 +68,7 @@ std::string format_snapshot_header(const SnapshotHeader& h) {
   if (!h.registers.empty()) line += fmt::format(" regs={}", h.registers);
   for (std::size_t k = 0; k < h.reader_objects.size(); ++k)
     line += fmt::format("{}{:#x}", k == 0 ? " reader=" : ",", h.reader_objects[k]);
+  if (h.parts > 1) line += fmt::format(" part={}/{}", h.part, h.parts);
   line += '\n';
   return line;
 }
@@ -118,6 +119,15 @@ Expected<SnapshotHeader> parse_snapshot_header(std::string_view line, const std:
       auto v = decode_label(value);
       ok = v.has_value();
       if (v) h.label = std::move(*v);
+    } else if (key == "part") {
+      auto slash = value.find('/');
+      auto k = parse_uint(value.substr(0, slash));
+      auto n = slash == std::string_view::npos ? std::nullopt : parse_uint(value.substr(slash + 1));
+      ok = k && n && *n >= 1 && *n <= 64 && *k < *n;
+      if (ok) {
+        h.part = static_cast<std::uint32_t>(*k);
+        h.parts = static_cast<std::uint32_t>(*n);
+      }
     } else if (key == "regs") {
       ok = is_hex(value) && value.size() % 2 == 0;
       if (ok) h.registers = std::string(value);
@@ -205,6 +215,52 @@ Expected<std::vector<SnapshotEntry>> index_snapshot_sequence_file(const std::str
   return out;
 }
 
+Expected<SnapshotDumps> group_snapshot_dumps(std::vector<SnapshotEntry> entries,
+                                             const std::string& path) {
+  if (entries.empty()) return Error{path, 0, 0, "no snapshots (the file is empty)"};
+  SnapshotDumps d;
+  d.path = path;
+  // Snapshot 0's parts are the layout every snapshot must have.
+  const std::uint32_t n = entries.front().header.parts;
+  std::vector<SnapshotEntry> firsts;
+  for (std::size_t r = 0; r < entries.size(); ++r) {
+    const SnapshotEntry& e = entries[r];
+    const std::uint32_t k = static_cast<std::uint32_t>(r % n);
+    const std::size_t snapshot = r / n;
+    if (e.header.parts != n || e.header.part != k)
+      return Error{path, 0, e.header_offset,
+                   fmt::format("record {} is part {}/{}, expected part {}/{} (snapshot {}); the "
+                               "file lost a part, or mixes captures",
+                               r, e.header.part, e.header.parts, k, n, snapshot)};
+    if (snapshot == 0) {
+      const std::uint64_t offset =
+          d.parts.empty() ? 0 : d.parts.back().offset + d.parts.back().size;
+      if (!d.parts.empty() && e.header.start < d.parts.back().start + d.parts.back().size)
+        return Error{path, 0, e.header_offset,
+                     fmt::format("part {} ({:#x}..{:#x}) overlaps or precedes part {}; parts "
+                                 "must be in ascending order",
+                                 k, e.header.start, e.header.end, k - 1)};
+      d.parts.push_back({e.header.start, e.header.size(), offset});
+    } else if (e.header.start != d.parts[k].start || e.header.size() != d.parts[k].size) {
+      return Error{path, 0, e.header_offset,
+                   fmt::format("snapshot {} holds {:#x}..{:#x}, snapshot 0 {:#x}..{:#x}: mpheap "
+                               "heap reads sequences of the same ranges",
+                               snapshot, e.header.start, e.header.end, d.parts[k].start,
+                               d.parts[k].start + d.parts[k].size)};
+    }
+    d.part_data.push_back(e.data_offset);
+    if (k == 0) firsts.push_back(e);
+  }
+  if (entries.size() % n != 0)
+    return Error{
+        path, 0, entries.back().header_offset,
+        fmt::format("the last snapshot has {} of its {} parts (cut off?)", entries.size() % n, n)};
+  d.address = d.parts.front().start;
+  d.dump_size = d.parts.back().offset + d.parts.back().size;
+  d.entries = std::move(firsts);
+  return d;
+}
+
 Expected<std::optional<SnapshotDumps>> open_snapshot_dumps(std::string_view spec) {
   std::string path(spec);
   std::optional<std::uint64_t> address;
@@ -221,23 +277,13 @@ Expected<std::optional<SnapshotDumps>> open_snapshot_dumps(std::string_view spec
   if (!in || !is_snapshot_sequence(start)) return std::optional<SnapshotDumps>();
   auto entries = index_snapshot_sequence_file(path);
   if (!entries) return entries.error();
-  SnapshotDumps d;
-  d.path = path;
-  d.address = entries->front().header.start;
-  d.dump_size = entries->front().header.size();
-  for (const SnapshotEntry& e : *entries)
-    if (e.header.start != d.address || e.header.size() != d.dump_size)
-      return Error{path, 0, e.header_offset,
-                   fmt::format("snapshot {} holds {:#x}..{:#x}, snapshot 0 {:#x}..{:#x}: mpheap "
-                               "heap reads sequences of one range",
-                               e.header.index, e.header.start, e.header.end, d.address,
-                               d.address + d.dump_size)};
-  if (address && *address != d.address)
+  auto d = group_snapshot_dumps(std::move(*entries), path);
+  if (!d) return d.error();
+  if (address && *address != d->address)
     return Error{path, 0, 0,
                  fmt::format("the snapshots start at {:#x} (their headers say so), not at {:#x}",
-                             d.address, *address)};
-  d.entries = std::move(*entries);
-  return std::optional<SnapshotDumps>(std::move(d));
+                             d->address, *address)};
+  return std::optional<SnapshotDumps>(std::move(*d));
 }
 
 Expected<SnapshotSequenceWriter> SnapshotSequenceWriter::create(std::string path) {
@@ -263,11 +309,21 @@ SnapshotSequenceWriter::~SnapshotSequenceWriter() {
 
 Expected<bool> SnapshotSequenceWriter::append(const SnapshotHeader& header,
                                               std::string_view bytes) {
+  const SnapshotRecord one{header, bytes};
+  return append(std::span<const SnapshotRecord>(&one, 1));
+}
+
+Expected<bool> SnapshotSequenceWriter::append(std::span<const SnapshotRecord> parts) {
   if (file_ == nullptr) return Error{path_, 0, 0, "already closed", ErrorKind::io};
-  const std::string line = format_snapshot_header(header);
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
-      std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size() ||
-      std::fflush(file_) != 0) {
+  bool written = true;
+  std::uint64_t size = 0;
+  for (const SnapshotRecord& r : parts) {
+    const std::string line = format_snapshot_header(r.header);
+    written = written && std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
+              std::fwrite(r.bytes.data(), 1, r.bytes.size(), file_) == r.bytes.size();
+    size += line.size() + r.bytes.size();
+  }
+  if (!written || std::fflush(file_) != 0) {
     const int err = errno;
     // Back to the last complete snapshot.
     (void)!::ftruncate(::fileno(file_), static_cast<off_t>(size_));
@@ -275,7 +331,7 @@ Expected<bool> SnapshotSequenceWriter::append(const SnapshotHeader& header,
     return Error{path_, 0, size_, fmt::format("cannot write: {}", std::strerror(err)),
                  ErrorKind::io};
   }
-  size_ += line.size() + bytes.size();
+  size_ += size;
   ++count_;
   return true;
 }

@@ -50,9 +50,38 @@ std::optional<std::string> DumpFile::settle_size(const target::Target& t) {
       bytes_, size_, bytes_ % size_);
 }
 
-Expected<io::MemoryRange> DumpFile::read_probe() {
+Expected<std::vector<io::MemoryRange>> DumpFile::read_probe() {
   constexpr std::uint64_t kProbeBytes = 64ULL << 20;
-  return read(0, size_ != 0 ? size_ : std::min(bytes_, kProbeBytes));
+  if (size_ != 0) return read_dump(0);
+  auto r = read(0, std::min(bytes_, kProbeBytes));
+  if (!r) return r.error();
+  std::vector<io::MemoryRange> out;
+  out.push_back(std::move(*r));
+  return out;
+}
+
+Expected<std::vector<io::MemoryRange>> DumpFile::read_dump(std::uint64_t index) {
+  std::vector<io::MemoryRange> out;
+  if (sequence_ && sequence_->parts.size() > 1) {
+    for (const io::SnapshotDumps::Part& p : sequence_->parts) {
+      auto r = read(index * size_ + p.offset, p.size);
+      if (!r) return r.error();
+      r->address = p.start;
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+  auto r = read(index * size_, size_);
+  if (!r) return r.error();
+  out.push_back(std::move(*r));
+  return out;
+}
+
+std::optional<std::uint64_t> DumpFile::file_offset_of(std::uint64_t index,
+                                                      std::uint64_t address) const {
+  if (sequence_) return sequence_->file_offset_of(index, address);
+  if (address < address_ || address - address_ >= size_) return std::nullopt;
+  return index * size_ + (address - address_);
 }
 
 Expected<io::MemoryRange> DumpFile::read(std::uint64_t at, std::uint64_t bytes) {

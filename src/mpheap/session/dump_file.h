@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mpheap/io/memory_image.h"
 #include "mpheap/io/snapshot_sequence.h"
@@ -41,12 +42,15 @@ class DumpFile {
   }
   // `bytes` bytes from offset `at` of the dumps laid end to end, placed at the dump's address.
   Expected<io::MemoryRange> read(std::uint64_t at, std::uint64_t bytes);
+  // The file offset of the byte at `address` in dump `index`, when the dump holds it.
+  [[nodiscard]] std::optional<std::uint64_t> file_offset_of(std::uint64_t index,
+                                                            std::uint64_t address) const;
   // What the target's layouts are looked for in: the first dump, or the file's first 64 MiB
   // while the dump size is not settled (a raw sequence's later dumps then lie above the region
   // and are not read).
-  Expected<io::MemoryRange> read_probe();
-  // Dump `index` (0-based) whole.
-  Expected<io::MemoryRange> read_dump(std::uint64_t index) { return read(index * size_, size_); }
+  Expected<std::vector<io::MemoryRange>> read_probe();
+  // Dump `index` (0-based) whole: one range, or one per part of a sequence's snapshots.
+  Expected<std::vector<io::MemoryRange>> read_dump(std::uint64_t index);
 
  private:
   std::string path_;

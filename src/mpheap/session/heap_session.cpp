@@ -130,7 +130,7 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
   auto probe = s.files_.front().read_probe();
   if (!probe) return probe.error();
   io::MemoryImage extra;
-  extra.add(std::move(*probe));
+  for (io::MemoryRange& r : *probe) extra.add(std::move(r));
   TargetSource source = request.target;
   for (const std::string& m : request.memory) source.ram.push_back(m);
   auto loaded = load_target(source, std::move(extra));
@@ -149,7 +149,7 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
     auto last = first.read_dump(first.count() - 1);
     if (!last) return last.error();
     io::MemoryImage latest;
-    latest.add(std::move(*last));
+    for (io::MemoryRange& r : *last) latest.add(std::move(r));
     auto again = load_target(source, std::move(latest));
     if (again) {
       s.loaded_ = std::move(*again);
@@ -263,9 +263,9 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_dump(std::size_t
   out->file = file;
   out->index = index;
   out->memory = other_memory();
-  auto slice = dumps.read_dump(index);
-  if (!slice) return slice.error();
-  out->memory.add(std::move(*slice));
+  auto slices = dumps.read_dump(index);
+  if (!slices) return slices.error();
+  for (io::MemoryRange& r : *slices) out->memory.add(std::move(r));
   return decode_in(std::move(out), fmt::format("{}: snapshot {}", dumps.path(), index));
 }
 
@@ -294,14 +294,10 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   auto decoded = decode_dump(file, index);
   if (!decoded) return decoded.error();
   std::unique_ptr<AnalyzedSnapshot> out = std::move(*decoded);
-  const std::uint64_t size = dumps.size();
   for (const heap::Diagnostic& d : out->snapshot.diagnostics) {
     // Where in the file: the byte offset when the address lies in this dump.
-    std::string where =
-        d.address >= dumps.address() && d.address - dumps.address() < size
-            ? fmt::format("byte {}",
-                          dumps.file_offset(index * size + (d.address - dumps.address())))
-            : fmt::format("address 0x{:x}", d.address);
+    const auto at = dumps.file_offset_of(index, d.address);
+    std::string where = at ? fmt::format("byte {}", *at) : fmt::format("address 0x{:x}", d.address);
     out->diagnostics.push_back(
         fmt::format("{}: snapshot {}: {}: {}", dumps.path(), index, where, d.what));
   }
