@@ -52,6 +52,9 @@ struct Board {
   std::string workload;
   std::size_t blocks = 0;  // in the heap's block map
   std::uint64_t ram_bytes = 0;
+  // The UART on a pseudo-terminal (QEMU -serial pty): mpheap opens it as a serial device
+  // (termios), as it opens a board's /dev/ttyACM0. Else on TCP.
+  bool pty = false;
 };
 
 // Blocks in a printed block map ("(N lines all free)" stands for N x 64).
@@ -80,16 +83,32 @@ void check_board(const Board& b) {
   // The UART on TCP: QEMU writes it a byte at a time, and a unix socket's buffer holds few such
   // writes (the kernel counts each as a whole buffer), so a busy host loses output far more
   // often than over TCP, which merges them.
-  const std::string uart = fmt::format("tcp:127.0.0.1:{}", mpheap::testing::free_port());
+  std::string uart = fmt::format("tcp:127.0.0.1:{}", mpheap::testing::free_port());
   std::vector<std::string> args = b.qemu_args;
   args.insert(args.begin(), qemu);
-  for (const char* a : {"-display", "none", "-monitor", "none", "-serial", "chardev:uart"})
-    args.emplace_back(a);
-  args.push_back("-chardev");
-  args.push_back(fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off",
-                             uart.substr(uart.rfind(':') + 1)));
+  for (const char* a : {"-display", "none", "-monitor", "none"}) args.emplace_back(a);
+  if (b.pty) {
+    args.push_back("-serial");
+    args.push_back("pty");
+  } else {
+    for (const char* a : {"-serial", "chardev:uart", "-chardev"}) args.emplace_back(a);
+    args.push_back(fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off",
+                               uart.substr(uart.rfind(':') + 1)));
+  }
   ChildProcess vm(args, dir.file("qemu.txt"));
   ASSERT_TRUE(vm.started());
+  if (b.pty) {
+    // "char device redirected to /dev/pts/N (label serial0)"
+    std::smatch m;
+    std::string said;
+    for (int i = 0; i < 100 && m.empty(); ++i) {
+      said = mpheap::testing::read_file(dir.file("qemu.txt"));
+      std::regex_search(said, m, std::regex("redirected to (/dev/pts/\\d+)"));
+      if (m.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_FALSE(m.empty()) << said;
+    uart = m[1];
+  }
 
   // The workload, over the raw REPL, then the addresses of two globals. QEMU's UART loses
   // output when the host is busy: a command whose answer did not come whole is run again (both
@@ -468,10 +487,12 @@ TEST(CaptureRepl, CtrlCKeepsWholeSnapshotsAndLeavesTheBoardWorking) {
       {MPHEAP_CLI, "capture", "repl", "--connect", uart, "--ram", "0x20000000:0x20040000", "--elf",
        elf, "--count", "1000", "--every", "0", "-o", seq},
       dir.file("capture.txt"));
-  // Wait for the first snapshot, then interrupt (most likely in the middle of a read).
+  // Wait for the first snapshot (its line, not a progress line), then interrupt (most likely in
+  // the middle of a read).
   for (int i = 0;
        i < 200 &&
-       mpheap::testing::read_file(dir.file("capture.txt")).find("snapshot 0:") == std::string::npos;
+       mpheap::testing::read_file(dir.file("capture.txt")).find("snapshot 0: 262144 bytes") ==
+           std::string::npos;
        ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -640,6 +661,64 @@ TEST(CaptureRepl, RunTakesLabelledSnapshotsFromInsideTheProgram) {
   EXPECT_NE(html.find("ram.seq #1 'late dict'"), std::string::npos);
 }
 
+// --run through a link that drops and changes bytes from the board: every snapshot still comes
+// whole, with its label (a damaged begin line is asked for again), and the program's own output
+// goes on between them.
+TEST(CaptureRepl, RunThroughADamagingLink) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  if (qemu.empty()) {
+    if (e2e_required()) FAIL() << "qemu-system-arm is not installed and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << "qemu-system-arm is not installed";
+  }
+  TempDir dir("repl-run-damage");
+  const int uart_port = mpheap::testing::free_port();
+  ChildProcess vm(
+      {qemu, "-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
+       "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting", "-display", "none", "-monitor",
+       "none", "-chardev",
+       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
+       "-serial", "chardev:uart"},
+      dir.file("qemu.txt"));
+  ASSERT_TRUE(vm.started());
+  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  // Damage from the board only: the program sent to it has no checksum of its own, and a changed
+  // letter in a label would be the program's, not the link's.
+  DamagingProxy proxy(uart_port, 5000, 1u << 30);
+  ASSERT_NE(proxy.port(), 0);
+  const std::string app = dir.file("app.py");
+  std::ofstream(app) << "SPRITES = [bytearray(8) for _ in range(3)]\n"
+                        "mpheap_snap('one: first')\n"
+                        "for i in range(3):\n"
+                        "    print('between', i)\n"
+                        "mpheap_snap('two = second')\n";
+  const std::string seq = dir.file("ram.seq");
+  auto cap = mpheap::testing::run_mpheap(
+      fmt::format("capture repl --connect tcp:127.0.0.1:{} --elf {} --run {} -o {} 2>{}; exit $?",
+                  proxy.port(), elf, app, seq, dir.file("capture.txt")));
+  const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+  ASSERT_EQ(cap.status, 0) << cap.out << said;
+  fmt::print("link: {} bytes dropped, {} changed\n", proxy.dropped.load(), proxy.changed.load());
+  EXPECT_GT(proxy.dropped + proxy.changed, 100u);
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(said, m, std::regex("(\\d+) chunks asked again, (\\d+) lines damaged")))
+      << said;
+  EXPECT_GT(std::stoull(m[1]), 0u) << said;
+  auto idx = io::index_snapshot_sequence_file(seq);
+  ASSERT_TRUE(idx) << idx.error().message();
+  ASSERT_EQ(idx->size(), 3u) << said;
+  EXPECT_EQ((*idx)[0].header.label, "one: first");
+  EXPECT_EQ((*idx)[1].header.label, "two = second");
+  EXPECT_EQ((*idx)[2].header.label, "after app.py");
+  for (int n = 0; n < 3; ++n) {
+    auto heap = mpheap::testing::run_mpheap(
+        fmt::format("heap {} --elf {} --snapshot {} --json", seq, elf, n), true);
+    EXPECT_EQ(heap.status, 0) << heap.out;
+    EXPECT_NE(heap.out.find("['SPRITES']"), std::string::npos) << "snapshot " << n;
+  }
+}
+
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;
   check_board({hex,
@@ -649,6 +728,21 @@ TEST(CaptureRepl, DebianMicrobitMicroPython192) {
                kSmallWorkload,
                628,
                0x4000});
+}
+
+// The same through a serial device: QEMU's UART on a pseudo-terminal, opened with termios.
+TEST(CaptureRepl, StockMicroPython128OverASerialDevice) {
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  Board b{elf,
+          {"-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
+           "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting"},
+          "--elf " + elf,
+          "--elf " + elf,
+          kSmallWorkload,
+          8752,
+          0x40000};
+  b.pty = true;
+  check_board(b);
 }
 
 TEST(CaptureRepl, StockMicroPython128) {
