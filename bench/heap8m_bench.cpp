@@ -174,17 +174,18 @@ int main(int argc, char** argv) {
              all.min);
   // A request one block larger than the largest free run after a collection: the whole
   // explainer runs (pinning objects, their retainer paths).
-  heap::CanAllocResult res = heap::can_alloc(snap, s.analysis.graph, t.block_size);
+  heap::CanAllocResult res =
+      heap::can_alloc(snap, s.analysis.graph, s.analysis.reach, t.block_size);
   const std::uint64_t misfit = (res.largest_free_after_collect + 1) * t.block_size;
-  const Timing can =
-      time_rounds(rounds, [&] { res = heap::can_alloc(snap, s.analysis.graph, misfit); });
+  const Timing can = time_rounds(
+      rounds, [&] { res = heap::can_alloc(snap, s.analysis.graph, s.analysis.reach, misfit); });
   fmt::print(
       "  can_alloc({} bytes, does not fit): {:.2f} ({:.2f}) ms, {} pinning objects (goal < "
       "10 ms)\n",
       misfit, can.median, can.min, res.pinning.size());
   const std::uint64_t fits = t.block_size * 4;
-  const Timing can_fit =
-      time_rounds(rounds, [&] { res = heap::can_alloc(snap, s.analysis.graph, fits); });
+  const Timing can_fit = time_rounds(
+      rounds, [&] { res = heap::can_alloc(snap, s.analysis.graph, s.analysis.reach, fits); });
   fmt::print("  can_alloc({} bytes, fits): {:.2f} ({:.2f}) ms\n", fits, can_fit.median,
              can_fit.min);
   const double in_rss = peak_rss_mib();
