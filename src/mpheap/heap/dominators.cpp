@@ -156,6 +156,7 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
 
 std::vector<Retainer> top_retainers(const Snapshot& s, const DominatorTree& d, std::size_t limit) {
   std::vector<Retainer> all;
+  all.reserve(static_cast<std::size_t>(std::count(d.reachable.begin(), d.reachable.end(), 1)));
   for (std::uint32_t o = 0; o < d.retained_bytes.size(); ++o) {
     if (d.reachable[o] == 0) continue;
     all.push_back({o, s.objects[o].blocks * d.block_size, d.retained_bytes[o]});
