@@ -17,7 +17,7 @@
 # MicroPython heap. A dry run (setarch -R, the same environment) reads the range's end from
 # /proc/PID/maps; then the real run stops at the workload's hash() call (mp_builtin_hash) and
 # mpheap takes the snapshot there. Then check it:
-#   MPHEAP heap bench-data/heap8m.seq --elf MICROPYTHON
+#   MPHEAP heap bench-data/heap8m.seq --elf MICROPYTHON --load-bias 0x555555554000
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -113,4 +113,4 @@ for _ in $(seq 100); do
 done
 grep "heap8m workload" "$tmp/server.txt" || true
 echo "make_heap8m: wrote $out ($(stat -c %s "$out") bytes); check it with:"
-echo "  $mpheap heap $out --elf $mp"
+echo "  $mpheap heap $out --elf $mp --load-bias $base"
