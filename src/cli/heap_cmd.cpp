@@ -150,7 +150,7 @@ Expected<int> print_can_alloc(const HeapArgs& a, const session::AnalyzedSnapshot
                               const target::Target& t) {
   const heap::Snapshot& snap = s.snapshot;
   const heap::SnapshotAnalysis& an = s.analysis;
-  heap::CanAllocResult c = heap::can_alloc(snap, an.graph, *a.can_alloc);
+  heap::CanAllocResult c = heap::can_alloc(snap, an.graph, an.reach, *a.can_alloc);
   fmt::print("can allocate {} bytes: {}\n", *a.can_alloc, c.fits_after_collect ? "yes" : "no");
   fmt::print(
       "  {} blocks needed; largest free run {} blocks now, {} after a collection (which would "

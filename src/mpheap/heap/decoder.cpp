@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/io/load_word.h"
 
 namespace mpheap::heap {
 namespace {
@@ -249,6 +250,18 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       if (spec.cleared_on_free) check_cleared_on_free(spec, ai, a, snap.diagnostics);
     }
     a.first_object = snap.objects.size();
+    snap.objects.reserve(snap.objects.size() + static_cast<std::size_t>(std::count_if(
+                                                   a.kinds.begin(), a.kinds.end(), [](BlockKind k) {
+                                                     return k == BlockKind::head ||
+                                                            k == BlockKind::mark;
+                                                   })));
+    // The pool as captured in one piece (usually all of it): type words are read from it
+    // directly, the rest through the image. Consecutive objects mostly share a type: the last
+    // lookup is kept.
+    const std::string_view pool = memory.captured_from(b.pool_start);
+    std::optional<std::uint64_t> last_pointer;
+    const target::TypeObject* last_type = nullptr;
+    ObjectKind last_kind = ObjectKind::unknown;
     for (std::uint64_t i = 0; i < blocks; ++i) {
       if (a.kinds[i] != BlockKind::head && a.kinds[i] != BlockKind::mark) {
         if (a.kinds[i] == BlockKind::tail && (i == 0 || a.kinds[i - 1] == BlockKind::free)) {
@@ -258,7 +271,7 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
         }
         continue;
       }
-      HeapObject o;
+      HeapObject& o = snap.objects.emplace_back();
       o.area = static_cast<std::uint32_t>(ai);
       o.block = i;
       o.marked = a.kinds[i] == BlockKind::mark;
@@ -268,13 +281,21 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       o.address = b.pool_start + i * bs;
       for (const TableSpec& spec : specs)
         if (const auto& bits = a.*spec.table) o.*spec.bit = bits->at(i);
-      o.type_pointer = memory.read(o.address, t.word_size, t.little_endian);
-      if (o.type_pointer && *o.type_pointer >= load_bias)
-        if (const target::TypeObject* ty = t.type_at(*o.type_pointer - load_bias)) {
-          o.type = ty->name;
-          o.kind = kind_of_type(ty->symbol, ty->name);
+      const std::uint64_t offset = i * bs;
+      o.type_pointer = offset <= pool.size() && pool.size() - offset >= t.word_size
+                           ? io::load_word(pool.data() + offset, t.word_size, t.little_endian)
+                           : memory.read(o.address, t.word_size, t.little_endian);
+      if (o.type_pointer && *o.type_pointer >= load_bias) {
+        if (o.type_pointer != last_pointer) {
+          last_pointer = o.type_pointer;
+          last_type = t.type_at(*o.type_pointer - load_bias);
+          if (last_type != nullptr) last_kind = kind_of_type(last_type->symbol, last_type->name);
         }
-      snap.objects.push_back(std::move(o));
+        if (last_type != nullptr) {
+          o.type = last_type->name;
+          o.kind = last_kind;
+        }
+      }
     }
     a.object_count = snap.objects.size() - a.first_object;
     std::uint64_t headless = 0, first_headless = 0;

@@ -155,20 +155,28 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
 }
 
 std::vector<Retainer> top_retainers(const Snapshot& s, const DominatorTree& d, std::size_t limit) {
-  std::vector<Retainer> all;
+  // Larger retained size first, then lower address: a strict total order, so keeping the best
+  // `limit` in a heap gives what sorting them all would, in O(limit) memory.
+  auto better = [&](const Retainer& a, const Retainer& b) {
+    if (a.retained_bytes != b.retained_bytes) return a.retained_bytes > b.retained_bytes;
+    return s.objects[a.object].address < s.objects[b.object].address;
+  };
+  std::vector<Retainer> best;  // a heap whose front is the worst of those kept
+  if (limit == 0) return best;
   for (std::uint32_t o = 0; o < d.retained_bytes.size(); ++o) {
     if (d.reachable[o] == 0) continue;
-    all.push_back({o, s.objects[o].blocks * d.block_size, d.retained_bytes[o]});
+    const Retainer r{o, s.objects[o].blocks * d.block_size, d.retained_bytes[o]};
+    if (best.size() < limit) {
+      best.push_back(r);
+      std::push_heap(best.begin(), best.end(), better);
+    } else if (better(r, best.front())) {
+      std::pop_heap(best.begin(), best.end(), better);
+      best.back() = r;
+      std::push_heap(best.begin(), best.end(), better);
+    }
   }
-  const std::size_t k = std::min(limit, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
-                    [&](const Retainer& a, const Retainer& b) {
-                      if (a.retained_bytes != b.retained_bytes)
-                        return a.retained_bytes > b.retained_bytes;
-                      return s.objects[a.object].address < s.objects[b.object].address;
-                    });
-  all.resize(k);
-  return all;
+  std::sort_heap(best.begin(), best.end(), better);
+  return best;
 }
 
 std::vector<std::uint32_t> retainer_chain(const Reachability& r, std::uint32_t object) {

@@ -65,6 +65,11 @@ FreeRuns free_runs(const Snapshot& s, std::span<const std::uint8_t> freed) {
 
 CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t n_bytes,
                          const CanAllocOptions& options) {
+  return can_alloc(s, g, reachability(s, g), n_bytes, options);
+}
+
+CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachability& reach,
+                         std::uint64_t n_bytes, const CanAllocOptions& options) {
   CanAllocResult res;
   const std::uint64_t bs = g.block_size == 0 ? 16 : g.block_size;
   res.bytes = n_bytes;
@@ -73,7 +78,6 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t 
   res.fits_now = res.blocks <= res.largest_free_now;
 
   // The collection gc_alloc runs before giving up frees every unreachable allocation.
-  const Reachability reach = reachability(s, g);
   res.garbage_objects = reach.garbage_objects;
   res.garbage_bytes = reach.garbage_bytes;
   std::vector<std::uint8_t> garbage(reach.reachable.size());

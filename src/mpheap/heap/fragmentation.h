@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "mpheap/heap/dominators.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/snapshot.h"
 
@@ -57,5 +58,9 @@ struct CanAllocOptions {
 
 CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t n_bytes,
                          const CanAllocOptions& options = {});
+// The same with the graph's reachability already computed (SnapshotAnalysis::reach): no second
+// traversal of the graph.
+CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachability& reach,
+                         std::uint64_t n_bytes, const CanAllocOptions& options = {});
 
 }  // namespace mpheap::heap

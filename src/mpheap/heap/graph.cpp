@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "mpheap/io/load_word.h"
+
 namespace mpheap::heap {
 namespace {
 
@@ -60,15 +62,6 @@ class PointerResolver {
   bool interior_;
 };
 
-std::uint64_t load_word(const char* p, std::uint32_t size, bool little_endian) {
-  std::uint64_t v = 0;
-  for (std::uint32_t i = 0; i < size; ++i) {
-    auto byte = static_cast<std::uint8_t>(p[little_endian ? size - 1 - i : i]);
-    v = (v << 8) | byte;
-  }
-  return v;
-}
-
 // Calls f(slot, value) for every captured aligned word in [start, end); counts the others.
 template <typename F>
 void scan_words(const io::MemoryImage& mem, std::uint64_t start, std::uint64_t end,
@@ -83,11 +76,11 @@ void scan_words(const io::MemoryImage& mem, std::uint64_t start, std::uint64_t e
     const std::string_view run = mem.captured_from(a);
     if (const std::uint64_t words = std::min<std::uint64_t>(run.size(), end - a) / ws; words > 0) {
       const char* p = run.data();
-      for (std::uint64_t i = 0; i < words; ++i, a += ws, p += ws) f(a, load_word(p, ws, le));
+      for (std::uint64_t i = 0; i < words; ++i, a += ws, p += ws) f(a, io::load_word(p, ws, le));
       g.words_scanned += words;
     } else if (!run.empty()) {  // a word across the end of a run
       if (auto b = mem.bytes(a, ws)) {
-        f(a, load_word(b->data(), ws, le));
+        f(a, io::load_word(b->data(), ws, le));
         ++g.words_scanned;
       } else {
         ++g.words_not_captured;

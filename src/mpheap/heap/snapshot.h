@@ -38,11 +38,11 @@ struct HeapObject {
   std::uint64_t blocks = 0;                   // length in blocks
   std::uint64_t address = 0;                  // run-time address of the first byte
   std::optional<std::uint64_t> type_pointer;  // first word, when captured
-  ObjectKind kind = ObjectKind::unknown;      // what it is, for code to branch on
   std::string type;                           // Python type name, or "" when not known
   std::string class_name;  // for a class defined in Python (a type object on the heap)
   std::string function;    // for a bytecode function: its name and where ("f (<stdin>, line 3)")
-  bool marked = false;     // the head block carries the GC mark
+  ObjectKind kind = ObjectKind::unknown;  // what it is, for code to branch on
+  bool marked = false;                    // the head block carries the GC mark
   // The head block's bits in the area's tables (TableBit::absent when the build has none):
   // a finaliser to run before it is freed (MICROPY_ENABLE_FINALISER: files, sockets, instances
   // with __del__), a weak reference to it (MicroPython's MICROPY_PY_WEAKREF), and whether the

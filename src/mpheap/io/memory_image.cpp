@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "mpheap/io/file.h"
+#include "mpheap/io/load_word.h"
 #include "mpheap/util/number.h"
 
 namespace mpheap::io {
@@ -79,12 +80,7 @@ std::optional<std::uint64_t> MemoryImage::read(std::uint64_t address, std::uint3
   if (size == 0 || size > 8) return std::nullopt;
   auto b = bytes(address, size);
   if (!b) return std::nullopt;
-  std::uint64_t v = 0;
-  for (std::uint32_t i = 0; i < size; ++i) {
-    auto byte = static_cast<std::uint8_t>((*b)[little_endian ? size - 1 - i : i]);
-    v = (v << 8) | byte;
-  }
-  return v;
+  return load_word(b->data(), size, little_endian);
 }
 
 Expected<PlacedFile> parse_placed_file(std::string_view spec) {

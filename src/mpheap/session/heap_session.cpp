@@ -166,12 +166,14 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
   for (const std::string& n : s.loaded_.notes) s.notes_.push_back("note: " + n);
   for (std::string& n : size_notes) s.notes_.push_back(std::move(n));
   if (s.loaded_.without_layout) s.search_ = *s.loaded_.without_layout;
-  // The memory every snapshot shares (--mem, --ram): all of the target's but the probed dumps.
-  const std::vector<io::MemoryRange>& ranges = s.loaded_.ram.ranges();
-  for (std::size_t i = 0; i < ranges.size(); ++i)
+  // The memory every snapshot shares (--mem, --ram): all of the target's but the probed dumps,
+  // which each snapshot reads again (kept here, a large dump would be in memory twice).
+  io::MemoryImage shared;
+  for (const io::MemoryRange& r : s.loaded_.ram.ranges())
     if (std::none_of(s.files_.begin(), s.files_.end(),
-                     [&](const DumpFile& f) { return f.path() == ranges[i].source; }))
-      s.other_ranges_.push_back(i);
+                     [&](const DumpFile& f) { return f.path() == r.source; }))
+      shared.add(r);
+  s.loaded_.ram = std::move(shared);
   auto given = read_given_roots(request.stack, request.registers);
   if (!given) return given.error();
   s.given_ = std::move(*given);
@@ -210,9 +212,7 @@ std::string HeapSession::recheck_layout(const io::MemoryImage& memory) {
 }
 
 io::MemoryImage HeapSession::other_memory() const {
-  io::MemoryImage mem;
-  for (std::size_t i : other_ranges_) mem.add(loaded_.ram.ranges()[i]);
-  return mem;
+  return loaded_.ram;
 }
 
 namespace {

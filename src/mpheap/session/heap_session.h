@@ -93,6 +93,8 @@ class HeapSession {
   [[nodiscard]] static Expected<HeapSession> open(const HeapRequest& request);
 
   [[nodiscard]] const target::Target& target() const { return loaded_.target; }
+  // The target as loaded; its `ram` holds the memory every snapshot shares (--mem, --ram), not
+  // the dump files, which are read one snapshot at a time.
   [[nodiscard]] const LoadedTarget& loaded() const { return loaded_; }
   [[nodiscard]] std::uint64_t load_bias() const {
     return loaded_.findings ? loaded_.findings->load_bias : 0;
@@ -123,8 +125,7 @@ class HeapSession {
   LoadedTarget loaded_;
   GivenRoots given_;
   std::vector<std::string> notes_;
-  std::optional<target::Target> search_;   // scratch for recheck_layout
-  std::vector<std::size_t> other_ranges_;  // loaded_.ram's ranges that are not the dump files
+  std::optional<target::Target> search_;  // scratch for recheck_layout
 };
 
 // The parts of HeapSession, for callers that assemble their own memory.
