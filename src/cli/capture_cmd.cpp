@@ -303,8 +303,10 @@ int run_repl(const ReplArgs& a) {
              static_cast<double>(stats->ram_bytes) / 1.024 / stats->read_ms, stats->requests,
              stats->damaged);
   if (!stats->program_errors.empty())
-    fmt::print(stderr, "  {} ended with an error (the last snapshot is the heap it left):\n{}",
-               plan.program_name, stats->program_errors);
+    fmt::print(stderr, "  {} {}:\n{}", plan.program_name,
+               stats->interrupted ? "was interrupted (Ctrl-C; no snapshot after it)"
+                                  : "ended with an error (the last snapshot is the heap it left)",
+               stats->program_errors);
   if (stats->collected)
     fmt::print(stderr,
                "  note: the board's heap had no room for the reader until gc.collect() ran: the "

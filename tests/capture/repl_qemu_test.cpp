@@ -719,6 +719,70 @@ TEST(CaptureRepl, RunThroughADamagingLink) {
   }
 }
 
+// Ctrl-C while a --run program runs: the program gets a KeyboardInterrupt, the snapshots taken
+// are kept, no snapshot is taken after it, and the board is left clean. Debian's micro:bit
+// firmware sees Ctrl-C in running code (its UART interrupt); the stock QEMU build reads its UART
+// only when asked, and there mpheap gives up after 15 s with a message (not tested: slow).
+TEST(CaptureRepl, RunStopsAtCtrlC) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  const std::string hex = mpheap::testing::kDebianMicrobitHex;
+  if (qemu.empty() || !std::filesystem::exists(hex)) {
+    const std::string why = qemu.empty() ? "qemu-system-arm is not installed" : hex + " missing";
+    if (e2e_required()) FAIL() << why << " and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << why;
+  }
+  TempDir dir("repl-run-int");
+  const int uart_port = mpheap::testing::free_port();
+  ChildProcess vm(
+      {qemu, "-M", "microbit", "-device", "loader,file=" + hex, "-display", "none", "-monitor",
+       "none", "-chardev",
+       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
+       "-serial", "chardev:uart"},
+      dir.file("qemu.txt"));
+  ASSERT_TRUE(vm.started());
+  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  const std::string app = dir.file("loop.py");
+  std::ofstream(app) << "mpheap_snap('start')\ni = 0\nwhile True:\n    i += 1\n"
+                        "    if i % 2000 == 0:\n        print('tick', i)\n";
+  const std::string uart = fmt::format("tcp:127.0.0.1:{}", uart_port);
+  const std::string seq = dir.file("ram.seq");
+  ChildProcess capture({MPHEAP_CLI, "capture", "repl", "--connect", uart, "--run", app, "-o", seq},
+                       dir.file("capture.txt"));
+  bool snapped = false, ticking = false;
+  for (int i = 0; i < 300 && !(snapped && ticking); ++i) {
+    const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+    snapped = said.find("snapshot 0 'start': 16384 bytes") != std::string::npos;
+    ticking = said.find("tick ") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(snapped && ticking) << mpheap::testing::read_file(dir.file("capture.txt"));
+  capture.signal(SIGINT);
+  const int status = capture.wait(std::chrono::seconds(30));
+  const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+  EXPECT_EQ(status, 0) << said;
+  EXPECT_NE(said.find("(interrupted)"), std::string::npos) << said;
+  EXPECT_NE(said.find("loop.py was interrupted (Ctrl-C; no snapshot after it)"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("KeyboardInterrupt"), std::string::npos) << said;
+  auto idx = io::index_snapshot_sequence_file(seq);
+  ASSERT_TRUE(idx) << idx.error().message() << "\n" << said;
+  ASSERT_EQ(idx->size(), 1u);
+  EXPECT_EQ(idx->front().header.label, "start");
+  // The board answers, with neither the reader nor mpheap_snap left.
+  auto link = Link::open(uart, 115200, 10000);
+  ASSERT_TRUE(link) << link.error().message();
+  RawRepl repl(**link);
+  ASSERT_TRUE(repl.enter(10000));
+  std::string answer;
+  for (int attempt = 0; attempt < 3 && answer.find("42 False False") == std::string::npos;
+       ++attempt) {
+    auto r = repl.exec("print(6 * 7, '_mpheap' in globals(), 'mpheap_snap' in globals())\n", 10000);
+    answer = r ? r->output + r->errors : r.error().message();
+  }
+  EXPECT_NE(answer.find("42 False False"), std::string::npos) << answer;
+  repl.leave();
+}
+
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;
   check_board({hex,

@@ -731,7 +731,6 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
     std::vector<std::unique_ptr<ChunkStream>> streams;
     std::size_t cur = 0;
     Clock::time_point t0;
-    std::uint64_t rx0 = 0;
     [[nodiscard]] ChunkStream& stream() const { return *streams[cur]; }
     [[nodiscard]] std::uint64_t whole() const {
       std::uint64_t n = 0;
@@ -749,7 +748,7 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
     }
   };
   std::unique_ptr<Active> active;
-  auto begin_snapshot = [&](std::uint64_t rx) {
+  auto begin_snapshot = [&] {
     active = std::make_unique<Active>();
     active->bytes.resize(ranges.size());
     for (std::size_t k = 0; k < ranges.size(); ++k)
@@ -757,7 +756,6 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
                                                               ranges[k].end, active->bytes[k],
                                                               streams_ + 1 + k, true, active->r));
     active->t0 = Clock::now();
-    active->rx0 = rx;
   };
   // After a snapshot: its quit was sent; '!' (or the program's next output) says it arrived.
   std::optional<std::uint64_t> closing;
@@ -774,7 +772,6 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
   // whatever became of its '!'.
   auto keep_snapshot = [&]() -> Expected<bool> {
     streams_ += active->streams.size();
-    active->r.wire_bytes = link.bytes_received() - active->rx0;
     active->r.ms = std::chrono::duration<double, std::milli>(Clock::now() - active->t0).count();
     if (!active->stream().done()) {
       closing = streams_;
@@ -815,8 +812,6 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
       progress(active->whole(), active->chunks(), active->r.requests);
     }
     const std::size_t size_before = buf.size();
-    const std::uint64_t rx_before =
-        link.bytes_received();  // a stream starting now counts from here
     // The program may be silent for as long as it likes; a snapshot under way may not.
     const int silence_ms = active ? (active->stream().asked() ? 2000 : 5000) : 2000;
     bool got_any = false;
@@ -844,7 +839,7 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
           emit_output(std::string_view(buf.data() + pos, nl + 1 - pos));
           continue;
         }
-        begin_snapshot(rx_before);
+        begin_snapshot();
         closing.reset();
       }
       // The next range's stream starts once this one ended ('!', or that line was lost after
@@ -853,6 +848,7 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
           active->stream().quit_sent() && active->streams[active->cur + 1]->opens(bare))
         ++active->cur;
       active->stream().take(bare);
+      active->r.wire_bytes += nl + 1 - pos;
       if (active->stream().done()) {
         if (!active->stream().complete())  // never: quits are sent when all is here
           return reader_error(*repl_,
