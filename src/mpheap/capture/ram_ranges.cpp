@@ -11,11 +11,13 @@ namespace {
 
 // Main SRAM, where MicroPython's .data, .bss, heap and stack live (datasheets; the smallest
 // variant of a family where they differ). Order matters: the first match wins.
+// PSRAM windows (data bus): ESP32 0x3F800000 (4 MiB), ESP32-S2 0x3F500000..0x3FF80000, ESP32-S3
+// 0x3C000000..0x3E000000 (shared with mapped flash), RP2350 XIP chip select 1 at 0x11000000.
 constexpr std::array<ChipRam, 15> kChips{{
-    {"RP2350", "RP2350", {0x20000000, 0x20082000}},      // 520 KiB, SRAM0-9
-    {"RP2040", "RP2040", {0x20000000, 0x20042000}},      // 264 KiB, SRAM0-5
-    {"nRF52840", "nRF52840", {0x20000000, 0x20040000}},  // 256 KiB
-    {"nRF52832", "nRF52832", {0x20000000, 0x20010000}},  // 64 KiB
+    {"RP2350", "RP2350", {0x20000000, 0x20082000}, {0x11000000, 0x12000000}},  // 520 KiB, SRAM0-9
+    {"RP2040", "RP2040", {0x20000000, 0x20042000}},                            // 264 KiB, SRAM0-5
+    {"nRF52840", "nRF52840", {0x20000000, 0x20040000}},                        // 256 KiB
+    {"nRF52832", "nRF52832", {0x20000000, 0x20010000}},                        // 64 KiB
     {"nRF51", "nRF51822", {0x20000000, 0x20004000}},     // 16 KiB (micro:bit v1)
     {"microbit", "nRF51822", {0x20000000, 0x20004000}},  // MicroPython 1.9's sys.platform
     {"STM32F4", "STM32F4", {0x20000000, 0x20020000}},    // 128 KiB SRAM1+2 (F405/F411: 128)
@@ -23,10 +25,10 @@ constexpr std::array<ChipRam, 15> kChips{{
     {"STM32H7", "STM32H7", {0x24000000, 0x24080000}},    // 512 KiB AXI SRAM
     {"SAMD21", "SAMD21", {0x20000000, 0x20008000}},      // 32 KiB
     {"SAMD51", "SAMD51", {0x20000000, 0x20030000}},      // 192 KiB (J19)
-    {"ESP32S3", "ESP32-S3", {0x3fc88000, 0x3fd00000}},   // 480 KiB internal DRAM
-    {"ESP32S2", "ESP32-S2", {0x3ffb0000, 0x40000000}},   // 320 KiB internal DRAM
-    {"ESP32C3", "ESP32-C3", {0x3fc80000, 0x3fce0000}},   // 384 KiB internal DRAM
-    {"ESP32", "ESP32", {0x3ffae000, 0x40000000}},        // 328 KiB internal DRAM
+    {"ESP32S3", "ESP32-S3", {0x3fc88000, 0x3fd00000}, {0x3c000000, 0x3e000000}},  // 480 KiB
+    {"ESP32S2", "ESP32-S2", {0x3ffb0000, 0x40000000}, {0x3f500000, 0x3ff80000}},  // 320 KiB
+    {"ESP32C3", "ESP32-C3", {0x3fc80000, 0x3fce0000}},  // 384 KiB internal DRAM
+    {"ESP32", "ESP32", {0x3ffae000, 0x40000000}, {0x3f800000, 0x3fc00000}},  // 328 KiB
 }};
 
 bool inside(const RamRange& r, const std::vector<RamRange>& known) {
@@ -76,6 +78,18 @@ const ChipRam* chip_for(std::string_view machine, std::string_view platform) {
       return &c;
   }
   return nullptr;
+}
+
+std::string heap_outside_hint(const ChipRam* chip, std::uint64_t address) {
+  if (chip != nullptr && chip->psram_window.end > chip->psram_window.start &&
+      address >= chip->psram_window.start && address < chip->psram_window.end)
+    return fmt::format(
+        "the heap is in the {}'s external PSRAM (window {:#x}..{:#x}): give --ram for its "
+        "internal RAM ({:#x}:{:#x}) and --ram for the PSRAM the heap uses, with "
+        "--unchecked-ram (mpheap cannot know how much PSRAM is fitted; reading past it faults)",
+        chip->chip, chip->psram_window.start, chip->psram_window.end, chip->ram.start,
+        chip->ram.end);
+  return "read the RAM around it (--ram), or give the firmware's --elf";
 }
 
 Expected<RamChoice> choose_ram(std::vector<RamRange> asked, const std::vector<RamRange>& known,

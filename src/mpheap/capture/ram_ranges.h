@@ -23,11 +23,18 @@ struct ChipRam {
   std::string_view match;  // found in sys.implementation._machine or sys.platform
   std::string_view chip;
   RamRange ram;
+  // Where external PSRAM can be mapped (empty: none). Never read by default: how much of the
+  // window is fitted is not known, and reading past it faults.
+  RamRange psram_window{};
 };
 
 std::span<const ChipRam> chip_ram_table();
 // The table's row for a board, from its sys.implementation._machine and sys.platform.
 const ChipRam* chip_for(std::string_view machine, std::string_view platform);
+
+// Why the heap (at `address`, an object of the board's) is outside the RAM read, and what to
+// give instead: a board whose heap is in PSRAM gets the window and the --ram to give.
+std::string heap_outside_hint(const ChipRam* chip, std::uint64_t address);
 
 // The RAM a firmware's description names: its RAM, .data, .bss, heap and stack regions,
 // merged where they touch or overlap, by address.

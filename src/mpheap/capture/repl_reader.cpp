@@ -969,11 +969,12 @@ Expected<ReplCaptureStats> capture_repl(Link& link, const ReplPlan& plan, const 
       const bool held = std::any_of(ranges.begin(), ranges.end(),
                                     [&](const RamRange& g) { return o >= g.start && o < g.end; });
       if (outcome && !held)
-        outcome = reader_error(repl,
-                               fmt::format("the ranges read do not hold the board's heap (its "
-                                           "objects are at {:#x}); read the RAM around it",
-                                           o),
-                               ErrorKind::bad_input);
+        outcome = reader_error(
+            repl,
+            fmt::format("the ranges read do not hold the board's heap (its objects are at "
+                        "{:#x}); {}",
+                        o, heap_outside_hint(chip_for(stats.machine, stats.platform), o)),
+            ErrorKind::bad_input);
     }
   }
   const auto t0 = Clock::now();
