@@ -53,8 +53,9 @@ struct Board {
   std::size_t blocks = 0;  // in the heap's block map
   std::uint64_t ram_bytes = 0;
   // The UART on a pseudo-terminal (QEMU -serial pty): mpheap opens it as a serial device
-  // (termios), as it opens a board's /dev/ttyACM0. Else on TCP.
+  // (termios), as it opens a board's /dev/ttyACM0; or on a unix socket. Else on TCP.
   bool pty = false;
+  bool unix_socket = false;
 };
 
 // Blocks in a printed block map ("(N lines all free)" stands for N x 64).
@@ -90,6 +91,11 @@ void check_board(const Board& b) {
   if (b.pty) {
     args.push_back("-serial");
     args.push_back("pty");
+  } else if (b.unix_socket) {
+    const std::string path = dir.file("uart.sock");
+    for (const char* a : {"-serial", "chardev:uart", "-chardev"}) args.emplace_back(a);
+    args.push_back(fmt::format("socket,id=uart,path={},server=on,wait=off", path));
+    uart = "unix:" + path;
   } else {
     for (const char* a : {"-serial", "chardev:uart", "-chardev"}) args.emplace_back(a);
     args.push_back(fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off",
@@ -792,6 +798,20 @@ TEST(CaptureRepl, DebianMicrobitMicroPython192) {
                kSmallWorkload,
                628,
                0x4000});
+}
+
+// Through a unix socket (QEMU -chardev socket,path=...): Debian's 1.9.2 firmware.
+TEST(CaptureRepl, DebianMicrobitOverAUnixSocket) {
+  const std::string hex = mpheap::testing::kDebianMicrobitHex;
+  Board b{hex,
+          {"-M", "microbit", "-device", "loader,file=" + hex},
+          "--firmware " + hex,
+          "",
+          kSmallWorkload,
+          628,
+          0x4000};
+  b.unix_socket = true;
+  check_board(b);
 }
 
 // The same through a serial device: QEMU's UART on a pseudo-terminal, opened with termios.
