@@ -72,7 +72,10 @@ std::size_t map_blocks(const std::vector<std::string>& lines) {
 }
 
 // Runs the board's workload, snapshots it over the REPL and checks the snapshot.
-void check_board(const Board& b) {
+// `no_room`: where a capture that finds no room for the reader (a 10 KiB heap, fragmented more
+// when a lost answer made the workload run twice) is reported instead of failing, so that the
+// caller can try once more on a fresh board.
+void check_board(const Board& b, bool* no_room = nullptr) {
   const std::string qemu = mpheap::testing::which("qemu-system-arm");
   if (qemu.empty() || !std::filesystem::exists(b.firmware)) {
     std::string why =
@@ -161,7 +164,13 @@ void check_board(const Board& b) {
         fmt::format("capture repl --connect {} {} --before 'import "
                     "micropython;micropython.mem_info(1)' -o {} 2>{}; exit $?",
                     uart, b.what, seq, dir.file("capture.txt")));
-    ASSERT_EQ(cap.status, 0) << cap.out << mpheap::testing::read_file(dir.file("capture.txt"));
+    const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+    if (cap.status != 0 && no_room != nullptr &&
+        said.find("too little free heap for mpheap's reader") != std::string::npos) {
+      *no_room = true;
+      return;
+    }
+    ASSERT_EQ(cap.status, 0) << cap.out << said;
     want = mpheap::testing::parse_mem_info(cap.out);
     if (map_blocks(want.map_lines) == b.blocks && want.gc_lines.size() >= 2) break;
   }
@@ -791,13 +800,18 @@ TEST(CaptureRepl, RunStopsAtCtrlC) {
 
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;
-  check_board({hex,
-               {"-M", "microbit", "-device", "loader,file=" + hex},
-               "--firmware " + hex,
-               "",  // all RAM: the chip table's nRF51822 row (sys.platform 'microbit')
-               kSmallWorkload,
-               628,
-               0x4000});
+  const Board b{hex,
+                {"-M", "microbit", "-device", "loader,file=" + hex},
+                "--firmware " + hex,
+                "",  // all RAM: the chip table's nRF51822 row (sys.platform 'microbit')
+                kSmallWorkload,
+                628,
+                0x4000};
+  // A capture that says there is no room for the reader is a right answer on a 10 KiB heap,
+  // not what this checks: once more on a fresh board.
+  bool no_room = false;
+  check_board(b, &no_room);
+  if (no_room) check_board(b);
 }
 
 // Through a unix socket (QEMU -chardev socket,path=...): Debian's 1.9.2 firmware.
@@ -811,7 +825,9 @@ TEST(CaptureRepl, DebianMicrobitOverAUnixSocket) {
           628,
           0x4000};
   b.unix_socket = true;
-  check_board(b);
+  bool no_room = false;
+  check_board(b, &no_room);
+  if (no_room) check_board(b);
 }
 
 // The same through a serial device: QEMU's UART on a pseudo-terminal, opened with termios.
