@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "mpheap/io/line_reader.h"
+#include "mpheap/report/collections_text.h"
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
 #include "mpheap/report/trace_report.h"
@@ -18,7 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto out = report::Output::open("/dev/null");
   if (!out) return 0;
   report::HistoryJsonWriter history(**out);
+  report::CollectionsText collections(5, size > 0 ? data[0] * 8 : 1);  // spilled now and then
   trace::TraceOptions options;
+  options.collection_sink = &collections;
   if (size > 0) options.at_event = data[0] % 8;
   auto result = trace::analyze_trace(*reader, options, &history);
   history.finish();
@@ -35,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)report::call_tree_json(tree, result->tree_event, result->summary.block_size);
   (void)report::folded_stacks(allocated);
   (void)report::summary_json(*result);
-  (void)report::summary_text(result->summary, result->collections.size());
-  (void)report::collections_text(*result, 5);
+  (void)report::summary_text(result->summary, result->collections);
+  (void)collections.write_to([](std::string_view) {});
   return 0;
 }

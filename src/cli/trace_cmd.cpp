@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/target_options.h"
 #include "mpheap/io/line_reader.h"
+#include "mpheap/report/collections_text.h"
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
 #include "mpheap/report/perfetto.h"
@@ -148,6 +150,16 @@ int run_trace(const TraceArgs& a) {
     options.observers.push_back(&*perfetto);
   }
 
+  // --collections: rendered as each collection ends, printed after the summary. Not gathered when
+  // nothing will print it.
+  bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-" ||
+                      a.speedscope == "-" || a.perfetto == "-";
+  std::optional<report::CollectionsText> collections_text;
+  if (a.collections && !stdout_taken && !a.quiet && !a.json) {
+    collections_text.emplace(a.top);
+    options.collection_sink = &*collections_text;
+  }
+
   std::unique_ptr<report::Output> history_out;
   std::optional<report::HistoryJsonWriter> history;
   if (!a.history.empty()) {
@@ -177,8 +189,6 @@ int run_trace(const TraceArgs& a) {
   fmt::print(stderr, "{}", report::summary_warnings(r.summary));
 
   trace::CallTree tree = build_call_tree(r.stacks, std::span<const std::int64_t>(r.live_by_stack));
-  bool stdout_taken = a.history == "-" || a.summary_json == "-" || a.folded == "-" ||
-                      a.speedscope == "-" || a.perfetto == "-";
   if (!a.summary_json.empty())
     if (auto w = report::write_text_file(a.summary_json, report::summary_json(r)); !w)
       return fail(w.error());
@@ -208,10 +218,17 @@ int run_trace(const TraceArgs& a) {
     fmt::print("{}", report::call_tree_json(tree, r.tree_event, r.summary.block_size));
     return 0;
   }
-  std::size_t collections = 0;
-  for (const auto& c : r.collections) collections += c.trailing ? 0 : 1;
-  fmt::print("{}", report::summary_text(r.summary, collections));
-  if (a.collections) fmt::print("\n{}", report::collections_text(r, a.top));
+  fmt::print("{}", report::summary_text(r.summary, r.collections));
+  if (collections_text) {
+    fmt::print("\n");
+    if (!r.summary.sweeps_logged) {
+      fmt::print("{}", report::kCollectionsNotVisible);
+    } else if (auto w = collections_text->write_to(
+                   [](std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); });
+               !w) {
+      return fail(w.error());
+    }
+  }
   if (!a.no_tree) {
     fmt::print(
         "\nlive blocks by call site after event {} (frames in py/gc.c and py/malloc.c left out):\n",

@@ -77,6 +77,20 @@ TEST(TraceCli, NoSweepLogSaysFiguresAreUpperBounds) {
   EXPECT_NE(r.out.find("collections cannot be seen in this log"), std::string::npos);
 }
 
+TEST(TraceCli, CollectionsFollowTheSummary) {
+  CliRun r = run(data_path("unix-x64/gc_log_backtrace.txt") + " --collections --no-tree");
+  ASSERT_EQ(r.status, 0);
+  std::size_t summary = r.out.find("\ncollections  5 (");
+  std::size_t first = r.out.find("\n\ncollection 1: events ");
+  std::size_t last = r.out.find("\ncollection 5: events ");
+  ASSERT_NE(summary, std::string::npos);
+  ASSERT_NE(first, std::string::npos);
+  ASSERT_NE(last, std::string::npos);
+  EXPECT_LT(summary, first);
+  EXPECT_LT(first, last);
+  EXPECT_EQ(r.out.find("\ncollection 6:"), std::string::npos);
+}
+
 TEST(TraceCli, JsonTreeAtEvent) {
   CliRun r = run(data_path("unix-x64/gc_log_pup.txt") + " --json --at 307");
   ASSERT_EQ(r.status, 0);

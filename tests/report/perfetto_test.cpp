@@ -42,9 +42,7 @@ trace::TraceResult analyze(const std::string& rel) {
 }
 
 std::uint64_t collections_of(const trace::TraceResult& r) {
-  std::uint64_t n = 0;
-  for (const auto& c : r.collections) n += c.trailing ? 0 : 1;
-  return n;
+  return r.collections;
 }
 
 struct Read {

@@ -20,18 +20,18 @@ Expected<Timeline> timeline_of(const std::string& rel, const TimelineOptions& o)
   return compute_timeline(**input, o);
 }
 
-TraceResult analyze(const std::string& rel) {
+TraceResult analyze(const std::string& rel, CollectionSink* collections = nullptr) {
   auto input = io::LineReader::open(data_path(rel));
   EXPECT_TRUE(input);
-  auto r = analyze_trace(**input, TraceOptions{}, nullptr);
+  TraceOptions o;
+  o.collection_sink = collections;
+  auto r = analyze_trace(**input, o, nullptr);
   EXPECT_TRUE(r);
   return std::move(*r);
 }
 
 std::uint64_t collections_of(const TraceResult& r) {
-  std::uint64_t n = 0;
-  for (const auto& c : r.collections) n += c.trailing ? 0 : 1;
-  return n;
+  return r.collections;
 }
 
 // Largest run of `false` in `used`.
@@ -145,7 +145,8 @@ TEST(TimelineFixture, FreeBlocksAndLargestRunWithTheHeapSize) {
 }
 
 TEST(TimelineFixture, DecimationKeepsPeaksAndTheLastEvent) {
-  TraceResult r = analyze("unix-x64/gc_log_backtrace.txt");
+  CollectionList collections;
+  TraceResult r = analyze("unix-x64/gc_log_backtrace.txt", &collections);
   TimelineOptions o;
   o.max_points = 64;
   o.heap_blocks = 2020;
@@ -174,7 +175,7 @@ TEST(TimelineFixture, DecimationKeepsPeaksAndTheLastEvent) {
   EXPECT_EQ(max_live, r.summary.peak_live_blocks);
   EXPECT_EQ(min_run, *full->min_largest_free_run);
   // Every collection is marked on the first kept point at or after its first sweep.
-  for (const Collection& c : r.collections) {
+  for (const Collection& c : collections.all) {
     if (c.trailing) continue;
     auto it = std::lower_bound(t->points.begin(), t->points.end(), c.first_event,
                                [](const TimelinePoint& p, std::uint64_t e) { return p.event < e; });

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mpheap/io/line_reader.h"
+#include "mpheap/report/collections_text.h"
 #include "mpheap/report/output.h"
 #include "trace/test_util.h"
 
@@ -54,6 +56,47 @@ TEST(TraceReport, TreeTextLayout) {
   EXPECT_EQ(folded_stacks(tree),
             "main (main.c:40) 1\n"
             "main (main.c:50);list_new (../../py/objlist.c:477) 2\n");
+}
+
+// The --collections text held back (and spilled to a temporary file past `hold_bytes`) is the
+// text of every collection the analysis handed on, in order.
+std::string collections_of(const std::string& rel, std::size_t hold_bytes, bool* spilled) {
+  CollectionsText text(3, hold_bytes);
+  trace::TraceOptions o;
+  o.collection_sink = &text;
+  auto input = io::LineReader::open(mpheap::testing::data_path(rel));
+  EXPECT_TRUE(input);
+  EXPECT_TRUE(trace::analyze_trace(**input, o, nullptr));
+  *spilled = text.spilled();
+  std::string out;
+  EXPECT_TRUE(text.write_to([&](std::string_view s) { out += s; }));
+  return out;
+}
+
+TEST(TraceReport, CollectionsTextHeldOrSpilledIsEveryCollection) {
+  const std::string rel = "unix-x64/gc_log_backtrace.txt";
+  trace::CollectionList list;
+  trace::TraceOptions o;
+  o.collection_sink = &list;
+  auto input = io::LineReader::open(mpheap::testing::data_path(rel));
+  ASSERT_TRUE(input);
+  auto r = trace::analyze_trace(**input, o, nullptr);
+  ASSERT_TRUE(r);
+  std::string expected;
+  std::size_t collections = 0;
+  for (const trace::Collection& c : list.all) {
+    expected += collection_text(c, r->stacks, 3);
+    collections += c.trailing ? 0 : 1;
+  }
+  EXPECT_EQ(collections, 5u);  // the fixture README's 5 GC cycles
+  EXPECT_EQ(r->collections, 5u);
+  EXPECT_NE(expected.find("collection 5: events "), std::string::npos);
+  EXPECT_NE(expected.find("  sizes: "), std::string::npos);
+  bool spilled = true;
+  EXPECT_EQ(collections_of(rel, 1 << 20, &spilled), expected);
+  EXPECT_FALSE(spilled);
+  EXPECT_EQ(collections_of(rel, 1, &spilled), expected);
+  EXPECT_TRUE(spilled);
 }
 
 }  // namespace

@@ -132,14 +132,17 @@ TEST(GdbLogReader, NoiseThreadsTicksAndDecimalValues) {
       "140\t    x;\n$4 = 7\n$5 = 0\n$6 = 1250\n"
       "#1  0x08000200 in gc_sweep_free_blocks () at py/gc.c:700\n700\t    z;\n"
       "[Inferior 1 (process 42) exited normally]\n";
-  auto r = analyze_text(log);
+  CollectionList collections;
+  TraceOptions o;
+  o.collection_sink = &collections;
+  auto r = analyze_text(log, o);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->summary.events, 2u);
   EXPECT_EQ(kind(r->summary, EventKind::sweep), 1u);
   EXPECT_TRUE(r->summary.has_ticks);
   EXPECT_TRUE(r->summary.sweeps_logged);
-  ASSERT_FALSE(r->collections.empty());
-  EXPECT_EQ(r->collections[0].ticks, 1250u);
+  ASSERT_FALSE(collections.all.empty());
+  EXPECT_EQ(collections.all[0].ticks, 1250u);
   EXPECT_EQ(r->summary.end_reason, "the program ended (line 22)");
 }
 

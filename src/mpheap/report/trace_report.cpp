@@ -125,8 +125,6 @@ std::string summary_json(const trace::TraceResult& r) {
   const trace::TraceSummary& s = r.summary;
   ordered_json hist = ordered_json::object();
   for (auto [blocks, n] : s.size_histogram) hist[std::to_string(blocks)] = n;
-  std::size_t collections = 0;
-  for (const auto& c : r.collections) collections += c.trailing ? 0 : 1;
   auto kind = [&](trace::EventKind k) { return s.kinds[static_cast<int>(k)]; };
   ordered_json j{
       {"version", kTraceSummaryVersion},
@@ -145,7 +143,7 @@ std::string summary_json(const trace::TraceResult& r) {
       {"unlogged", s.unlogged},
       {"unmatched_frees", s.unmatched_frees},
       {"sweeps_logged", s.sweeps_logged},
-      {"collections", collections},
+      {"collections", r.collections},
       {"live_allocations_end", s.live_allocations_end},
       {"live_blocks_end", s.live_blocks_end},
       {"live_bytes_end", s.live_blocks_end * s.block_size},
@@ -183,48 +181,39 @@ std::string call_tree_json(const trace::CallTree& tree, std::uint64_t at_event,
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string collections_text(const trace::TraceResult& r, std::size_t top_sites) {
-  const trace::TraceSummary& s = r.summary;
+std::string collection_text(const trace::Collection& c, const trace::StackTable& stacks,
+                            std::size_t top_sites) {
   std::string out;
-  if (!s.sweeps_logged) {
-    out +=
-        "collections cannot be seen in this log: it has no sweep events (the firmware's "
-        "collector does not call the hook)\n";
-    return out;
+  if (c.trailing) {
+    fmt::format_to(std::back_inserter(out),
+                   "after the last collection: {} events, {} allocations ({} blocks)\n",
+                   c.events_since_previous, c.allocations_since_previous,
+                   c.blocks_allocated_since_previous);
+  } else {
+    fmt::format_to(
+        std::back_inserter(out),
+        "collection {}: events {}..{}, freed {} objects / {} blocks, live {} -> {} blocks\n",
+        c.index, c.first_event, c.last_event, c.objects_freed, c.blocks_freed, c.live_blocks_before,
+        c.live_blocks_after);
+    fmt::format_to(
+        std::back_inserter(out), "  since the previous one: {} events, {} allocations ({} blocks)",
+        c.events_since_previous, c.allocations_since_previous, c.blocks_allocated_since_previous);
+    if (c.ms_since_previous)
+      fmt::format_to(std::back_inserter(out), ", {} ms", *c.ms_since_previous);
+    out += "\n";
   }
-  for (const trace::Collection& c : r.collections) {
-    if (c.trailing) {
-      fmt::format_to(std::back_inserter(out),
-                     "after the last collection: {} events, {} allocations ({} blocks)\n",
-                     c.events_since_previous, c.allocations_since_previous,
-                     c.blocks_allocated_since_previous);
-    } else {
-      fmt::format_to(
-          std::back_inserter(out),
-          "collection {}: events {}..{}, freed {} objects / {} blocks, live {} -> {} blocks\n",
-          c.index, c.first_event, c.last_event, c.objects_freed, c.blocks_freed,
-          c.live_blocks_before, c.live_blocks_after);
-      fmt::format_to(std::back_inserter(out),
-                     "  since the previous one: {} events, {} allocations ({} blocks)",
-                     c.events_since_previous, c.allocations_since_previous,
-                     c.blocks_allocated_since_previous);
-      if (c.ms_since_previous)
-        fmt::format_to(std::back_inserter(out), ", {} ms", *c.ms_since_previous);
-      out += "\n";
-    }
-    if (!c.allocations_by_size.empty())
-      fmt::format_to(std::back_inserter(out), "  sizes: {}\n", size_list(c.allocations_by_size, 8));
-    std::vector<std::pair<trace::FrameId, std::pair<std::uint64_t, std::uint64_t>>> sites(
-        c.sites.begin(), c.sites.end());
-    std::stable_sort(sites.begin(), sites.end(), [](auto& a, auto& b) {
-      return a.second.second != b.second.second ? a.second.second > b.second.second
-                                                : a.second.first > b.second.first;
-    });
-    for (std::size_t i = 0; i < sites.size() && i < top_sites; ++i) {
-      const trace::Frame& f = r.stacks.frame(sites[i].first);
-      fmt::format_to(std::back_inserter(out), "  {:>6} blocks in {:>5} allocations  {} {}\n",
-                     sites[i].second.second, sites[i].second.first, f.location, f.function);
-    }
+  if (!c.allocations_by_size.empty())
+    fmt::format_to(std::back_inserter(out), "  sizes: {}\n", size_list(c.allocations_by_size, 8));
+  std::vector<std::pair<trace::FrameId, std::pair<std::uint64_t, std::uint64_t>>> sites(
+      c.sites.begin(), c.sites.end());
+  std::stable_sort(sites.begin(), sites.end(), [](auto& a, auto& b) {
+    return a.second.second != b.second.second ? a.second.second > b.second.second
+                                              : a.second.first > b.second.first;
+  });
+  for (std::size_t i = 0; i < sites.size() && i < top_sites; ++i) {
+    const trace::Frame& f = stacks.frame(sites[i].first);
+    fmt::format_to(std::back_inserter(out), "  {:>6} blocks in {:>5} allocations  {} {}\n",
+                   sites[i].second.second, sites[i].second.first, f.location, f.function);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "mpheap/trace/call_tree.h"
 #include "mpheap/trace/trace_analysis.h"
@@ -21,7 +22,14 @@ std::string call_tree_text(const trace::CallTree& tree);
 std::string call_tree_json(const trace::CallTree& tree, std::uint64_t at_event,
                            std::uint64_t block_size);
 
-std::string collections_text(const trace::TraceResult& r, std::size_t top_sites);
+// `--collections`: one collection (or the activity after the last one) with its `top_sites`
+// largest allocation sites, rendered as the analysis ends it (see CollectionsText).
+std::string collection_text(const trace::Collection& c, const trace::StackTable& stacks,
+                            std::size_t top_sites);
+// What `--collections` prints instead for a log without sweep events.
+inline constexpr std::string_view kCollectionsNotVisible =
+    "collections cannot be seen in this log: it has no sweep events (the firmware's collector "
+    "does not call the hook)\n";
 
 // `outer;...;inner weight` lines (Brendan Gregg's folded format, read by flamegraph.pl and
 // speedscope). Frames are `function (file:line)`.

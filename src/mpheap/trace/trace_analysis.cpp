@@ -6,10 +6,14 @@
 namespace mpheap::trace {
 namespace {
 
-// Follows the collections of a log: a collection is a run of consecutive sweep events.
+// Follows the collections of a log: a collection is a run of consecutive sweep events. Only the
+// one being gathered is held; each is handed to the sink when it ends and then forgotten, so
+// memory does not grow with the number of collections. Without a sink, sizes and sites are not
+// gathered at all.
 class CollectionTracker {
  public:
-  explicit CollectionTracker(const StackTable& stacks) : stacks_(stacks) {}
+  CollectionTracker(const StackTable& stacks, CollectionSink* sink)
+      : stacks_(stacks), sink_(sink) {}
 
   void on_event(std::uint64_t time, const GcEvent& e, const ReplayStep& step,
                 const std::vector<EndedAllocation>& ended, std::uint64_t live_before,
@@ -36,6 +40,7 @@ class CollectionTracker {
     if (step.started && step.kind == EventKind::alloc) {
       ++current_.allocations_since_previous;
       current_.blocks_allocated_since_previous += e.length;
+      if (sink_ == nullptr) return;
       ++current_.allocations_by_size[e.length];
       if (auto site = allocation_site(stacks_, e.stack)) {
         auto& s = current_.sites[*site];
@@ -45,27 +50,33 @@ class CollectionTracker {
     }
   }
 
-  std::vector<Collection> finish() {
+  // The number of collections (the trailing activity not counted).
+  std::uint64_t finish() {
     if (in_collection_) close(false);
-    if (current_.events_since_previous > 0 && !done_.empty()) close(true);
-    return std::move(done_);
+    if (current_.events_since_previous > 0 && closed_ > 0) close(true);
+    return collections_;
   }
 
  private:
   void close(bool trailing) {
-    current_.index = done_.size() + 1;
+    current_.index = ++closed_;
     current_.trailing = trailing;
-    if (!trailing && current_.ticks) last_ticks_ = current_.ticks;
-    done_.push_back(std::move(current_));
+    if (!trailing) {
+      ++collections_;
+      if (current_.ticks) last_ticks_ = current_.ticks;
+    }
+    if (sink_ != nullptr) sink_->collection(current_, stacks_);
     current_ = Collection{};
     in_collection_ = false;
   }
 
   const StackTable& stacks_;
+  CollectionSink* sink_;
   Collection current_;
   bool in_collection_ = false;
   std::optional<std::uint64_t> last_ticks_;
-  std::vector<Collection> done_;
+  std::uint64_t closed_ = 0;       // collections and the trailing activity handed on
+  std::uint64_t collections_ = 0;  // collections alone
 };
 
 }  // namespace
@@ -85,7 +96,7 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
   sum.file = input.name();
   GdbLogReader reader(input, result.stacks, options.hook);
   Replay replay(result.stacks);
-  CollectionTracker collections(result.stacks);
+  CollectionTracker collections(result.stacks, options.collection_sink);
   std::vector<EndedAllocation> ended;
   bool tree_taken = false;
   std::uint64_t time = 0;

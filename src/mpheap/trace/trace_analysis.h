@@ -44,17 +44,6 @@ class ReplayObserver {
                                 const StackTable& stacks) = 0;
 };
 
-struct TraceOptions {
-  std::string hook = "gc_log_change";
-  std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
-  std::optional<std::uint64_t> block_size;  // bytes per GC block; else 32 for 64-bit logs, else 16
-  std::string block_size_source = "--block-size";  // what to call it in the summary
-  // Called now and then with (bytes read, events so far); for progress displays.
-  std::function<void(std::uint64_t, std::uint64_t)> progress;
-  // Further consumers of the same replay, in order (not owned).
-  std::vector<ReplayObserver*> observers;
-};
-
 // Statistics of the activity between two collections and of the collection that ended it.
 struct Collection {
   std::uint64_t index = 0;                        // 1-based
@@ -69,6 +58,38 @@ struct Collection {
   std::optional<std::uint64_t> ticks;  // ticks at its first sweep, when the log has them
   std::optional<std::uint64_t> ms_since_previous;
   bool trailing = false;  // not a collection: the activity after the last one, up to the end
+};
+
+// Receives each collection as it ends, then (when events follow the last one) the `trailing`
+// activity. The analysis keeps none of them: a log's collections grow with its length, so a
+// consumer that lists them renders or counts them here (`report::CollectionsText`).
+class CollectionSink {
+ public:
+  virtual ~CollectionSink() = default;
+  // `c` and its maps are only valid during the call.
+  virtual void collection(const Collection& c, const StackTable& stacks) = 0;
+};
+
+// Keeps every collection, maps included: for tests and short logs only (memory grows with the
+// number of collections).
+class CollectionList final : public CollectionSink {
+ public:
+  void collection(const Collection& c, const StackTable& /*stacks*/) override { all.push_back(c); }
+  std::vector<Collection> all;
+};
+
+struct TraceOptions {
+  std::string hook = "gc_log_change";
+  std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
+  std::optional<std::uint64_t> block_size;  // bytes per GC block; else 32 for 64-bit logs, else 16
+  std::string block_size_source = "--block-size";  // what to call it in the summary
+  // Called now and then with (bytes read, events so far); for progress displays.
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Further consumers of the same replay, in order (not owned).
+  std::vector<ReplayObserver*> observers;
+  // Receives every collection with its sizes and sites as it ends (not owned); without one, the
+  // analysis only counts collections and keeps no sizes or sites.
+  CollectionSink* collection_sink = nullptr;
 };
 
 struct TraceSummary {
@@ -106,7 +127,9 @@ struct TraceResult {
   std::vector<std::int64_t> live_by_stack;
   std::uint64_t tree_event = 0;                   // the event the live tree stands after
   std::vector<std::uint64_t> allocated_by_stack;  // blocks ever allocated per stack
-  std::vector<Collection> collections;  // plus one `trailing` entry when events follow the last
+  // Runs of sweep events (the activity after the last one not counted); the collections
+  // themselves go to TraceOptions::collection_sink.
+  std::uint64_t collections = 0;
 };
 
 // Reads the whole log. `lifespans` may be null.
