@@ -205,7 +205,7 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
   }
   for (std::uint32_t o : chain) {
     const HeapObject& h = s.objects[o];
-    out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(h));
+    out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(s, h));
   }
   return out;
 }

@@ -175,9 +175,9 @@ std::optional<std::uint32_t> object_containing(const Snapshot& s, std::uint64_t 
   return std::nullopt;
 }
 
-std::string object_type_label(const HeapObject& o) {
-  if (!o.type.empty()) return o.type;
-  if (!o.class_name.empty()) return o.class_name;
+std::string object_type_label(const Snapshot& s, const HeapObject& o) {
+  if (o.type != NameIndex::none) return s.type_name(o);
+  if (o.class_name != NameIndex::none) return s.class_name(o);
   return "unknown";
 }
 

@@ -89,6 +89,6 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
                         const GraphOptions& options = {});
 
 // "int (3 blocks)" style label: the object's type, class name, or "unknown".
-std::string object_type_label(const HeapObject& o);
+std::string object_type_label(const Snapshot& s, const HeapObject& o);
 
 }  // namespace mpheap::heap
