@@ -291,16 +291,10 @@ Toy toy(std::uint32_t n, const std::vector<std::pair<std::uint32_t, std::uint32_
       if (from == i) t.g.edges.push_back(to);
   }
   t.g.edge_begin.push_back(static_cast<std::uint32_t>(t.g.edges.size()));
-  t.g.root_begin.assign(n + 1, 0);
   for (std::uint32_t r : rooted) t.g.roots.push_back({0, 0, r, "root" + std::to_string(r)});
-  for (std::uint32_t i = 0; i < n; ++i) {
-    t.g.root_begin[i + 1] = t.g.root_begin[i];
+  for (std::uint32_t i = 0; i < n; ++i)
     for (std::uint32_t k = 0; k < t.g.roots.size(); ++k)
-      if (t.g.roots[k].object == i) {
-        t.g.root_index.push_back(k);
-        ++t.g.root_begin[i + 1];
-      }
-  }
+      if (t.g.roots[k].object == i) t.g.root_index.push_back(k);
   return t;
 }
 

@@ -19,13 +19,11 @@ Reachability reachability(const Snapshot& s, const ObjectGraph& g) {
   Reachability r;
   r.reachable.assign(n, 0);
   r.parent.assign(n, kNoObject);
-  r.depth.assign(n, 0);
   std::vector<std::uint32_t> queue;
   queue.reserve(n);
   for (const RootRef& root : g.roots) {
     if (r.reachable[root.object] != 0) continue;
     r.reachable[root.object] = 1;
-    r.depth[root.object] = 1;
     queue.push_back(root.object);
   }
   for (std::size_t head = 0; head < queue.size(); ++head) {
@@ -34,7 +32,6 @@ Reachability reachability(const Snapshot& s, const ObjectGraph& g) {
       if (r.reachable[v] != 0) continue;
       r.reachable[v] = 1;
       r.parent[v] = u;
-      r.depth[v] = r.depth[u] + 1;
       queue.push_back(v);
     }
   }
@@ -96,17 +93,17 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
     }
   }
 
-  // Predecessors of reachable nodes (CSR).
+  // Predecessors of reachable nodes (CSR). Filled through pred_begin itself: each row's start
+  // advances to the next row's, then the rows are shifted back (no second table of n entries).
   std::vector<std::uint32_t> pred_begin(nodes + 1, 0), preds;
   for (std::uint32_t u : order)
     for (std::uint32_t v : successors(u)) ++pred_begin[succ_node(u, v) + 1];
   for (std::uint32_t i = 0; i < nodes; ++i) pred_begin[i + 1] += pred_begin[i];
   preds.resize(pred_begin[nodes]);
-  {
-    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
-    for (std::uint32_t u : order)
-      for (std::uint32_t v : successors(u)) preds[fill[succ_node(u, v)]++] = u;
-  }
+  for (std::uint32_t u : order)
+    for (std::uint32_t v : successors(u)) preds[pred_begin[succ_node(u, v)]++] = u;
+  for (std::uint32_t i = nodes; i > 0; --i) pred_begin[i] = pred_begin[i - 1];
+  pred_begin[0] = 0;
 
   std::vector<std::uint32_t> idom(nodes, kUnvisited);
   idom[0] = 0;
@@ -135,22 +132,31 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
     }
   }
 
+  // The search's tables are done with: freed before the result is built (this is the peak of
+  // a whole `mpheap heap` run, with the dump, the objects and the graph alive).
+  std::vector<std::uint32_t>().swap(po);
+  std::vector<std::uint32_t>().swap(pred_begin);
+  std::vector<std::uint32_t>().swap(preds);
+
   DominatorTree d;
   d.block_size = g.block_size;
-  d.idom.assign(n, kNoObject);
   d.retained_bytes.assign(n, 0);
   d.reachable.assign(n, 0);
-  std::vector<std::uint64_t> retained(nodes, 0);
   for (std::uint32_t node : order) {  // postorder: every subtree before its dominator
     if (node == 0) continue;
     const std::uint32_t o = node - 1;
-    retained[node] += own_bytes(s, g, o);
-    retained[idom[node]] += retained[node];
     d.reachable[o] = 1;
-    d.idom[o] = idom[node] == 0 ? kNoObject : idom[node] - 1;
-    d.retained_bytes[o] = retained[node];
+    d.retained_bytes[o] += own_bytes(s, g, o);
+    if (idom[node] == 0)
+      d.total_reachable_bytes += d.retained_bytes[o];
+    else
+      d.retained_bytes[idom[node] - 1] += d.retained_bytes[o];
   }
-  d.total_reachable_bytes = retained[0];
+  // Node numbers to object indices, in place: object o is node o + 1.
+  for (std::uint32_t o = 0; o < n; ++o)
+    idom[o] = idom[o + 1] == 0 || idom[o + 1] == kUnvisited ? kNoObject : idom[o + 1] - 1;
+  idom.pop_back();
+  d.idom = std::move(idom);
   return d;
 }
 

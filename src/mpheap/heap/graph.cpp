@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
 
 #include "mpheap/io/load_word.h"
 
@@ -246,12 +247,11 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
       g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack)});
     });
   }
-  g.root_begin.assign(n + 1, 0);
-  for (const RootRef& r : g.roots) ++g.root_begin[r.object + 1];
-  for (std::uint32_t i = 0; i < n; ++i) g.root_begin[i + 1] += g.root_begin[i];
   g.root_index.resize(g.roots.size());
-  std::vector<std::uint32_t> fill(g.root_begin.begin(), g.root_begin.end() - 1);
-  for (std::uint32_t k = 0; k < g.roots.size(); ++k) g.root_index[fill[g.roots[k].object]++] = k;
+  std::iota(g.root_index.begin(), g.root_index.end(), 0u);
+  std::stable_sort(g.root_index.begin(), g.root_index.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return g.roots[x].object < g.roots[y].object;
+  });
   return g;
 }
 
