@@ -212,6 +212,7 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
                });
   }
   g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
+  g.edges.shrink_to_fit();  // kept for the whole analysis: up to half of it is growth room
 
   // Root ranges: .data/.bss and mp_state_ctx up to its mem struct, minus the heap areas.
   std::vector<AddressRange> include, exclude;
