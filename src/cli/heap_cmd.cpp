@@ -141,7 +141,7 @@ void print_analyses(const HeapArgs& a, const session::AnalyzedSnapshot& s,
   for (const heap::Retainer& x : top) {
     const heap::HeapObject& o = snap.objects[x.object];
     fmt::print("  {:>8} {:>6}  {:#x} {}\n", x.retained_bytes, x.own_bytes, o.address,
-               heap::object_type_label(o));
+               heap::object_type_label(snap, o));
   }
 }
 

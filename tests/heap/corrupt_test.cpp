@@ -44,7 +44,7 @@ TEST_F(CorruptDump, TruncatedInsideThePool) {
   EXPECT_EQ(s->diagnostics[0].address, 0x20000870u);  // the first allocation past the cut (0x800)
   EXPECT_NE(s->diagnostics[0].what.find("not captured"), std::string::npos);
   std::size_t typed = 0;
-  for (const HeapObject& o : s->objects) typed += o.type_pointer ? 1 : 0;
+  for (const HeapObject& o : s->objects) typed += o.type_pointer() ? 1 : 0;
   EXPECT_GT(typed, 30u);
 }
 

@@ -53,10 +53,10 @@ TEST(Functions, UnixWorkloadNamesAndLines) {
     // Its bytecode block is labelled as such.
     const HeapObject* bc = reader.object_at(fn.bytecode);
     ASSERT_NE(bc, nullptr) << fn.name;
-    EXPECT_EQ(bc->type, "bytecode") << fn.name;
+    EXPECT_EQ(l.snap.type_name(*bc), "bytecode") << fn.name;
     const HeapObject* obj = reader.object_at(fn.object);
     ASSERT_NE(obj, nullptr);
-    EXPECT_EQ(obj->function, describe(fn));
+    EXPECT_EQ(l.snap.function_name(*obj), describe(fn));
   }
   EXPECT_EQ(reader.repr(0x5555555f3dc0), "<function make_counter at 0x5555555f3dc0>");
 
@@ -64,7 +64,7 @@ TEST(Functions, UnixWorkloadNamesAndLines) {
   // qstr table (source file first, then "<module>"), and child tables of raw codes.
   auto type_at = [&](std::uint64_t a) {
     const HeapObject* o = reader.object_at(a);
-    return o != nullptr && o->address == a ? o->type : std::string("(none)");
+    return o != nullptr && o->address == a ? l.snap.type_name(*o) : std::string("(none)");
   };
   EXPECT_EQ(type_at(0x5555555f3980), "module context");
   EXPECT_EQ(type_at(0x5555555f57a0), "qstr table");
@@ -122,9 +122,10 @@ TEST(Functions, FrozenCodeKeepsItsModuleContextLabelled) {
   for (const FunctionInfo& f : functions) EXPECT_TRUE(f.name.empty()) << f.name;
   const HeapObject* context = reader.object_at(0x20000470);
   ASSERT_NE(context, nullptr);
-  EXPECT_EQ(context->type, "module context");
+  EXPECT_EQ(l.snap.type_name(*context), "module context");
   EXPECT_EQ(reader.read_word(0x20000474), 0x2000006cu);  // &mp_state_ctx.vm.dict_main
-  for (const HeapObject& o : l.snap.objects) EXPECT_FALSE(o.type.empty()) << std::hex << o.address;
+  for (const HeapObject& o : l.snap.objects)
+    EXPECT_FALSE(l.snap.type_name(o).empty()) << std::hex << o.address;
 }
 
 }  // namespace

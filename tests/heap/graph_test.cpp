@@ -131,10 +131,10 @@ TEST(Graph, MicrobitSnap2NamedObjects) {
 
   // GREETING str 0x20000430 -> its data 0x200004c0; CONFIG dict 0x20000490 -> table 0x200004e0.
   const std::uint32_t greeting = object_at(s, 0x20000430);
-  EXPECT_EQ(s.objects[greeting].type, "str");
+  EXPECT_EQ(s.type_name(s.objects[greeting]), "str");
   EXPECT_TRUE(has_edge(g, greeting, object_at(s, 0x200004c0)));
   const std::uint32_t config = object_at(s, 0x20000490);
-  EXPECT_EQ(s.objects[config].type, "dict");
+  EXPECT_EQ(s.type_name(s.objects[config]), "dict");
   EXPECT_TRUE(has_edge(g, config, object_at(s, 0x200004e0)));
   // SPRITES list 0x200006e0 -> items 0x20000710 -> the three instances.
   const std::uint32_t items = object_at(s, 0x20000710);
@@ -168,7 +168,7 @@ TEST(Graph, MicrobitSnap2NamedObjects) {
   // in the RAM dump (SP 0x20003e18 inside mem_info(1) .. _estack).
   EXPECT_EQ(reach.garbage_objects, 1u);
   EXPECT_EQ(reach.reachable[object_at(s, 0x20000480)], 0);
-  const std::string fun_type = object_type_label(s.objects[object_at(s, 0x20000480)]);
+  const std::string fun_type = object_type_label(s, s.objects[object_at(s, 0x20000480)]);
   EXPECT_EQ(fun_type, "fun_bc");
   GraphOptions with_stack;
   with_stack.stack = AddressRange{0x20003e18, 0x20004000};
@@ -291,16 +291,10 @@ Toy toy(std::uint32_t n, const std::vector<std::pair<std::uint32_t, std::uint32_
       if (from == i) t.g.edges.push_back(to);
   }
   t.g.edge_begin.push_back(static_cast<std::uint32_t>(t.g.edges.size()));
-  t.g.root_begin.assign(n + 1, 0);
   for (std::uint32_t r : rooted) t.g.roots.push_back({0, 0, r, "root" + std::to_string(r)});
-  for (std::uint32_t i = 0; i < n; ++i) {
-    t.g.root_begin[i + 1] = t.g.root_begin[i];
+  for (std::uint32_t i = 0; i < n; ++i)
     for (std::uint32_t k = 0; k < t.g.roots.size(); ++k)
-      if (t.g.roots[k].object == i) {
-        t.g.root_index.push_back(k);
-        ++t.g.root_begin[i + 1];
-      }
-  }
+      if (t.g.roots[k].object == i) t.g.root_index.push_back(k);
   return t;
 }
 

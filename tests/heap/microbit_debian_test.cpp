@@ -152,7 +152,7 @@ TEST_P(MicrobitDebianNamed, NamedObjectsAreFoundAndTyped) {
   const HeapObject* config = object("CONFIG");
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->address, 0x20000600u);
-  EXPECT_EQ(config->type, "dict");
+  EXPECT_EQ(snap->type_name(*config), "dict");
   auto items = reader.dict_items(*config);
   ASSERT_TRUE(items);
   std::map<std::string, std::uint64_t> config_items;
@@ -165,19 +165,19 @@ TEST_P(MicrobitDebianNamed, NamedObjectsAreFoundAndTyped) {
   const HeapObject* greeting = object("GREETING");
   ASSERT_NE(greeting, nullptr);
   EXPECT_EQ(greeting->address, 0x200006c0u);
-  EXPECT_EQ(greeting->type, "str");
+  EXPECT_EQ(snap->type_name(*greeting), "str");
   EXPECT_EQ(reader.str_value(*greeting), "hello mpheap fixture");
   if (snapshot == "named/snap0") return;
 
   const HeapObject* sprite = object("Sprite");
   ASSERT_NE(sprite, nullptr);
   EXPECT_EQ(sprite->address, 0x20000730u);
-  EXPECT_EQ(sprite->type, "type");
+  EXPECT_EQ(snap->type_name(*sprite), "type");
   EXPECT_EQ(reader.class_name(*sprite), "Sprite");
   const HeapObject* sprites = object("SPRITES");
   ASSERT_NE(sprites, nullptr);
   EXPECT_EQ(sprites->address, 0x20000690u);
-  EXPECT_EQ(sprites->type, "list");
+  EXPECT_EQ(snap->type_name(*sprites), "list");
   auto list = reader.sequence_items(*sprites);
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 3u);
@@ -186,7 +186,7 @@ TEST_P(MicrobitDebianNamed, NamedObjectsAreFoundAndTyped) {
     const HeapObject* s = reader.object_at((*list)[i]);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->address, want[i]);
-    EXPECT_EQ(s->type, "Sprite");
+    EXPECT_EQ(snap->type_name(*s), "Sprite");
   }
   struct Named {
     const char* name;
@@ -199,7 +199,7 @@ TEST_P(MicrobitDebianNamed, NamedObjectsAreFoundAndTyped) {
     const HeapObject* o = object(n.name);
     ASSERT_NE(o, nullptr) << n.name;
     EXPECT_EQ(o->address, n.address) << n.name;
-    EXPECT_EQ(o->type, n.type) << n.name;
+    EXPECT_EQ(snap->type_name(*o), n.type) << n.name;
   }
   auto nums = reader.sequence_items(*object("NUMS"));
   ASSERT_TRUE(nums);

@@ -45,12 +45,12 @@ void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
 
   const HeapObject* s = r.object_at(greeting);
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(s->type, "str");
+  EXPECT_EQ(l.snap.type_name(*s), "str");
   EXPECT_EQ(r.str_value(*s), "hello mpheap fixture");
 
   const HeapObject* d = r.object_at(config);
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->type, "dict");
+  EXPECT_EQ(l.snap.type_name(*d), "dict");
   auto items = r.dict_items(*d);
   ASSERT_TRUE(items);
   std::map<std::string, std::uint64_t> keys;
@@ -62,7 +62,7 @@ void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
     EXPECT_EQ(r.repr(keys["'beta'"]), "'two'");
     const HeapObject* gamma = r.object_at(keys["'gamma'"]);
     ASSERT_NE(gamma, nullptr);
-    EXPECT_EQ(gamma->type, "list");
+    EXPECT_EQ(l.snap.type_name(*gamma), "list");
     auto gamma_items = r.sequence_items(*gamma);
     ASSERT_TRUE(gamma_items);
     ASSERT_EQ(gamma_items->size(), 3u);
@@ -83,7 +83,7 @@ void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
 
   const HeapObject* cls = r.object_at(sprite_class);
   ASSERT_NE(cls, nullptr);
-  EXPECT_EQ(cls->type, "type");
+  EXPECT_EQ(l.snap.type_name(*cls), "type");
   EXPECT_EQ(r.class_name(*cls), "Sprite");
 
   const HeapObject* list = r.object_at(sprites);
@@ -94,7 +94,7 @@ void check_workload(Loaded& l, std::uint64_t greeting, std::uint64_t config,
   for (std::uint64_t m : *members) {
     const HeapObject* inst = r.object_at(m);
     ASSERT_NE(inst, nullptr);
-    EXPECT_EQ(inst->type, "Sprite");
+    EXPECT_EQ(l.snap.type_name(*inst), "Sprite");
   }
 }
 
@@ -105,15 +105,15 @@ TEST(NamedObjects, MicrobitSnap2) {
   EXPECT_EQ(r.heap_qstr_count(), 3u);  // README: last_pool holds dyn_attr_0..2
   EXPECT_EQ(r.qstr(653), "dyn_attr_0");
   label_headerless_blocks(l.snap, r, l.t);
-  EXPECT_EQ(r.object_at(0x200004c0)->type, "str data");    // GREETING's bytes (README)
-  EXPECT_EQ(r.object_at(0x200008f0)->type, "qstr pool");   // vm.last_pool
-  EXPECT_EQ(r.object_at(0x20000710)->type, "list items");  // SPRITES' items
-  EXPECT_EQ(r.object_at(0x200004e0)->type, "dict table");  // CONFIG's table
-  EXPECT_EQ(r.object_at(0x20000a30)->type, "dict table");  // __main__'s globals table
-  EXPECT_EQ(r.object_at(0x20000410)->type, "dict table");  // sys.modules' table
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x200004c0)), "str data");    // GREETING's bytes (README)
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x200008f0)), "qstr pool");   // vm.last_pool
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x20000710)), "list items");  // SPRITES' items
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x200004e0)), "dict table");  // CONFIG's table
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x20000a30)), "dict table");  // __main__'s globals table
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x20000410)), "dict table");  // sys.modules' table
   // sys.argv's items: vm.mp_sys_argv_obj is a list inside mp_state_ctx (firmware.ptype.txt:
   // vm at +36, the list at vm+108, its items pointer at +12), 0x20000460 in the dump.
-  EXPECT_EQ(r.object_at(0x20000460)->type, "list items");
+  EXPECT_EQ(l.snap.type_name(*r.object_at(0x20000460)), "list items");
 }
 
 TEST(NamedObjects, UnixSnap2) {

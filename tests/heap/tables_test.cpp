@@ -85,8 +85,8 @@ TEST(BlockTables, UnixFinaliserOnTheScriptFile) {
   EXPECT_EQ(with[0]->address, 0x5555555f3640ULL + 25 * 32);
   const target::Symbol* fileio = l.t.find_symbol("mp_type_vfs_posix_fileio");
   ASSERT_NE(fileio, nullptr);
-  ASSERT_TRUE(with[0]->type_pointer);
-  EXPECT_EQ(*with[0]->type_pointer, fileio->address + l.snap.load_bias);
+  ASSERT_TRUE(with[0]->type_pointer());
+  EXPECT_EQ(*with[0]->type_pointer(), fileio->address + l.snap.load_bias);
   EXPECT_EQ(report::object_flags_text(*with[0]), "has finaliser");
   EXPECT_EQ(report::table_counts_text(l.snap, l.t), "objects with finalisers: 1 (32 bytes)\n");
 }
@@ -138,7 +138,7 @@ TEST(BlockTables, CircuitPythonSelectiveCollect) {
       if (o.collect == TableBit::set)
         ++collected;
       else
-        ++not_scanned[o.type];
+        ++not_scanned[l.snap.type_name(o)];
     }
     EXPECT_EQ(collected, e.heads_collected);
     // The typer names 6 of the 7 (one 1-block allocation, block 230, stays unnamed).

@@ -76,7 +76,7 @@ void check_cells(const heap::Snapshot& s, const ParsedSvg& p) {
     for (std::uint64_t i = 0; i < a.object_count; ++i) {
       const heap::HeapObject& o = s.objects[a.first_object + i];
       for (std::uint64_t b = o.block; b < o.block + o.blocks && b < want.size(); ++b)
-        want[b] = heap::object_type_label(o);
+        want[b] = heap::object_type_label(s, o);
     }
     for (std::uint64_t b = 0; b < a.kinds.size(); ++b) {
       const Cell& c = got[b];

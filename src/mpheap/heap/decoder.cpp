@@ -155,7 +155,7 @@ void check_cleared_on_free(const TableSpec& spec, std::size_t ai, const AreaSnap
 }  // namespace
 
 char block_letter(const target::Target& t, const HeapObject& o, std::uint64_t load_bias) {
-  if (!o.type_pointer) return 'h';
+  if (!o.has_type_pointer) return 'h';
   struct Letter {
     const char* symbol;
     char letter;
@@ -167,7 +167,7 @@ char block_letter(const target::Target& t, const HeapObject& o, std::uint64_t lo
       {"mp_type_array", 'A'},  {"mp_type_float", 'F'}, {"mp_type_fun_bc", 'B'},
       {"mp_type_module", 'M'},
   };
-  std::uint64_t link = *o.type_pointer - load_bias;
+  std::uint64_t link = o.first_word - load_bias;
   for (const Letter& l : kLetters) {
     const target::Symbol* s = t.find_symbol(l.symbol);
     if (s != nullptr && s->address == link) return l.letter;
@@ -215,7 +215,7 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
     a.bounds = b;
     std::uint64_t blocks = b.blocks();
     if (b.pool_end < b.pool_start || (b.pool_end - b.pool_start) / bs < blocks ||
-        blocks > (1ULL << 32)) {
+        blocks >= (1ULL << 32)) {
       snap.diagnostics.push_back(
           {b.record, fmt::format("area {}: the pool 0x{:x}..0x{:x} cannot hold the {} "
                                  "blocks its allocation table describes; area skipped",
@@ -262,6 +262,9 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
     std::optional<std::uint64_t> last_pointer;
     const target::TypeObject* last_type = nullptr;
     ObjectKind last_kind = ObjectKind::unknown;
+    NameIndex last_name = NameIndex::none;
+    // Each type object's name, interned once (indexed like t.types).
+    std::vector<std::optional<NameIndex>> type_names(t.types.size());
     for (std::uint64_t i = 0; i < blocks; ++i) {
       if (a.kinds[i] != BlockKind::head && a.kinds[i] != BlockKind::mark) {
         if (a.kinds[i] == BlockKind::tail && (i == 0 || a.kinds[i - 1] == BlockKind::free)) {
@@ -273,26 +276,31 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
       }
       HeapObject& o = snap.objects.emplace_back();
       o.area = static_cast<std::uint32_t>(ai);
-      o.block = i;
+      o.block = static_cast<std::uint32_t>(i);
       o.marked = a.kinds[i] == BlockKind::mark;
       std::uint64_t j = i + 1;
       while (j < blocks && a.kinds[j] == BlockKind::tail) ++j;
-      o.blocks = j - i;
+      o.blocks = static_cast<std::uint32_t>(j - i);
       o.address = b.pool_start + i * bs;
       for (const TableSpec& spec : specs)
         if (const auto& bits = a.*spec.table) o.*spec.bit = bits->at(i);
       const std::uint64_t offset = i * bs;
-      o.type_pointer = offset <= pool.size() && pool.size() - offset >= t.word_size
-                           ? io::load_word(pool.data() + offset, t.word_size, t.little_endian)
-                           : memory.read(o.address, t.word_size, t.little_endian);
-      if (o.type_pointer && *o.type_pointer >= load_bias) {
-        if (o.type_pointer != last_pointer) {
-          last_pointer = o.type_pointer;
-          last_type = t.type_at(*o.type_pointer - load_bias);
-          if (last_type != nullptr) last_kind = kind_of_type(last_type->symbol, last_type->name);
+      o.set_type_pointer(offset <= pool.size() && pool.size() - offset >= t.word_size
+                             ? io::load_word(pool.data() + offset, t.word_size, t.little_endian)
+                             : memory.read(o.address, t.word_size, t.little_endian));
+      if (o.has_type_pointer && o.first_word >= load_bias) {
+        if (o.first_word != last_pointer) {
+          last_pointer = o.first_word;
+          last_type = t.type_at(o.first_word - load_bias);
+          if (last_type != nullptr) {
+            last_kind = kind_of_type(last_type->symbol, last_type->name);
+            auto& name = type_names[static_cast<std::size_t>(last_type - t.types.data())];
+            if (!name) name = snap.names.intern(last_type->name);
+            last_name = *name;
+          }
         }
         if (last_type != nullptr) {
-          o.type = last_type->name;
+          o.type = last_name;
           o.kind = last_kind;
         }
       }
@@ -300,7 +308,7 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
     a.object_count = snap.objects.size() - a.first_object;
     std::uint64_t headless = 0, first_headless = 0;
     for (std::uint64_t k = a.first_object; k < snap.objects.size(); ++k) {
-      if (snap.objects[k].type_pointer) continue;
+      if (snap.objects[k].has_type_pointer) continue;
       if (headless++ == 0) first_headless = snap.objects[k].address;
     }
     if (headless > 0) {

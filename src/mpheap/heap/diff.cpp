@@ -21,8 +21,8 @@ std::vector<std::uint32_t> by_address(const Snapshot& s) {
   return order;
 }
 
-bool same_type(const HeapObject& x, const HeapObject& y) {
-  return x.type == y.type && x.class_name == y.class_name;
+bool same_type(const Snapshot& a, const HeapObject& x, const Snapshot& b, const HeapObject& y) {
+  return a.type_name(x) == b.type_name(y) && a.class_name(x) == b.class_name(y);
 }
 
 }  // namespace
@@ -40,14 +40,14 @@ SnapshotDiff diff_snapshots(const Snapshot& a, const Snapshot& b, std::uint32_t 
   };
   auto on_new = [&](std::uint32_t k) {
     const HeapObject& o = b.objects[k];
-    d.added.push_back({o.address, object_type_label(o), 0, o.blocks, 0, k});
+    d.added.push_back({o.address, object_type_label(b, o), 0, o.blocks, 0, k});
     TypeChange& c = type_of(d.added.back().type);
     ++c.new_objects;
     c.new_bytes += o.blocks * block_size;
   };
   auto on_freed = [&](std::uint32_t k) {
     const HeapObject& o = a.objects[k];
-    d.freed.push_back({o.address, object_type_label(o), o.blocks, 0, k, 0});
+    d.freed.push_back({o.address, object_type_label(a, o), o.blocks, 0, k, 0});
     TypeChange& c = type_of(d.freed.back().type);
     ++c.freed_objects;
     c.freed_bytes += o.blocks * block_size;
@@ -63,13 +63,13 @@ SnapshotDiff diff_snapshots(const Snapshot& a, const Snapshot& b, std::uint32_t 
     } else {
       const HeapObject& x = a.objects[oa[i]];
       const HeapObject& y = b.objects[ob[j]];
-      if (!same_type(x, y)) {
+      if (!same_type(a, x, b, y)) {
         on_freed(oa[i]);
         on_new(ob[j]);
       } else if (x.blocks == y.blocks) {
         ++d.unchanged_objects;
       } else {
-        d.resized.push_back({x.address, object_type_label(x), x.blocks, y.blocks, oa[i], ob[j]});
+        d.resized.push_back({x.address, object_type_label(a, x), x.blocks, y.blocks, oa[i], ob[j]});
         TypeChange& c = type_of(d.resized.back().type);
         if (y.blocks > x.blocks) {
           ++c.grown_objects;

@@ -19,13 +19,11 @@ Reachability reachability(const Snapshot& s, const ObjectGraph& g) {
   Reachability r;
   r.reachable.assign(n, 0);
   r.parent.assign(n, kNoObject);
-  r.depth.assign(n, 0);
   std::vector<std::uint32_t> queue;
   queue.reserve(n);
   for (const RootRef& root : g.roots) {
     if (r.reachable[root.object] != 0) continue;
     r.reachable[root.object] = 1;
-    r.depth[root.object] = 1;
     queue.push_back(root.object);
   }
   for (std::size_t head = 0; head < queue.size(); ++head) {
@@ -34,7 +32,6 @@ Reachability reachability(const Snapshot& s, const ObjectGraph& g) {
       if (r.reachable[v] != 0) continue;
       r.reachable[v] = 1;
       r.parent[v] = u;
-      r.depth[v] = r.depth[u] + 1;
       queue.push_back(v);
     }
   }
@@ -96,32 +93,37 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
     }
   }
 
-  // Predecessors of reachable nodes (CSR).
-  std::vector<std::uint32_t> pred_begin(nodes + 1, 0), preds;
-  for (std::uint32_t u : order)
-    for (std::uint32_t v : successors(u)) ++pred_begin[succ_node(u, v) + 1];
-  for (std::uint32_t i = 0; i < nodes; ++i) pred_begin[i + 1] += pred_begin[i];
-  preds.resize(pred_begin[nodes]);
-  {
-    std::vector<std::uint32_t> fill(pred_begin.begin(), pred_begin.end() - 1);
-    for (std::uint32_t u : order)
-      for (std::uint32_t v : successors(u)) preds[fill[succ_node(u, v)]++] = u;
-  }
+  // From here on nodes are numbered in postorder (the virtual root is the last, `top`), so the
+  // postorder numbers need no table of their own once the predecessors are translated.
+  const auto reached = static_cast<std::uint32_t>(order.size());
+  const std::uint32_t top = reached - 1;
 
-  std::vector<std::uint32_t> idom(nodes, kUnvisited);
-  idom[0] = 0;
+  // Predecessors (CSR, postorder numbers). Filled through pred_begin itself: each row's start
+  // advances to the next row's, then the rows are shifted back (no second table).
+  std::vector<std::uint32_t> pred_begin(reached + 1, 0), preds;
+  for (std::uint32_t u : order)
+    for (std::uint32_t v : successors(u)) ++pred_begin[po[succ_node(u, v)] + 1];
+  for (std::uint32_t i = 0; i < reached; ++i) pred_begin[i + 1] += pred_begin[i];
+  preds.resize(pred_begin[reached]);
+  for (std::uint32_t p = 0; p < reached; ++p)
+    for (std::uint32_t v : successors(order[p]))
+      preds[pred_begin[po[succ_node(order[p], v)]]++] = p;
+  for (std::uint32_t i = reached; i > 0; --i) pred_begin[i] = pred_begin[i - 1];
+  pred_begin[0] = 0;
+  std::vector<std::uint32_t>().swap(po);
+
+  std::vector<std::uint32_t> idom(reached, kUnvisited);  // postorder numbers
+  idom[top] = top;
   auto intersect = [&](std::uint32_t a, std::uint32_t b) {
     while (a != b) {
-      while (po[a] < po[b]) a = idom[a];
-      while (po[b] < po[a]) b = idom[b];
+      while (a < b) a = idom[a];
+      while (b < a) b = idom[b];
     }
     return a;
   };
   for (bool changed = true; changed;) {
     changed = false;
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const std::uint32_t node = *it;
-      if (node == 0) continue;
+    for (std::uint32_t node = top; node-- > 0;) {  // reverse postorder, the root left out
       std::uint32_t best = kUnvisited;
       for (std::uint32_t k = pred_begin[node]; k < pred_begin[node + 1]; ++k) {
         const std::uint32_t p = preds[k];
@@ -134,23 +136,28 @@ DominatorTree dominators(const Snapshot& s, const ObjectGraph& g) {
       }
     }
   }
+  // The search's tables are done with: freed before the result is built (this is the peak of
+  // a whole `mpheap heap` run, with the dump, the objects and the graph alive).
+  std::vector<std::uint32_t>().swap(pred_begin);
+  std::vector<std::uint32_t>().swap(preds);
 
   DominatorTree d;
   d.block_size = g.block_size;
   d.idom.assign(n, kNoObject);
+  for (std::uint32_t p = 0; p < top; ++p)
+    d.idom[order[p] - 1] = idom[p] == top ? kNoObject : order[idom[p]] - 1;
+  std::vector<std::uint32_t>().swap(idom);
   d.retained_bytes.assign(n, 0);
   d.reachable.assign(n, 0);
-  std::vector<std::uint64_t> retained(nodes, 0);
-  for (std::uint32_t node : order) {  // postorder: every subtree before its dominator
-    if (node == 0) continue;
-    const std::uint32_t o = node - 1;
-    retained[node] += own_bytes(s, g, o);
-    retained[idom[node]] += retained[node];
+  for (std::uint32_t p = 0; p < top; ++p) {  // postorder: every subtree before its dominator
+    const std::uint32_t o = order[p] - 1;
     d.reachable[o] = 1;
-    d.idom[o] = idom[node] == 0 ? kNoObject : idom[node] - 1;
-    d.retained_bytes[o] = retained[node];
+    d.retained_bytes[o] += own_bytes(s, g, o);
+    if (d.idom[o] == kNoObject)
+      d.total_reachable_bytes += d.retained_bytes[o];
+    else
+      d.retained_bytes[d.idom[o]] += d.retained_bytes[o];
   }
-  d.total_reachable_bytes = retained[0];
   return d;
 }
 
@@ -205,7 +212,7 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
   }
   for (std::uint32_t o : chain) {
     const HeapObject& h = s.objects[o];
-    out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(h));
+    out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(s, h));
   }
   return out;
 }

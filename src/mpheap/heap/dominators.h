@@ -19,7 +19,6 @@ struct Reachability {
   std::vector<std::uint8_t> reachable;  // per object
   // The object it was first reached from (kNoObject for rooted objects and garbage).
   std::vector<std::uint32_t> parent;
-  std::vector<std::uint32_t> depth;  // edges from a root (1 = rooted), 0 for garbage
   std::uint64_t reachable_objects = 0, reachable_bytes = 0;
   std::uint64_t garbage_objects = 0, garbage_bytes = 0;
 };

@@ -112,7 +112,7 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachabi
       p.object = o;
       p.address = h.address;
       p.blocks = h.blocks;
-      p.type = object_type_label(h);
+      p.type = object_type_label(s, h);
       p.run_if_freed = run;
       p.allows_alloc = run >= res.blocks;
       candidates.push_back(std::move(p));

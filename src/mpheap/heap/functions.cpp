@@ -145,9 +145,9 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
   std::vector<std::uint64_t> contexts;  // module contexts (since 1.19): {module, dict, ...}
   std::vector<std::pair<std::uint64_t, ObjectKind>> tables;  // what the functions point at
   for (const HeapObject& o : s.objects) {
-    if (!o.type_pointer) continue;
-    const bool generator = gen_wrap != nullptr && *o.type_pointer == gen_wrap->address + bias;
-    if (*o.type_pointer != fun_bc->address + bias && !generator) continue;
+    if (!o.has_type_pointer) continue;
+    const bool generator = gen_wrap != nullptr && o.first_word == gen_wrap->address + bias;
+    if (o.first_word != fun_bc->address + bias && !generator) continue;
     FunctionInfo f;
     f.object = o.address;
     // The object's generation: what its second word points at.
@@ -276,7 +276,8 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     }
     if (!f.name.empty() && block != nullptr && block->address == *bc)
       bytecode_blocks.push_back(*bc);
-    s.objects[static_cast<std::size_t>(&o - s.objects.data())].function = describe(f);
+    s.objects[static_cast<std::size_t>(&o - s.objects.data())].function =
+        s.names.intern(describe(f));
     out.push_back(std::move(f));
   }
   for (std::uint64_t a : bytecode_blocks) label_block(s, reader, a, ObjectKind::bytecode);

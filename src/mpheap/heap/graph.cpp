@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
 
 #include "mpheap/io/load_word.h"
 
@@ -175,9 +176,9 @@ std::optional<std::uint32_t> object_containing(const Snapshot& s, std::uint64_t 
   return std::nullopt;
 }
 
-std::string object_type_label(const HeapObject& o) {
-  if (!o.type.empty()) return o.type;
-  if (!o.class_name.empty()) return o.class_name;
+std::string object_type_label(const Snapshot& s, const HeapObject& o) {
+  if (o.type != NameIndex::none) return s.type_name(o);
+  if (o.class_name != NameIndex::none) return s.class_name(o);
   return "unknown";
 }
 
@@ -211,6 +212,7 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
                });
   }
   g.edge_begin.push_back(static_cast<std::uint32_t>(g.edges.size()));
+  g.edges.shrink_to_fit();  // kept for the whole analysis: up to half of it is growth room
 
   // Root ranges: .data/.bss and mp_state_ctx up to its mem struct, minus the heap areas.
   std::vector<AddressRange> include, exclude;
@@ -246,12 +248,11 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
       g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack)});
     });
   }
-  g.root_begin.assign(n + 1, 0);
-  for (const RootRef& r : g.roots) ++g.root_begin[r.object + 1];
-  for (std::uint32_t i = 0; i < n; ++i) g.root_begin[i + 1] += g.root_begin[i];
   g.root_index.resize(g.roots.size());
-  std::vector<std::uint32_t> fill(g.root_begin.begin(), g.root_begin.end() - 1);
-  for (std::uint32_t k = 0; k < g.roots.size(); ++k) g.root_index[fill[g.roots[k].object]++] = k;
+  std::iota(g.root_index.begin(), g.root_index.end(), 0u);
+  std::stable_sort(g.root_index.begin(), g.root_index.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return g.roots[x].object < g.roots[y].object;
+  });
   return g;
 }
 

@@ -4,6 +4,7 @@
 // .data/.bss, mp_state_ctx and an optional stack range.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -58,8 +59,8 @@ struct ObjectGraph {
   std::uint32_t block_size = 16;
   std::vector<std::uint32_t> edge_begin;  // object_count + 1
   std::vector<std::uint32_t> edges;
-  std::vector<RootRef> roots;             // in slot order
-  std::vector<std::uint32_t> root_begin;  // object_count + 1
+  std::vector<RootRef> roots;  // in slot order
+  // Indices into roots, by object (then slot order): a handful of roots, so no row per object.
   std::vector<std::uint32_t> root_index;
   std::vector<AddressRange> root_ranges;  // what was scanned for roots
   std::uint64_t words_scanned = 0;        // heap and root words read
@@ -73,11 +74,13 @@ struct ObjectGraph {
     return {edges.data() + edge_begin[object], edges.data() + edge_begin[object + 1]};
   }
   [[nodiscard]] std::span<const std::uint32_t> roots_of(std::uint32_t object) const {
-    return {root_index.data() + root_begin[object], root_index.data() + root_begin[object + 1]};
+    auto first = std::partition_point(root_index.begin(), root_index.end(),
+                                      [&](std::uint32_t k) { return roots[k].object < object; });
+    auto last = std::partition_point(first, root_index.end(),
+                                     [&](std::uint32_t k) { return roots[k].object == object; });
+    return {first, last};
   }
-  [[nodiscard]] bool is_rooted(std::uint32_t object) const {
-    return root_begin[object] != root_begin[object + 1];
-  }
+  [[nodiscard]] bool is_rooted(std::uint32_t object) const { return !roots_of(object).empty(); }
 };
 
 // The object whose blocks contain `address` (head or tail, interior addresses too), if any.
@@ -89,6 +92,6 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
                         const GraphOptions& options = {});
 
 // "int (3 blocks)" style label: the object's type, class name, or "unknown".
-std::string object_type_label(const HeapObject& o);
+std::string object_type_label(const Snapshot& s, const HeapObject& o);
 
 }  // namespace mpheap::heap

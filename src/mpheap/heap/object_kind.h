@@ -1,7 +1,7 @@
 // What an allocation is, as a value code can branch on: a built-in type the decoder recognised
 // by its type object, an instance or a class defined in Python, or a block without an object
 // header that a naming pass labelled by what points at it. HeapObject::type stays the name
-// shown to people (the Python type name, a class name, or the label).
+// shown to people (the Python type name, a class name, or the label; Snapshot::type_name).
 #pragma once
 
 #include <cstdint>

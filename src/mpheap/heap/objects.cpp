@@ -75,7 +75,7 @@ const HeapObject* ObjectReader::object_at(std::uint64_t address) const {
 
 bool ObjectReader::is_type(const HeapObject& o, std::string_view symbol) const {
   const target::Symbol* s = t_.find_symbol(symbol);
-  return s != nullptr && o.type_pointer && *o.type_pointer == s->address + snap_.load_bias;
+  return s != nullptr && o.has_type_pointer && o.first_word == s->address + snap_.load_bias;
 }
 
 std::string ObjectReader::repr(std::uint64_t w) const {
@@ -105,11 +105,12 @@ std::string ObjectReader::repr(std::uint64_t w) const {
   }
   if (const HeapObject* o = object_at(w)) {
     if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
-    if (!o->class_name.empty() && o->address == w)
-      return fmt::format("<class '{}'>", o->class_name);
-    if (!o->function.empty() && o->address == w)
-      return fmt::format("<function {} at {:#x}>", o->function.substr(0, o->function.find(' ')), w);
-    return fmt::format("<{} at {:#x}>", o->type.empty() ? "object" : o->type, o->address);
+    if (o->class_name != NameIndex::none && o->address == w)
+      return fmt::format("<class '{}'>", snap_.class_name(*o));
+    if (const std::string& function = snap_.function_name(*o); !function.empty() && o->address == w)
+      return fmt::format("<function {} at {:#x}>", function.substr(0, function.find(' ')), w);
+    const std::string& type = snap_.type_name(*o);
+    return fmt::format("<{} at {:#x}>", type.empty() ? "object" : type, o->address);
   }
   if (w >= snap_.load_bias) {
     std::uint64_t link = w - snap_.load_bias;
@@ -214,12 +215,12 @@ std::vector<std::pair<std::string, std::uint64_t>> ObjectReader::globals() const
 void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::Target& t) {
   (void)t;
   for (HeapObject& o : s.objects) {
-    if (auto name = reader.class_name(o)) o.class_name = *name;
+    if (auto name = reader.class_name(o)) o.class_name = s.names.intern(*name);
   }
   for (HeapObject& o : s.objects) {
-    if (o.kind != ObjectKind::unknown || !o.type_pointer) continue;
-    const HeapObject* cls = reader.object_at(*o.type_pointer);
-    if (cls != nullptr && cls->address == *o.type_pointer && !cls->class_name.empty()) {
+    if (o.kind != ObjectKind::unknown || !o.has_type_pointer) continue;
+    const HeapObject* cls = reader.object_at(o.first_word);
+    if (cls != nullptr && cls->address == o.first_word && cls->class_name != NameIndex::none) {
       o.type = cls->class_name;
       o.kind = ObjectKind::instance;
     }
@@ -237,7 +238,7 @@ bool label_block(Snapshot& s, const ObjectReader& reader, std::uint64_t address,
     return false;
   HeapObject& o = s.objects[static_cast<std::size_t>(block - s.objects.data())];
   o.kind = what;
-  o.type = kind_label(what);
+  o.type = s.names.intern(kind_label(what));
   return true;
 }
 
@@ -312,7 +313,7 @@ void label_headerless_blocks(Snapshot& s, const ObjectReader& reader, const targ
         if (const HeapObject* chunk = reader.object_at(*str);
             chunk && chunk->kind == ObjectKind::unknown) {
           in_s(chunk)->kind = ObjectKind::qstr_chunk;
-          in_s(chunk)->type = kind_label(ObjectKind::qstr_chunk);
+          in_s(chunk)->type = s.names.intern(kind_label(ObjectKind::qstr_chunk));
         }
       }
       if (q.hashes) label(word(*pool + *q.hashes), ObjectKind::qstr_hashes);

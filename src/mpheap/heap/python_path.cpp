@@ -36,9 +36,9 @@ std::optional<std::string> python_path(const Snapshot& s, const ObjectGraph& g,
   bool attr_table = false;  // the next table's keys are attribute names (module globals)
 
   auto is_instance = [&](const HeapObject& o) {
-    if (!o.type_pointer) return false;
-    const HeapObject* cls = reader.object_at(*o.type_pointer);
-    return o.kind == ObjectKind::instance && cls != nullptr && cls->address == *o.type_pointer;
+    if (!o.type_pointer()) return false;
+    const HeapObject* cls = reader.object_at(*o.type_pointer());
+    return o.kind == ObjectKind::instance && cls != nullptr && cls->address == *o.type_pointer();
   };
   // [key] or .name of the slot of `table` whose value points into `child`.
   auto table_hop = [&](const HeapObject& table, const HeapObject& child,
@@ -86,7 +86,7 @@ std::optional<std::string> python_path(const Snapshot& s, const ObjectGraph& g,
     if (hop) {
       expr += *hop;
     } else {
-      expr += fmt::format(" -> {:#x} ({})", child.address, object_type_label(child));
+      expr += fmt::format(" -> {:#x} ({})", child.address, object_type_label(s, child));
       attr_table = false;
     }
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpheap/heap/name_table.h"
 #include "mpheap/heap/object_kind.h"
 #include "mpheap/io/memory_image.h"
 #include "mpheap/target/layout_heuristics.h"
@@ -32,17 +33,23 @@ struct BlockTable {
   }
 };
 
+// One allocation. Kept small (48 bytes): a large heap has hundreds of thousands of them. Names
+// are indices into the Snapshot's NameTable (read them with Snapshot::type_name and friends),
+// and block numbers fit 32 bits (an area has fewer than 2^32 blocks).
 struct HeapObject {
+  std::uint64_t address = 0;     // run-time address of the first byte
+  std::uint64_t first_word = 0;  // the type pointer, when has_type_pointer
   std::uint32_t area = 0;
-  std::uint64_t block = 0;                    // first block within its area
-  std::uint64_t blocks = 0;                   // length in blocks
-  std::uint64_t address = 0;                  // run-time address of the first byte
-  std::optional<std::uint64_t> type_pointer;  // first word, when captured
-  std::string type;                           // Python type name, or "" when not known
-  std::string class_name;  // for a class defined in Python (a type object on the heap)
-  std::string function;    // for a bytecode function: its name and where ("f (<stdin>, line 3)")
+  std::uint32_t block = 0;           // first block within its area
+  std::uint32_t blocks = 0;          // length in blocks
+  NameIndex type = NameIndex::none;  // Python type name, or "" when not known
+  NameIndex class_name =
+      NameIndex::none;  // for a class defined in Python (a type object on the heap)
+  NameIndex function =
+      NameIndex::none;  // for a bytecode function: its name and where ("f (<stdin>, line 3)")
   ObjectKind kind = ObjectKind::unknown;  // what it is, for code to branch on
   bool marked = false;                    // the head block carries the GC mark
+  bool has_type_pointer = false;          // the first word was captured
   // The head block's bits in the area's tables (TableBit::absent when the build has none):
   // a finaliser to run before it is freed (MICROPY_ENABLE_FINALISER: files, sockets, instances
   // with __del__), a weak reference to it (MicroPython's MICROPY_PY_WEAKREF), and whether the
@@ -51,7 +58,17 @@ struct HeapObject {
   TableBit has_finaliser = TableBit::absent;
   TableBit has_weakref = TableBit::absent;
   TableBit collect = TableBit::absent;
+
+  // The first word, when captured.
+  [[nodiscard]] std::optional<std::uint64_t> type_pointer() const {
+    return has_type_pointer ? std::optional<std::uint64_t>(first_word) : std::nullopt;
+  }
+  void set_type_pointer(std::optional<std::uint64_t> word) {
+    has_type_pointer = word.has_value();
+    first_word = word.value_or(0);
+  }
 };
+static_assert(sizeof(HeapObject) <= 48, "HeapObject is per allocation: keep it small");
 
 struct AreaSnapshot {
   target::HeapAreaBounds bounds;
@@ -79,6 +96,15 @@ struct Snapshot {
   std::vector<HeapObject> objects;  // in address order within each area, areas in chain order
   HeapTotals totals;
   std::vector<Diagnostic> diagnostics;  // problems found; the rest still decoded
+  NameTable names;                      // the objects' type, class and function names
+
+  [[nodiscard]] const std::string& type_name(const HeapObject& o) const { return names[o.type]; }
+  [[nodiscard]] const std::string& class_name(const HeapObject& o) const {
+    return names[o.class_name];
+  }
+  [[nodiscard]] const std::string& function_name(const HeapObject& o) const {
+    return names[o.function];
+  }
 };
 
 // Decodes the areas the target describes from the memory image. Fails only when no area can

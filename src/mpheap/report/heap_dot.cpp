@@ -95,9 +95,10 @@ std::string item_list(const std::vector<std::string>& items, std::size_t max) {
   return out;
 }
 
-std::string type_name(const heap::HeapObject& o) {
-  if (!o.class_name.empty() && o.kind == heap::ObjectKind::type) return "class " + o.class_name;
-  return heap::object_type_label(o);
+std::string type_name(const heap::Snapshot& s, const heap::HeapObject& o) {
+  if (o.class_name != heap::NameIndex::none && o.kind == heap::ObjectKind::type)
+    return "class " + s.class_name(o);
+  return heap::object_type_label(s, o);
 }
 
 // What the labels show beyond address, type and size, gathered once per snapshot.
@@ -233,7 +234,7 @@ std::string ownership_dot(const heap::Snapshot& s, const heap::ObjectGraph& g,
 
   for (std::uint32_t i : nodes) {
     const heap::HeapObject& obj = s.objects[i];
-    std::string label = fmt::format("{:#x} {}\n{} B", obj.address, type_name(obj), own(i));
+    std::string label = fmt::format("{:#x} {}\n{} B", obj.address, type_name(s, obj), own(i));
     if (reachable(i) && dom.retained_bytes[i] > own(i))
       label += fmt::format(", retains {} B", dom.retained_bytes[i]);
     if (!reachable(i)) label += ", garbage";

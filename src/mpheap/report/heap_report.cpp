@@ -140,7 +140,7 @@ std::string heap_summary(const heap::Snapshot& s, const target::Target& t) {
   out += table_counts_text(s, t);
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> census;  // type -> (count, blocks)
   for (const heap::HeapObject& o : s.objects) {
-    auto& c = census[heap::object_type_label(o)];
+    auto& c = census[heap::object_type_label(s, o)];
     ++c.first;
     c.second += o.blocks;
   }
@@ -230,7 +230,7 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
            {"block", o.block},
            {"blocks", o.blocks},
            {"bytes", o.blocks * t.block_size},
-           {"type", heap::object_type_label(o)}};
+           {"type", heap::object_type_label(s, o)}};
     if (summary != nullptr && i < summary->objects.size()) {
       const SnapshotObject& m = summary->objects[i];
       x["garbage"] = m.garbage;
@@ -238,8 +238,8 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
       if (!m.garbage) x["held_by"] = m.path;
       if (m.reader) x["reader"] = true;
     }
-    if (!o.class_name.empty()) x["class_name"] = o.class_name;
-    if (!o.function.empty()) x["function"] = o.function;
+    if (o.class_name != heap::NameIndex::none) x["class_name"] = s.class_name(o);
+    if (o.function != heap::NameIndex::none) x["function"] = s.function_name(o);
     put_bit(x, "has_finaliser", o.has_finaliser);
     put_bit(x, "has_weakref", o.has_weakref);
     put_bit(x, "collect", o.collect);

@@ -116,16 +116,17 @@ std::string heap_svg(const heap::Snapshot& s, const target::Target& t,
       } else if (next_obj < end_obj && s.objects[next_obj].block == bl) {
         const heap::HeapObject& o = s.objects[next_obj];
         std::uint64_t e = std::min<std::uint64_t>(n, bl + std::max<std::uint64_t>(o.blocks, 1));
-        std::string type = heap::object_type_label(o);
+        std::string type = heap::object_type_label(s, o);
         std::string colour = heap_type_colour(type);
         body += "<g class=\"obj\" data-type=\"";
         append_xml_text(body, type);
         body += "\"><title>";
         fmt::format_to(std::back_inserter(body), "0x{:x} ", o.address);
         append_xml_text(body, type);
-        if (!o.class_name.empty() && o.class_name != type) {
+        if (const std::string& class_name = s.class_name(o);
+            !class_name.empty() && class_name != type) {
           body += " ";
-          append_xml_text(body, o.class_name);
+          append_xml_text(body, class_name);
         }
         fmt::format_to(std::back_inserter(body), ", {} block{} = {} bytes</title>", e - bl,
                        e - bl == 1 ? "" : "s", (e - bl) * bs);

@@ -30,7 +30,7 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
     x.block = (o.area < area_offset.size() ? area_offset[o.area] : 0) + o.block;
     x.blocks = o.blocks;
     x.retained_bytes = dom.retained_bytes[i];
-    x.type = heap::object_type_label(o);
+    x.type = heap::object_type_label(s, o);
     x.flags = object_flags_text(o);
     x.garbage = reach.reachable[i] == 0;
     if (!x.garbage) x.path = heap::python_path(s, graph, reach, reader, t, i).value_or("");

@@ -224,8 +224,8 @@ std::optional<std::string> types_do_not_fit(const target::Target& t, const heap:
   if (t.types.empty()) return std::nullopt;
   std::uint64_t into_rom = 0, typed = 0;
   for (const heap::HeapObject& o : s.objects) {
-    if (!o.type_pointer) continue;
-    const std::uint64_t p = *o.type_pointer - s.load_bias;
+    if (!o.type_pointer()) continue;
+    const std::uint64_t p = *o.type_pointer() - s.load_bias;
     if (t.type_at(p) != nullptr) ++typed;
     for (const target::MemoryRegion& r : t.regions)
       if (r.kind == target::RegionKind::flash && p >= r.start && p < r.end) {
