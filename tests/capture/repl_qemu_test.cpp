@@ -706,7 +706,7 @@ TEST(CaptureRepl, RunThroughADamagingLink) {
                         "mpheap_snap('one: first')\n"
                         "for i in range(3):\n"
                         "    print('between', i)\n"
-                        "mpheap_snap('two = second')\n";
+                        "mpheap_snap('two =\\nsecond')\n";
   const std::string seq = dir.file("ram.seq");
   auto cap = mpheap::testing::run_mpheap(
       fmt::format("capture repl --connect tcp:127.0.0.1:{} --elf {} --run {} -o {} 2>{}; exit $?",
@@ -724,7 +724,7 @@ TEST(CaptureRepl, RunThroughADamagingLink) {
   ASSERT_TRUE(idx) << idx.error().message();
   ASSERT_EQ(idx->size(), 3u) << said;
   EXPECT_EQ((*idx)[0].header.label, "one: first");
-  EXPECT_EQ((*idx)[1].header.label, "two = second");
+  EXPECT_EQ((*idx)[1].header.label, "two = second");  // a line break became a space
   EXPECT_EQ((*idx)[2].header.label, "after app.py");
   for (int n = 0; n < 3; ++n) {
     auto heap = mpheap::testing::run_mpheap(

@@ -158,11 +158,14 @@ print('=mpheap-reader',id(_mpheap),id(_mpheap[0]),id(_mpheap_g),id(_mpheap[3]),_
 del _mpheap_g
 )PY";
 
-// Defines mpheap_snap for a program run with --run: it streams [start, end) labelled, then
-// returns. Its own object is named so that the analysis can mark it with the reader's.
+// Defines mpheap_snap for a program run with --run: it streams each range of _mpheap[6]
+// (start, end, start, end, ...) labelled, then returns; a label is one line (line breaks become
+// spaces). The function's id and the ranges are printed back: a copy damaged on the way that
+// still compiled would read other memory, so it is defined again.
 constexpr std::string_view kSnapFunction = R"PY(def mpheap_snap(label=''):
  if type(label) is not str:label=str(label)
  if len(label)>200:label=label[:200]
+ if '\n' in label or '\r' in label:label=label.replace('\n',' ').replace('\r',' ')
  p=_mpheap
  p[4]=label
  R=p[6]
@@ -173,8 +176,9 @@ constexpr std::string_view kSnapFunction = R"PY(def mpheap_snap(label=''):
   next(p[0])
   i+=2
  p[4]=None
+del _mpheap[6:]
 _mpheap.append(({}))
-print('=mpheap-snap',id(mpheap_snap))
+print('=mpheap-snap',id(mpheap_snap),_mpheap[6])
 )PY";
 
 std::optional<std::uint64_t> hex_field(std::string_view s) {
@@ -705,15 +709,25 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
     if (auto fits = check_reader_range(g.start, g.end); !fits) return fits.error();
     bounds += fmt::format("{},{},", g.start, g.end);
   }
-  auto defined = repl_->exec(fmt::format(kSnapFunction, bounds), 10000);
-  if (!defined) return defined.error();
-  auto at = defined->output.find("=mpheap-snap ");
+  // The tuple as the board prints it back.
+  std::string echo = "(";
+  for (std::size_t k = 0; k < ranges.size(); ++k)
+    echo += fmt::format("{}{}, {}", k == 0 ? "" : ", ", ranges[k].start, ranges[k].end);
+  echo += ")";
+  Expected<RawRepl::Result> defined = RawRepl::Result{};
   std::optional<std::uint64_t> id;
-  if (at != std::string::npos) {
+  for (int attempt = 0; attempt < 3 && !id; ++attempt) {
+    defined = repl_->exec(fmt::format(kSnapFunction, bounds), 10000);
+    if (!defined) return defined.error();
+    auto at = defined->output.find("=mpheap-snap ");
+    if (at == std::string::npos || !defined->errors.empty()) continue;
     std::string_view rest = std::string_view(defined->output).substr(at + 13);
-    id = parse_uint(rest.substr(0, rest.find_first_of("\r\n")));
+    rest = rest.substr(0, rest.find_first_of("\r\n"));
+    const auto space = rest.find(' ');
+    if (space != std::string_view::npos && rest.substr(space + 1) == echo)
+      id = parse_uint(rest.substr(0, space));
   }
-  if (!defined->errors.empty() || !id)
+  if (!id)
     return reader_error(*repl_,
                         fmt::format("mpheap_snap could not be defined on the board: '{}'",
                                     printable_excerpt(defined->errors + defined->output, 400)),
