@@ -6,8 +6,8 @@
 #   bench/make_heap8m.sh [MPHEAP] [OUT]
 #     MPHEAP  the mpheap executable (default build/release/bin/mpheap)
 #     OUT     the snapshot sequence written (default bench-data/heap8m.seq)
-#   Environment: MICROPYTHON (default ../shared/fixtures/stock-v1.28/unix-x64/micropython, or
-#   /work/shared/...), HEAP8M_PORT (gdbserver's port, default 23480), HEAP8M_LIVE (percent of
+#   Environment: MICROPYTHON (default ../shared/fixtures/stock-v1.28/unix-x64/micropython beside
+#   the repository), HEAP8M_PORT (gdbserver's port, default 23480), HEAP8M_LIVE (percent of
 #   the heap the workload keeps live, default 74).
 #
 # How: gdbserver runs the program with ASLR off, so the PIE loads at 0x555555554000 and the
@@ -26,15 +26,22 @@ mpheap=${1:-$repo/build/release/bin/mpheap}
 out=${2:-$repo/bench-data/heap8m.seq}
 mp=${MICROPYTHON:-}
 if [[ -z $mp ]]; then
-  for c in "$repo/../shared/fixtures/stock-v1.28/unix-x64/micropython" \
-    /work/shared/fixtures/stock-v1.28/unix-x64/micropython; do
-    [[ -x $c ]] && mp=$c && break
-  done
+  c="$repo/../shared/fixtures/stock-v1.28/unix-x64/micropython"
+  [[ -x $c ]] && mp=$c
 fi
 port=${HEAP8M_PORT:-23480}
 workload=$here/heap8m_workload.py
 tunables=glibc.malloc.mmap_threshold=16777216
 base=0x555555554000 # where a PIE loads with ASLR off (x86-64)
+
+# Waits up to 10 s for TEXT to appear in FILE.
+wait_for() {
+  for _ in $(seq 100); do
+    grep -q "$1" "$2" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 die() {
   echo "make_heap8m: $*" >&2
@@ -65,11 +72,7 @@ hash_at=$(printf '0x%x' $((base + 0x$hash_at)))
 HEAP8M_PAUSE=1 GLIBC_TUNABLES=$tunables setarch "$(uname -m)" -R \
   "$mp" -X heapsize=8M "$workload" > "$tmp/dry.txt" 2>&1 &
 dry=$!
-for _ in $(seq 100); do
-  grep -q "heap8m workload" "$tmp/dry.txt" && break
-  sleep 0.1
-done
-grep -q "heap8m workload" "$tmp/dry.txt" || die "the dry run did not finish: $(cat "$tmp/dry.txt")"
+wait_for "heap8m workload" "$tmp/dry.txt" || die "the dry run did not finish: $(cat "$tmp/dry.txt")"
 cp "/proc/$dry/maps" "$tmp/maps"
 kill "$dry"
 wait "$dry" 2> /dev/null || true
@@ -99,11 +102,8 @@ echo "make_heap8m: RAM 0x$start..0x$heap_end ($(((0x$heap_end - 0x$start) / 1024
 GLIBC_TUNABLES=$tunables gdbserver "127.0.0.1:$port" "$mp" -X heapsize=8M "$workload" \
   > "$tmp/server.txt" 2>&1 &
 server=$!
-for _ in $(seq 100); do
-  grep -q "Listening on port" "$tmp/server.txt" && break
-  sleep 0.1
-done
-grep -q "Listening on port" "$tmp/server.txt" || die "gdbserver did not start: $(cat "$tmp/server.txt")"
+wait_for "Listening on port" "$tmp/server.txt" ||
+  die "gdbserver did not start: $(cat "$tmp/server.txt")"
 rm -f "$out"
 "$mpheap" capture snapshots --remote "127.0.0.1:$port" --ram "0x$start:0x$heap_end" \
   --on "$hash_at" --breakpoint-kind 1 --count 1 --timeout 20000 -o "$out"

@@ -532,6 +532,17 @@ std::string encode_label_part(std::string_view label) {
   return fmt::format("={}={}", label, label);
 }
 
+Expected<bool> ReplReader::wait_output(std::string& buf, int silence_ms,
+                                       const std::atomic<bool>* stop, bool stopping) {
+  const std::size_t size_before = buf.size();
+  for (int waited = 0; waited < silence_ms; waited += 250) {
+    auto got = repl_->read_output(buf, 250);
+    if (!got || *got || buf.size() != size_before) return got;
+    if (stop != nullptr && stop->load() && !stopping) break;
+  }
+  return false;
+}
+
 Expected<ReplRead> ReplReader::read(std::uint64_t start, std::uint64_t end, std::string_view before,
                                     std::vector<std::uint8_t>& out, const std::atomic<bool>* stop,
                                     const Progress& progress) {
@@ -608,14 +619,8 @@ Expected<ReplRead> ReplReader::read(std::span<const RamRange> ranges, std::strin
     // Silences: before the reader starts (the `before` code may run a while), during the stream,
     // after a request. Waits are cut in 250 ms pieces so that `*stop` is seen.
     const int silence_ms = !streams.front()->begun() ? 10000 : stream->asked() ? 2000 : 5000;
-    bool got_any = false;
-    Expected<bool> got = false;
-    for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
-      got = repl_->read_output(buf, 250);
-      if (!got) return got.error();
-      got_any = *got || buf.size() != size_before;
-      if (stop != nullptr && stop->load() && !quitting) break;
-    }
+    auto got = wait_output(buf, silence_ms, stop, quitting);
+    if (!got) return got.error();
     ended = *got;
     const bool silent = !ended && buf.size() == size_before;
     std::size_t pos = 0;
@@ -828,14 +833,8 @@ Expected<ReplRunEnd> ReplReader::run(std::string_view program, std::span<const R
     const std::size_t size_before = buf.size();
     // The program may be silent for as long as it likes; a snapshot under way may not.
     const int silence_ms = active ? (active->stream().asked() ? 2000 : 5000) : 2000;
-    bool got_any = false;
-    Expected<bool> got = false;
-    for (int waited = 0; waited < silence_ms && !got_any; waited += 250) {
-      got = repl_->read_output(buf, 250);
-      if (!got) return got.error();
-      got_any = *got || buf.size() != size_before;
-      if (stop != nullptr && stop->load() && !interrupting) break;
-    }
+    auto got = wait_output(buf, silence_ms, stop, interrupting);
+    if (!got) return got.error();
     ended = *got;
     const bool silent = !ended && buf.size() == size_before;
     std::size_t pos = 0;

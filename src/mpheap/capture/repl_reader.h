@@ -114,6 +114,11 @@ class ReplReader {
  private:
   ReplReader(RawRepl& repl, ReplReaderInfo info) : repl_(&repl), info_(std::move(info)) {}
   static Expected<ReplReader> install_once(RawRepl& repl);
+  // Appends the running command's output to `buf` until something comes, `silence_ms` pass (in
+  // 250 ms pieces), or `*stop` is newly set (`stopping`: already seen). True once the output's
+  // end (\x04) was read.
+  Expected<bool> wait_output(std::string& buf, int silence_ms, const std::atomic<bool>* stop,
+                             bool stopping);
   RawRepl* repl_;
   ReplReaderInfo info_;
   bool self_test_ = false;
