@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 
 #include "cli/commands.h"
@@ -298,7 +299,14 @@ int run_heap(const HeapArgs& a) {
       // The same summary the HTML report shows: garbage, retained sizes, what holds each object.
       report::SnapshotSummary summary =
           session::summarize(s, header != nullptr ? header->label : "", t);
-      fmt::print("{}", report::snapshot_json(s.snapshot, t, index, &summary));
+      std::string buffer;
+      report::write_snapshot_json(
+          buffer,
+          [](std::string& b) {
+            std::fwrite(b.data(), 1, b.size(), stdout);
+            b.clear();
+          },
+          s.snapshot, t, index, &summary);
     } else if (a.blockmap) {
       fmt::print("{}{}", report::gc_info_text(s.snapshot.totals), report::blockmap(s.snapshot, t));
     } else {

@@ -64,7 +64,7 @@ TEST(ReportHtml, TraceDataAgreesWithTheAnalysis) {
   in.trace = &*d;
   in.block_size = d->result.summary.block_size;
   auto j = nlohmann::json::parse(html_report_data_json(in));
-  EXPECT_EQ(j["version"], 2);
+  EXPECT_EQ(j["version"], 3);
   EXPECT_EQ(j["block_size"], 32);
   const auto& t = j["trace"];
   EXPECT_EQ(t["events"], 1201);

@@ -47,14 +47,22 @@ std::vector<View> heap_views(const std::string& args) {
   while (in >> std::ws && in.peek() != EOF) {
     json j;
     in >> j;
-    EXPECT_EQ(j["version"], 2);
+    EXPECT_EQ(j["version"], 3);
     View v;
     std::uint64_t garbage_objects = 0;
+    std::map<std::string, std::size_t> by_address;
+    for (const json& o : j["objects"]) by_address[o["address"]] = by_address.size();
     for (const json& o : j["objects"]) {
       v.types.push_back(o["type"]);
       v.garbage.push_back(o["garbage"]);
       garbage_objects += o["garbage"].get<bool>() ? 1 : 0;
-      v.paths.push_back(o["garbage"].get<bool>() ? "" : o["held_by"].get<std::string>());
+      // A deep path starts at an ancestor's (held_by_from): prefix the ancestors' paths.
+      std::string path = o["garbage"].get<bool>() ? "" : o["held_by"].get<std::string>();
+      for (const json* x = &o; x->contains("held_by_from");) {
+        x = &j["objects"][by_address.at((*x)["held_by_from"])];
+        path = (*x)["held_by"].get<std::string>() + path;
+      }
+      v.paths.push_back(path);
       v.retained.push_back(o["retained_bytes"]);
     }
     EXPECT_EQ(j["garbage"]["objects"], garbage_objects);
@@ -74,12 +82,17 @@ std::vector<View> report_views(const std::string& args) {
   for (const json& s : j["snapshots"]["list"]) {
     View v;
     auto type = u32s(s["objects"]["type"]);
-    auto path = u32s(s["objects"]["path"]);
+    auto parent = u32s(s["objects"]["parent"]);
+    auto hop = u32s(s["objects"]["hop"]);
     auto retained = u32s(s["objects"]["retained"]);
     auto garbage = column(s["objects"]["garbage"], 1);
     for (std::size_t i = 0; i < type.size(); ++i) {
       v.types.push_back(strings[type[i]]);
-      v.paths.push_back(strings[path[i]]);
+      // The path is the hops from the root down: parent is an index + 1, 0 at the root.
+      std::string path;
+      for (std::size_t k = i + 1; k != 0 && path.size() < (1u << 20); k = parent[k - 1])
+        path = strings[hop[k - 1]].get<std::string>() + path;
+      v.paths.push_back(path);
       v.retained.push_back(retained[i]);
       v.garbage.push_back(garbage[i] != 0);
     }

@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "mpheap/report/output.h"
 
 namespace mpheap::report {
 
@@ -164,15 +167,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// A table bit as JSON: true/false, null when not captured; nothing when the build has no table.
-void put_bit(Json& x, const char* key, heap::TableBit b) {
-  if (b == heap::TableBit::absent) return;
-  if (b == heap::TableBit::unknown)
-    x[key] = nullptr;
-  else
-    x[key] = b == heap::TableBit::set;
-}
-
 void put_table(Json& x, const char* key, const std::optional<heap::BlockTable>& table) {
   if (!table) return;
   if (table->address)
@@ -183,8 +177,12 @@ void put_table(Json& x, const char* key, const std::optional<heap::BlockTable>& 
 
 }  // namespace
 
-std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index,
-                          const SnapshotSummary* summary) {
+void write_snapshot_json(std::string& out, const JsonFlush& flush, const heap::Snapshot& s,
+                         const target::Target& t, std::uint64_t index,
+                         const SnapshotSummary* summary) {
+  // The header and the diagnostics are small: one document, dumped as nlohmann lays it out,
+  // with the objects array streamed in the middle (194,135 objects of an 8 MiB heap as one
+  // document tree took hundreds of MB).
   Json j;
   j["version"] = kHeapSnapshotJsonVersion;
   j["snapshot"] = index;
@@ -222,35 +220,86 @@ std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std:
     j["garbage"] = {{"objects", objects}, {"bytes", bytes}};
     j["largest_free_run"] = summary->largest_free_run;
   }
-  Json objects = Json::array();
-  for (std::size_t i = 0; i < s.objects.size(); ++i) {
-    const heap::HeapObject& o = s.objects[i];
-    Json x{{"address", fmt::format("{:#x}", o.address)},
-           {"area", o.area},
-           {"block", o.block},
-           {"blocks", o.blocks},
-           {"bytes", o.blocks * t.block_size},
-           {"type", heap::object_type_label(s, o)}};
-    if (summary != nullptr && i < summary->objects.size()) {
-      const SnapshotObject& m = summary->objects[i];
-      x["garbage"] = m.garbage;
-      x["retained_bytes"] = m.retained_bytes;
-      if (!m.garbage) x["held_by"] = m.path;
-      if (m.reader) x["reader"] = true;
-    }
-    if (o.class_name != heap::NameIndex::none) x["class_name"] = s.class_name(o);
-    if (o.function != heap::NameIndex::none) x["function"] = s.function_name(o);
-    put_bit(x, "has_finaliser", o.has_finaliser);
-    put_bit(x, "has_weakref", o.has_weakref);
-    put_bit(x, "collect", o.collect);
-    objects.push_back(std::move(x));
-  }
-  j["objects"] = objects;
+  static constexpr std::string_view kObjects = "\\u0001objects";
+  j["objects"] = "\x01objects";
   Json diags = Json::array();
   for (const heap::Diagnostic& d : s.diagnostics)
     diags.push_back({{"address", fmt::format("{:#x}", d.address)}, {"what", d.what}});
   j["diagnostics"] = diags;
-  return j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+  const std::string document = j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+  const std::size_t at = document.find(kObjects);
+  out.append(document, 0, at - 1);  // up to the placeholder's opening quote
+
+  // One object per element, laid out as dump(1) lays out an element of a member of the root.
+  auto key = [&](std::string_view k) {
+    out += ",\n   \"";
+    out += k;
+    out += "\": ";
+  };
+  auto number = [&](std::string_view k, std::uint64_t v) {
+    key(k);
+    fmt::format_to(std::back_inserter(out), "{}", v);
+  };
+  auto text = [&](std::string_view k, std::string_view v) {
+    key(k);
+    append_json_string(out, v);
+  };
+  auto boolean = [&](std::string_view k, bool v) {
+    key(k);
+    out += v ? "true" : "false";
+  };
+  auto bit = [&](std::string_view k, heap::TableBit b) {
+    if (b == heap::TableBit::absent) return;
+    key(k);
+    out += b == heap::TableBit::unknown ? "null" : b == heap::TableBit::set ? "true" : "false";
+  };
+  out += s.objects.empty() ? "[]" : "[\n";
+  for (std::size_t i = 0; i < s.objects.size(); ++i) {
+    const heap::HeapObject& o = s.objects[i];
+    fmt::format_to(std::back_inserter(out), "{}  {{\n   \"address\": \"{:#x}\"", i ? ",\n" : "",
+                   o.address);
+    number("area", o.area);
+    number("block", o.block);
+    number("blocks", o.blocks);
+    number("bytes", std::uint64_t{o.blocks} * t.block_size);
+    text("type", heap::object_type_label(s, o));
+    if (summary != nullptr && i < summary->objects.size()) {
+      const SnapshotObject& m = summary->objects[i];
+      boolean("garbage", m.garbage);
+      number("retained_bytes", m.retained_bytes);
+      if (!m.garbage) {
+        // Past kHeldByHops hops the path starts at an ancestor's (`held_by_from`), so the text
+        // stays linear in the length of a chain.
+        std::uint32_t from = m.depth > kHeldByHops ? (m.depth - 1) / kHeldByHops * kHeldByHops : 0;
+        std::uint32_t anchor = 0;
+        std::string path = retainer_path(*summary, static_cast<std::uint32_t>(i), from, &anchor);
+        if (from > 0) {
+          key("held_by_from");
+          fmt::format_to(std::back_inserter(out), "\"{:#x}\"", s.objects[anchor].address);
+        }
+        text("held_by", path);
+      }
+      if (m.reader) boolean("reader", true);
+    }
+    if (o.class_name != heap::NameIndex::none) text("class_name", s.class_name(o));
+    if (o.function != heap::NameIndex::none) text("function", s.function_name(o));
+    bit("has_finaliser", o.has_finaliser);
+    bit("has_weakref", o.has_weakref);
+    bit("collect", o.collect);
+    out += "\n  }";
+    if (out.size() >= kJsonFlushBytes) flush(out);
+  }
+  if (!s.objects.empty()) out += "\n ]";
+  out.append(document, at + kObjects.size() + 1);  // after the placeholder's closing quote
+  flush(out);
+}
+
+std::string snapshot_json(const heap::Snapshot& s, const target::Target& t, std::uint64_t index,
+                          const SnapshotSummary* summary) {
+  std::string out;
+  write_snapshot_json(
+      out, [](std::string&) {}, s, t, index, summary);
+  return out;
 }
 
 }  // namespace mpheap::report

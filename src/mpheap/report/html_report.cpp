@@ -135,7 +135,9 @@ Json trace_json(const TraceReportData& d) {
 }
 
 Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
-  // One string table for types and paths across all snapshots: a sequence repeats them.
+  // One string table for types and retainer hops across all snapshots: a sequence repeats them.
+  // A retainer path is a chain of hops (`parent` is an object's index + 1, 0 for one a root
+  // holds), not a string per object: written out whole, paths are quadratic in a chain's length.
   Json strings = Json::array();
   std::unordered_map<std::string, std::uint64_t> index;
   auto intern = [&](const std::string& s) {
@@ -158,20 +160,21 @@ Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
     Json hist = Json::array();
     for (const auto& [length, count] : s.free_histogram) hist.push_back({length, count});
     x["free_histogram"] = std::move(hist);
-    std::vector<std::uint64_t> block, blocks, retained, type, path;
+    std::vector<std::uint64_t> block, blocks, retained, type, parent, hop;
     std::vector<std::uint8_t> garbage;
     for (const SnapshotObject& o : s.objects) {
       block.push_back(o.block);
       blocks.push_back(o.blocks);
       retained.push_back(o.retained_bytes);
       type.push_back(intern(o.type));
-      path.push_back(intern(o.path));
+      parent.push_back(o.parent < s.objects.size() ? std::uint64_t{o.parent} + 1 : 0);
+      hop.push_back(intern(o.hop));
       garbage.push_back(o.garbage ? 1 : 0);
     }
     x["objects"] = {{"count", s.objects.size()},    {"block", u32_column(block)},
                     {"blocks", u32_column(blocks)}, {"retained", u32_column(retained)},
-                    {"type", u32_column(type)},     {"path", u32_column(path)},
-                    {"garbage", u8_column(garbage)}};
+                    {"type", u32_column(type)},     {"parent", u32_column(parent)},
+                    {"hop", u32_column(hop)},       {"garbage", u8_column(garbage)}};
     list.push_back(std::move(x));
   }
   return {{"strings", std::move(strings)}, {"list", std::move(list)}};
@@ -215,7 +218,7 @@ std::string base64(const void* data, std::size_t size) {
 
 std::string html_report_data_json(const HtmlReportInput& input) {
   Json j;
-  j["version"] = 2;
+  j["version"] = 3;
   j["title"] = input.title;
   j["block_size"] = input.block_size;
   j["trace_file"] = input.trace_file;

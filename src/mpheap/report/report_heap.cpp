@@ -23,6 +23,7 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
   const heap::ObjectGraph& graph = analysis.graph;
   const heap::Reachability& reach = analysis.reach;
   const heap::DominatorTree& dom = analysis.dominators;
+  heap::PythonHops hops = heap::python_hops(s, graph, reach, reader, t);
   out.objects.reserve(s.objects.size());
   for (std::uint32_t i = 0; i < s.objects.size(); ++i) {
     const heap::HeapObject& o = s.objects[i];
@@ -33,12 +34,28 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
     x.type = heap::object_type_label(s, o);
     x.flags = object_flags_text(o);
     x.garbage = reach.reachable[i] == 0;
-    if (!x.garbage) x.path = heap::python_path(s, graph, reach, reader, t, i).value_or("");
+    x.parent = hops.parent[i];
+    x.depth = hops.depth[i];
+    x.hop = std::move(hops.hop[i]);
     out.objects.push_back(std::move(x));
   }
   heap::FreeRuns runs = heap::free_runs(s);
   out.largest_free_run = runs.largest;
   out.free_histogram = runs.histogram;
+  return out;
+}
+
+std::string retainer_path(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth,
+                          std::uint32_t* anchor) {
+  std::vector<std::uint32_t> chain;
+  std::uint32_t o = i;
+  while (o < s.objects.size() && s.objects[o].depth > from_depth) {
+    chain.push_back(o);
+    o = s.objects[o].parent;
+  }
+  if (anchor != nullptr) *anchor = o;
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) out += s.objects[*it].hop;
   return out;
 }
 

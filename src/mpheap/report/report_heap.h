@@ -24,8 +24,12 @@ struct SnapshotObject {
   std::uint64_t block = 0;  // counted over the areas laid end to end
   std::uint64_t blocks = 0;
   std::uint64_t retained_bytes = 0;
-  std::string type;   // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
-  std::string path;   // retainer path in Python terms, "" for garbage
+  std::string type;  // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
+  // The retainer path in Python terms, as its last hop (heap::PythonHops): the path is the
+  // parent's path followed by `hop`; `retainer_path` writes it out.
+  std::uint32_t parent = 0xffffffffu;  // index in `objects`; none for root-held and garbage
+  std::uint32_t depth = 0;             // hops from the root; 0 for garbage
+  std::string hop;
   std::string flags;  // object_flags_text(): "has finaliser", "not scanned by the GC ...", or ""
   bool garbage = false;
   bool reader = false;  // mpheap's REPL reader's, or held by it alone
@@ -47,5 +51,12 @@ struct SnapshotSummary {
 SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
                                    const target::Target& t, const heap::SnapshotAnalysis& analysis,
                                    const heap::ObjectReader& reader);
+
+// Object `i`'s retainer path: the hops from `from_depth` down to it (from the root when 0).
+// With `from_depth` > 0 the path starts below the ancestor at that depth, `*anchor` (an index
+// in `objects`); paths written from an anchor keep the text of every object's path linear in
+// the length of a chain.
+std::string retainer_path(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth = 0,
+                          std::uint32_t* anchor = nullptr);
 
 }  // namespace mpheap::report

@@ -126,7 +126,7 @@ mpheap.blockMap = function blockMap(page) {
     const lines = [
       `${snaps.strings[o.type[j]]} at ${snaps.address(snaps.cur, o.block[j])}`,
       `${plural(o.blocks[j], 'block')} (${fmtInt(o.blocks[j] * blockSize)} bytes), retains ${fmtInt(o.retained[j])} bytes`,
-      o.garbage[j] ? 'garbage: no root reaches it' : `held by ${snaps.strings[o.path[j]] || '(path not named)'}`,
+      o.garbage[j] ? 'garbage: no root reaches it' : `held by ${snaps.path(snaps.cur, j) || '(path not named)'}`,
     ];
     return lines.join('\n');
   }

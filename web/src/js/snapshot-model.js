@@ -29,11 +29,20 @@ mpheap.SnapshotModel = (() => {
         blocks: u32(o.blocks),
         retained: u32(o.retained),
         type: u32(o.type),
-        path: u32(o.path),
+        parent: u32(o.parent),
+        hop: u32(o.hop),
         garbage: bytes(o.garbage),
       };
     }
     return x.decoded;
+  };
+  // Object j's retainer path in snapshot i: the hops from its root down to it (each object
+  // stores only its last hop and its parent, index + 1; 0 for an object a root holds).
+  SnapshotModel.prototype.path = function path(i, j) {
+    const o = this.objects(i);
+    const hops = [];
+    for (let k = j; k >= 0 && hops.length <= o.count; k = o.parent[k] - 1) hops.push(this.strings[o.hop[k]]);
+    return hops.reverse().join('');
   };
   SnapshotModel.prototype.seek = function seek(i) {
     const o = this.objects(i);

@@ -92,7 +92,7 @@ mpheap.snapshotTables = function snapshotTables(page) {
         [fmtInt(o.retained[j]), 'n'],
         [fmtInt(o.blocks[j] * blockSize), 'n'],
         [`${snaps.address(i, o.block[j])} ${snaps.strings[o.type[j]]}`],
-        [pathCell(snaps.strings[o.path[j]]), 'path'],
+        [pathCell(snaps.path(i, j)), 'path'],
       ]),
     );
     drawFragmentation(x);
