@@ -208,6 +208,8 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
                              "dumps: add a dump that covers mp_state_ctx",
                              *t.mp_state_ctx + load_bias + *t.state.mem_area)};
   }
+  if (areas.size() > 0xffff)  // HeapObject::area is 16 bits (read_heap_areas follows 64)
+    return Error{"dumps", 0, 0, fmt::format("{} heap areas: at most 65,535", areas.size())};
   const std::uint64_t bs = t.block_size;
   for (std::size_t ai = 0; ai < areas.size(); ++ai) {
     const target::HeapAreaBounds& b = areas[ai];
@@ -275,7 +277,7 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
         continue;
       }
       HeapObject& o = snap.objects.emplace_back();
-      o.area = static_cast<std::uint32_t>(ai);
+      o.area = static_cast<std::uint16_t>(ai);
       o.block = static_cast<std::uint32_t>(i);
       o.marked = a.kinds[i] == BlockKind::mark;
       std::uint64_t j = i + 1;

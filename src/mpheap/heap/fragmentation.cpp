@@ -95,17 +95,21 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachabi
     const AreaSnapshot& a = s.areas[ai];
     const std::vector<std::uint8_t>& m = maps[ai];
     const std::size_t n = m.size();
-    std::vector<std::uint64_t> ending(n, 0), starting(n, 0);
-    for (std::size_t b = 0; b < n; ++b) ending[b] = m[b] != 0 ? (b > 0 ? ending[b - 1] : 0) + 1 : 0;
-    for (std::size_t b = n; b-- > 0;)
-      starting[b] = m[b] != 0 ? (b + 1 < n ? starting[b + 1] : 0) + 1 : 0;
+    // The free run ending just before each live object and the one starting just after it,
+    // found in one walk over the area (objects are in block order; each free run is counted
+    // once from its left edge), with no per-block tables.
+    std::uint64_t walked = 0;      // blocks before this are looked at
+    std::uint64_t after_used = 0;  // 1 + the last block before `walked` that is not free
     for (std::uint64_t i = 0; i < a.object_count; ++i) {
       const auto o = static_cast<std::uint32_t>(a.first_object + i);
-      if (reach.reachable[o] == 0) continue;
       const HeapObject& h = s.objects[o];
       if (h.block + h.blocks > n) continue;
-      const std::uint64_t left = h.block > 0 ? ending[h.block - 1] : 0;
-      const std::uint64_t right = h.block + h.blocks < n ? starting[h.block + h.blocks] : 0;
+      for (; walked < h.block; ++walked)
+        if (m[walked] == 0) after_used = walked + 1;
+      if (reach.reachable[o] == 0) continue;
+      const std::uint64_t left = h.block - after_used;
+      std::uint64_t right = 0;
+      while (h.block + h.blocks + right < n && m[h.block + h.blocks + right] != 0) ++right;
       const std::uint64_t run = left + h.blocks + right;
       if (run <= res.largest_free_after_collect) continue;
       PinningObject p;

@@ -276,8 +276,8 @@ std::vector<FunctionInfo> decode_functions(Snapshot& s, const ObjectReader& read
     }
     if (!f.name.empty() && block != nullptr && block->address == *bc)
       bytecode_blocks.push_back(*bc);
-    s.objects[static_cast<std::size_t>(&o - s.objects.data())].function =
-        s.names.intern(describe(f));
+    s.objects[static_cast<std::size_t>(&o - s.objects.data())].set_function(
+        s.names.intern(describe(f)));
     out.push_back(std::move(f));
   }
   for (std::uint64_t a : bytecode_blocks) label_block(s, reader, a, ObjectKind::bytecode);

@@ -178,7 +178,7 @@ std::optional<std::uint32_t> object_containing(const Snapshot& s, std::uint64_t 
 
 std::string object_type_label(const Snapshot& s, const HeapObject& o) {
   if (o.type != NameIndex::none) return s.type_name(o);
-  if (o.class_name != NameIndex::none) return s.class_name(o);
+  if (o.class_name() != NameIndex::none) return s.class_name(o);
   return "unknown";
 }
 

@@ -105,7 +105,7 @@ std::string ObjectReader::repr(std::uint64_t w) const {
   }
   if (const HeapObject* o = object_at(w)) {
     if (auto s = str_value(*o)) return fmt::format("'{}'", *s);
-    if (o->class_name != NameIndex::none && o->address == w)
+    if (o->class_name() != NameIndex::none && o->address == w)
       return fmt::format("<class '{}'>", snap_.class_name(*o));
     if (const std::string& function = snap_.function_name(*o); !function.empty() && o->address == w)
       return fmt::format("<function {} at {:#x}>", function.substr(0, function.find(' ')), w);
@@ -215,13 +215,13 @@ std::vector<std::pair<std::string, std::uint64_t>> ObjectReader::globals() const
 void name_instance_types(Snapshot& s, const ObjectReader& reader, const target::Target& t) {
   (void)t;
   for (HeapObject& o : s.objects) {
-    if (auto name = reader.class_name(o)) o.class_name = s.names.intern(*name);
+    if (auto name = reader.class_name(o)) o.set_class_name(s.names.intern(*name));
   }
   for (HeapObject& o : s.objects) {
     if (o.kind != ObjectKind::unknown || !o.has_type_pointer) continue;
     const HeapObject* cls = reader.object_at(o.first_word);
-    if (cls != nullptr && cls->address == o.first_word && cls->class_name != NameIndex::none) {
-      o.type = cls->class_name;
+    if (cls != nullptr && cls->address == o.first_word && cls->class_name() != NameIndex::none) {
+      o.type = cls->class_name();
       o.kind = ObjectKind::instance;
     }
   }

@@ -33,23 +33,24 @@ struct BlockTable {
   }
 };
 
-// One allocation. Kept small (48 bytes): a large heap has hundreds of thousands of them. Names
+// One allocation. Kept small (40 bytes): a large heap has hundreds of thousands of them. Names
 // are indices into the Snapshot's NameTable (read them with Snapshot::type_name and friends),
-// and block numbers fit 32 bits (an area has fewer than 2^32 blocks).
+// block numbers fit 32 bits (an area has fewer than 2^32 blocks) and area numbers 16.
 struct HeapObject {
-  std::uint64_t address = 0;     // run-time address of the first byte
-  std::uint64_t first_word = 0;  // the type pointer, when has_type_pointer
-  std::uint32_t area = 0;
+  std::uint64_t address = 0;         // run-time address of the first byte
+  std::uint64_t first_word = 0;      // the type pointer, when has_type_pointer
   std::uint32_t block = 0;           // first block within its area
   std::uint32_t blocks = 0;          // length in blocks
   NameIndex type = NameIndex::none;  // Python type name, or "" when not known
-  NameIndex class_name =
-      NameIndex::none;  // for a class defined in Python (a type object on the heap)
-  NameIndex function =
-      NameIndex::none;  // for a bytecode function: its name and where ("f (<stdin>, line 3)")
+  // A class's name (a type object on the heap: a class defined in Python), or a bytecode
+  // function's name and where ("f (<stdin>, line 3)"): never both. Set with set_class_name
+  // or set_function; read with Snapshot::class_name and Snapshot::function_name.
+  NameIndex name = NameIndex::none;
+  std::uint16_t area = 0;
   ObjectKind kind = ObjectKind::unknown;  // what it is, for code to branch on
-  bool marked = false;                    // the head block carries the GC mark
-  bool has_type_pointer = false;          // the first word was captured
+  bool marked : 1 = false;                // the head block carries the GC mark
+  bool has_type_pointer : 1 = false;      // the first word was captured
+  bool name_is_function : 1 = false;      // `name` is a function's description
   // The head block's bits in the area's tables (TableBit::absent when the build has none):
   // a finaliser to run before it is freed (MICROPY_ENABLE_FINALISER: files, sockets, instances
   // with __del__), a weak reference to it (MicroPython's MICROPY_PY_WEAKREF), and whether the
@@ -67,8 +68,18 @@ struct HeapObject {
     has_type_pointer = word.has_value();
     first_word = word.value_or(0);
   }
+  void set_class_name(NameIndex n) {
+    name = n;
+    name_is_function = false;
+  }
+  void set_function(NameIndex n) {
+    name = n;
+    name_is_function = true;
+  }
+  [[nodiscard]] NameIndex class_name() const { return name_is_function ? NameIndex::none : name; }
+  [[nodiscard]] NameIndex function() const { return name_is_function ? name : NameIndex::none; }
 };
-static_assert(sizeof(HeapObject) <= 48, "HeapObject is per allocation: keep it small");
+static_assert(sizeof(HeapObject) <= 40, "HeapObject is per allocation: keep it small");
 
 struct AreaSnapshot {
   target::HeapAreaBounds bounds;
@@ -100,10 +111,10 @@ struct Snapshot {
 
   [[nodiscard]] const std::string& type_name(const HeapObject& o) const { return names[o.type]; }
   [[nodiscard]] const std::string& class_name(const HeapObject& o) const {
-    return names[o.class_name];
+    return names[o.class_name()];
   }
   [[nodiscard]] const std::string& function_name(const HeapObject& o) const {
-    return names[o.function];
+    return names[o.function()];
   }
 };
 

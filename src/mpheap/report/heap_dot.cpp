@@ -96,7 +96,7 @@ std::string item_list(const std::vector<std::string>& items, std::size_t max) {
 }
 
 std::string type_name(const heap::Snapshot& s, const heap::HeapObject& o) {
-  if (o.class_name != heap::NameIndex::none && o.kind == heap::ObjectKind::type)
+  if (o.class_name() != heap::NameIndex::none && o.kind == heap::ObjectKind::type)
     return "class " + s.class_name(o);
   return heap::object_type_label(s, o);
 }

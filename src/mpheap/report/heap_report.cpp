@@ -281,8 +281,8 @@ void write_snapshot_json(std::string& out, const JsonFlush& flush, const heap::S
       }
       if (m.reader) boolean("reader", true);
     }
-    if (o.class_name != heap::NameIndex::none) text("class_name", s.class_name(o));
-    if (o.function != heap::NameIndex::none) text("function", s.function_name(o));
+    if (o.class_name() != heap::NameIndex::none) text("class_name", s.class_name(o));
+    if (o.function() != heap::NameIndex::none) text("function", s.function_name(o));
     bit("has_finaliser", o.has_finaliser);
     bit("has_weakref", o.has_weakref);
     bit("collect", o.collect);
