@@ -1,9 +1,9 @@
 // heap8m_bench: one large snapshot (bench/make_heap8m.sh's 8 MiB MicroPython heap) timed in
 // process (decode + ownership graph + dominators, can-alloc; median of rounds) and as whole
-// `mpheap heap` processes (wall time, peak RSS, both against the heap's size).
-//   heap8m_bench SEQ ELF [LOAD_BIAS] [ROUNDS] [--json]
-// --json also times one whole `mpheap heap --json` run (minutes and GBs on this snapshot: every
-// object's retainer path is written out, and a deep chain makes them long).
+// `mpheap heap` and `mpheap report` processes (wall time, peak RSS, both against the heap's size;
+// bytes written: `heap --json` and the report page carry every object's retainer path, which a
+// 14,400-link chain in this heap makes long).
+//   heap8m_bench SEQ ELF [LOAD_BIAS] [ROUNDS]
 // e.g. heap8m_bench bench-data/heap8m.seq ../shared/fixtures/stock-v1.28/unix-x64/micropython
 //      0x555555554000 30
 #include <fcntl.h>
@@ -210,7 +210,6 @@ int main(int argc, char** argv) {
   const std::string seq = argv[1], elf = argv[2];
   const std::string bias = argc > 3 ? argv[3] : "0x555555554000";
   const int rounds = argc > 4 ? std::max(1, std::atoi(argv[4])) : 30;
-  const bool with_json = argc > 5 && std::string(argv[5]) == "--json";
 
   // The in-process part runs in a child: a child's peak RSS (ru_maxrss) starts from its parent's
   // (Linux keeps the high-water mark of the memory image exec replaces, even through
@@ -241,25 +240,27 @@ int main(int argc, char** argv) {
   const int process_rounds = 5;
   struct Mode {
     const char* what;
-    std::vector<std::string> extra;
-    int rounds;
+    std::vector<std::string> args;
   };
-  std::vector<Mode> modes = {
-      {"mpheap heap (text summary)", {}, process_rounds},
+  const std::vector<std::string> input = {seq, "--elf", elf, "--load-bias", bias};
+  auto with = [&](std::vector<std::string> head, std::vector<std::string> tail) {
+    head.insert(head.end(), input.begin(), input.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  const std::vector<Mode> modes = {
+      {"mpheap heap (text summary)", with({MPHEAP_CLI, "heap"}, {})},
       {"mpheap heap --can-alloc (does not fit)",
-       {"--can-alloc", std::to_string(misfit)},
-       process_rounds},
+       with({MPHEAP_CLI, "heap"}, {"--can-alloc", std::to_string(misfit)})},
+      {"mpheap heap --json", with({MPHEAP_CLI, "heap"}, {"--json"})},
+      {"mpheap report --heap (page to stdout)",
+       with({MPHEAP_CLI, "report", "--heap"}, {"-o", "-"})},
   };
-  if (with_json) modes.push_back({"mpheap heap --json", {"--json"}, 1});
   fmt::print("whole processes, median of {} runs by wall time:\n", process_rounds);
   for (const Mode& m : modes) {
-    std::vector<std::string> args = {MPHEAP_CLI, "heap", seq, "--elf", elf, "--load-bias", bias};
-    args.insert(args.end(), m.extra.begin(), m.extra.end());
-    const ProcessRun r = median_run(m.rounds, args);
-    fmt::print(
-        "  {}: {:.0f} ms, peak RSS {:.1f} MiB = {:.2f} x the heap, {} bytes out, exit {}{}\n",
-        m.what, r.ms, r.peak_rss_mib, r.peak_rss_mib / heap_mib, r.out_bytes, r.status,
-        m.rounds == 1 ? " (one run)" : "");
+    const ProcessRun r = median_run(process_rounds, m.args);
+    fmt::print("  {}: {:.0f} ms, peak RSS {:.1f} MiB = {:.2f} x the heap, {} bytes out, exit {}\n",
+               m.what, r.ms, r.peak_rss_mib, r.peak_rss_mib / heap_mib, r.out_bytes, r.status);
   }
   return 0;
 }
