@@ -19,6 +19,7 @@ TEST(HeapJson, DeepChainsAreWrittenFromAnchors) {
   target::Target t;
   t.block_size = 16;
   SnapshotSummary summary;
+  summary.strings = {"", "mp_state_ctx.vm.dict_main['CHAIN']", "[1]"};
   std::string whole = "mp_state_ctx.vm.dict_main['CHAIN']";
   std::vector<std::string> expected;
   for (std::uint32_t i = 0; i < kNodes; ++i) {
@@ -32,7 +33,7 @@ TEST(HeapJson, DeepChainsAreWrittenFromAnchors) {
     m.blocks = 1;
     m.depth = i + 1;
     m.parent = i == 0 ? 0xffffffffu : i - 1;
-    m.hop = i == 0 ? whole : "[1]";
+    m.hop = i == 0 ? 1 : 2;
     if (i > 0) whole += "[1]";
     expected.push_back(whole);
     summary.objects.push_back(m);

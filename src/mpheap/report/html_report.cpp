@@ -162,13 +162,16 @@ Json snapshots_json(const std::vector<SnapshotSummary>& snapshots) {
     x["free_histogram"] = std::move(hist);
     std::vector<std::uint64_t> block, blocks, retained, type, parent, hop;
     std::vector<std::uint8_t> garbage;
+    std::vector<std::uint64_t> page_string;  // the summary's string index -> the page's
+    page_string.reserve(s.strings.size());
+    for (const std::string& text : s.strings) page_string.push_back(intern(text));
     for (const SnapshotObject& o : s.objects) {
       block.push_back(o.block);
       blocks.push_back(o.blocks);
       retained.push_back(o.retained_bytes);
-      type.push_back(intern(o.type));
+      type.push_back(page_string[o.type]);
       parent.push_back(o.parent < s.objects.size() ? std::uint64_t{o.parent} + 1 : 0);
-      hop.push_back(intern(o.hop));
+      hop.push_back(page_string[o.hop]);
       garbage.push_back(o.garbage ? 1 : 0);
     }
     x["objects"] = {{"count", s.objects.size()},    {"block", u32_column(block)},

@@ -1,6 +1,8 @@
 // Summarises a heap snapshot for the HTML report.
 #include "mpheap/report/report_heap.h"
 
+#include <unordered_map>
+
 #include "mpheap/heap/fragmentation.h"
 #include "mpheap/heap/python_path.h"
 #include "mpheap/report/heap_report.h"
@@ -25,18 +27,23 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
   const heap::DominatorTree& dom = analysis.dominators;
   heap::PythonHops hops = heap::python_hops(s, graph, reach, reader, t);
   out.objects.reserve(s.objects.size());
+  std::unordered_map<std::string, std::uint32_t> index{{std::string(), 0}};
+  auto intern = [&](std::string text) {
+    auto [it, added] = index.try_emplace(std::move(text), static_cast<std::uint32_t>(index.size()));
+    if (added) out.strings.push_back(it->first);
+    return it->second;
+  };
   for (std::uint32_t i = 0; i < s.objects.size(); ++i) {
     const heap::HeapObject& o = s.objects[i];
     SnapshotObject x;
     x.block = (o.area < area_offset.size() ? area_offset[o.area] : 0) + o.block;
     x.blocks = o.blocks;
     x.retained_bytes = dom.retained_bytes[i];
-    x.type = heap::object_type_label(s, o);
-    x.flags = object_flags_text(o);
+    x.type = intern(heap::object_type_label(s, o));
     x.garbage = reach.reachable[i] == 0;
     x.parent = hops.parent[i];
     x.depth = hops.depth[i];
-    x.hop = std::move(hops.hop[i]);
+    x.hop = intern(std::move(hops.hop[i]));
     out.objects.push_back(std::move(x));
   }
   heap::FreeRuns runs = heap::free_runs(s);
@@ -55,7 +62,7 @@ std::string retainer_path(const SnapshotSummary& s, std::uint32_t i, std::uint32
   }
   if (anchor != nullptr) *anchor = o;
   std::string out;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) out += s.objects[*it].hop;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) out += s.strings[s.objects[*it].hop];
   return out;
 }
 

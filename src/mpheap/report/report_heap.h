@@ -22,15 +22,17 @@ struct SnapshotArea {
 
 struct SnapshotObject {
   std::uint64_t block = 0;  // counted over the areas laid end to end
-  std::uint64_t blocks = 0;
   std::uint64_t retained_bytes = 0;
-  std::string type;  // object_type_label's type part: "dict", "Sprite", "str data", "unknown"
+  std::uint32_t blocks = 0;
+  // object_type_label's type part ("dict", "Sprite", "str data", "unknown"): an index into
+  // SnapshotSummary::strings.
+  std::uint32_t type = 0;
   // The retainer path in Python terms, as its last hop (heap::PythonHops): the path is the
-  // parent's path followed by `hop`; `retainer_path` writes it out.
+  // parent's path followed by `hop` (an index into SnapshotSummary::strings); `retainer_path`
+  // writes it out.
+  std::uint32_t hop = 0;
   std::uint32_t parent = 0xffffffffu;  // index in `objects`; none for root-held and garbage
   std::uint32_t depth = 0;             // hops from the root; 0 for garbage
-  std::string hop;
-  std::string flags;  // object_flags_text(): "has finaliser", "not scanned by the GC ...", or ""
   bool garbage = false;
   bool reader = false;  // mpheap's REPL reader's, or held by it alone
 };
@@ -41,6 +43,9 @@ struct SnapshotSummary {
   std::optional<double> time_ms;
   std::vector<SnapshotArea> areas;
   std::vector<SnapshotObject> objects;  // in block order
+  // The objects' types and hops, each once ("" first): a heap has few distinct ones, and an
+  // 8 MiB heap has 194,135 objects.
+  std::vector<std::string> strings{std::string()};
   heap::HeapTotals totals;
   std::uint64_t largest_free_run = 0;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> free_histogram;  // (run length, count)
