@@ -26,6 +26,7 @@
 #include "mpheap/heap/snapshot.h"
 #include "mpheap/session/heap_session.h"
 #include "peak_rss.h"
+#include "run_child.h"
 
 namespace {
 
@@ -52,48 +53,11 @@ Timing time_rounds(int rounds, F&& f) {
   return {times[times.size() / 2], times.front()};
 }
 
-struct ProcessRun {
-  double ms = 0;
-  double peak_rss_mib = 0;
-  std::uint64_t out_bytes = 0;
-  int status = -1;
-};
+using ProcessRun = mpheap::bench::ChildRun;
 
-// Runs args with stdout read and counted through a pipe, stderr to /dev/null. posix_spawn, not
-// fork: a forked child's peak RSS would start from this process's (ru_maxrss survives exec).
+// Runs args with stdout read and counted through a pipe, stderr to /dev/null.
 ProcessRun run_process(const std::vector<std::string>& args) {
-  ProcessRun r;
-  int fds[2];
-  if (pipe(fds) != 0) return r;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  posix_spawn_file_actions_addclose(&actions, fds[1]);
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const auto start = Clock::now();
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (spawned != 0) {
-    close(fds[0]);
-    return r;
-  }
-  std::vector<char> buf(1 << 16);
-  for (ssize_t n; (n = read(fds[0], buf.data(), buf.size())) > 0;)
-    r.out_bytes += static_cast<std::uint64_t>(n);
-  close(fds[0]);
-  int st = 0;
-  rusage usage{};
-  wait4(pid, &st, 0, &usage);
-  r.ms = ms_since(start);
-  r.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return mpheap::bench::run_child(args);
 }
 
 // The median run by wall time of `rounds`.
@@ -101,7 +65,7 @@ ProcessRun median_run(int rounds, const std::vector<std::string>& args) {
   std::vector<ProcessRun> runs;
   for (int i = 0; i < rounds; ++i) runs.push_back(run_process(args));
   std::sort(runs.begin(), runs.end(),
-            [](const ProcessRun& a, const ProcessRun& b) { return a.ms < b.ms; });
+            [](const ProcessRun& a, const ProcessRun& b) { return a.seconds < b.seconds; });
   return runs[runs.size() / 2];
 }
 
@@ -260,7 +224,8 @@ int main(int argc, char** argv) {
   for (const Mode& m : modes) {
     const ProcessRun r = median_run(process_rounds, m.args);
     fmt::print("  {}: {:.0f} ms, peak RSS {:.1f} MiB = {:.2f} x the heap, {} bytes out, exit {}\n",
-               m.what, r.ms, r.peak_rss_mib, r.peak_rss_mib / heap_mib, r.out_bytes, r.status);
+               m.what, r.seconds * 1000, r.peak_rss_mib, r.peak_rss_mib / heap_mib, r.out_bytes,
+               r.status);
   }
   return 0;
 }

@@ -22,49 +22,17 @@
 #include "mpheap/mpy/reader.h"
 #include "mpheap/mpy/sizes.h"
 #include "peak_rss.h"
+#include "run_child.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct ProcessRun {
-  double seconds = 0;
-  std::uint64_t out_bytes = 0;
-  double peak_rss_mib = 0;
-  int status = -1;
-};
+using ProcessRun = mpheap::bench::ChildRun;
 
 // Runs argv with stdout into a pipe that is read and counted, stderr to /dev/null.
 ProcessRun run_process(const std::vector<std::string>& args) {
-  ProcessRun r;
-  int fds[2];
-  if (pipe(fds) != 0) return r;
-  auto start = Clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    std::FILE* null = std::fopen("/dev/null", "w");
-    if (null) dup2(fileno(null), 2);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::vector<char> buf(1 << 20);
-  for (ssize_t n; (n = read(fds[0], buf.data(), buf.size())) > 0;)
-    r.out_bytes += static_cast<std::uint64_t>(n);
-  close(fds[0]);
-  int st = 0;
-  rusage usage{};
-  wait4(pid, &st, 0, &usage);
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return mpheap::bench::run_child(args);
 }
 
 ProcessRun best_of(int rounds, const std::vector<std::string>& args) {

@@ -23,27 +23,16 @@
 #include <vector>
 
 #include "free_port.h"
+#include "run_child.h"
 
 namespace {
 
-pid_t spawn(std::vector<std::string> args, const std::string& err_file) {
-  std::fflush(stdout);  // or the child's freopen writes our buffered lines again
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (!err_file.empty()) {
-      std::FILE* f = std::freopen(err_file.c_str(), "w", stderr);
-      (void)f;
-    }
-    std::FILE* out = std::freopen("/dev/null", "w", stdout);
-    (void)out;
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+pid_t spawn(const std::vector<std::string>& args, const std::string& err_file) {
+  mpheap::bench::ChildOptions o;
+  o.count_stdout = false;
+  o.stderr_file = err_file;
+  o.own_process_group = true;
+  return mpheap::bench::spawn_child(args, o);
 }
 
 struct Run {
@@ -52,17 +41,17 @@ struct Run {
   std::string err;
 };
 
-Run run(std::vector<std::string> args) {
+Run run(const std::vector<std::string>& args) {
   const std::string err = "/tmp/repl_bench_err.txt";
-  const auto t0 = std::chrono::steady_clock::now();
-  pid_t pid = spawn(std::move(args), err);
-  int status = 0;
-  rusage ru{};
-  ::wait4(pid, &status, 0, &ru);
+  mpheap::bench::ChildOptions o;
+  o.count_stdout = false;
+  o.stderr_file = err;
+  o.own_process_group = true;
+  const mpheap::bench::ChildRun c = mpheap::bench::run_child(args, o);
   Run r;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  r.seconds = c.seconds;
+  r.status = c.status;
+  r.peak_mib = c.peak_rss_mib;
   std::ifstream in(err);
   std::stringstream ss;
   ss << in.rdbuf();
