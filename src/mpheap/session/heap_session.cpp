@@ -242,6 +242,33 @@ std::optional<std::string> types_do_not_fit(const target::Target& t, const heap:
       into_rom, t.types.size());
 }
 
+// The heap areas of a dump, read by following each area's `next` in it, against those of the
+// dump the target was made from (its heap regions): a heap that grows (or a target from another
+// run) has other areas. The dump's own are the ones decoded; saying so keeps totals honest.
+std::string areas_differ(const target::Target& t, const heap::Snapshot& s) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> known, here;
+  for (const target::MemoryRegion& r : t.regions)
+    if (r.kind == target::RegionKind::heap) known.emplace_back(r.start, r.end);
+  for (const heap::AreaSnapshot& a : s.areas)
+    here.emplace_back(a.bounds.pool_start - s.load_bias, a.bounds.pool_end - s.load_bias);
+  if (known.empty() || known == here) return {};
+  auto list = [](const std::vector<std::pair<std::uint64_t, std::uint64_t>>& areas) {
+    std::string out;
+    std::uint64_t bytes = 0;
+    for (const auto& [start, end] : areas) {
+      out += fmt::format("{}0x{:x}..0x{:x}", out.empty() ? "" : ", ", start, end);
+      bytes += end - start;
+    }
+    return fmt::format("{} area{} ({}; {} bytes)", areas.size(), areas.size() == 1 ? "" : "s", out,
+                       bytes);
+  };
+  return fmt::format(
+      "this dump's heap has {}, the dump the target was made from had {}: the "
+      "heap grew or shrank (MICROPY_GC_SPLIT_HEAP), so the areas are the ones "
+      "this dump's records chain by `next`",
+      list(here), list(known));
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_in(
@@ -304,6 +331,8 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   const io::SnapshotDumps* seq = dumps.sequence();
   const io::SnapshotHeader* header =
       seq != nullptr && index < seq->entries.size() ? &seq->entries[index].header : nullptr;
+  if (std::string areas = areas_differ(t, out->snapshot); !areas.empty())
+    out->areas_warning = fmt::format("{}: snapshot {}: warning: {}", dumps.path(), index, areas);
   if (search_) {
     std::string contradiction = recheck_layout(out->memory);
     if (!contradiction.empty())

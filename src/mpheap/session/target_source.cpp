@@ -8,6 +8,7 @@
 #include "mpheap/target/from_elf.h"
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/from_map.h"
+#include "mpheap/target/heap_growth.h"
 #include "mpheap/target/target_json.h"
 #include "mpheap/util/number.h"
 
@@ -68,6 +69,14 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     auto found = target::read_image_target(
         image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
     if (!found) return found.error();
+    // A wasm module is the WebAssembly port's: its constant gc_get_max_new_split().
+    if (image->format == io::ImageFormat::wasm && found->target.gc_split_heap_auto) {
+      found->target.gc_max_new_split = target::port_max_new_split("webassembly");
+      found->evidence.push_back(fmt::format(
+          "a WebAssembly module: MicroPython's webassembly port, whose gc_get_max_new_split() "
+          "is {} bytes (mem_info's `max new split`)",
+          found->target.gc_max_new_split.value_or(0)));
+    }
     out.target = std::move(found->target);
     target::LayoutFindings f = found->layout.value_or(target::LayoutFindings{});
     std::vector<std::string> evidence = std::move(found->evidence);
