@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/cli_runner.h"
@@ -166,6 +167,31 @@ TEST(WasmPyscriptCli, AreasAreFollowedInEveryDump) {
   EXPECT_EQ(got.gc_lines, want.gc_lines);
   EXPECT_EQ(got.map_lines, want.map_lines);
   EXPECT_NE(r.out.find("this dump's heap has 2 areas"), std::string::npos) << r.out;
+}
+
+// A layout with no `next` field (as a search without the image finds it in a one-area dump) cannot
+// follow the chain: the second area is not decoded, and that is said, not hidden.
+TEST(WasmPyscriptCli, AnAreaTheLayoutCannotFollowIsReported) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string json = (dir / "mpheap-wasm-t2.json").string();
+  const std::string edited = (dir / "mpheap-wasm-t2-nonext.json").string();
+  auto w = run_mpheap("target --firmware " + kWasm + " --ram " + dump("snap1") + "@0x0 -o " + json);
+  ASSERT_EQ(w.status, 0) << w.out;
+  nlohmann::json t = nlohmann::json::parse(read_file(json));
+  // The record as seen without `next`: it starts one word later.
+  t["mp_state_ctx"]["fields"]["mem.area"] = t["mp_state_ctx"]["fields"]["mem.area"].get<int>() + 4;
+  nlohmann::json fields;
+  for (auto& [k, v] : t["heap_area"]["fields"].items())
+    if (k != "next") fields[k] = v.get<int>() - 4;
+  t["heap_area"]["fields"] = fields;
+  t.erase("gc_split_heap_auto");
+  std::ofstream(edited) << t.dump();
+  auto r = run_mpheap("heap " + dump("snap3") + "@0x0 --target " + edited, true);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("points at 0x3fb50, which reads as another area's record (pool "
+                       "0x40150..0x4fb50), but the layout in use has no `next` field"),
+            std::string::npos)
+      << r.out;
 }
 
 // bytearray(60000) from the snap1 state succeeds on the firmware: the heap grows to 127,936
