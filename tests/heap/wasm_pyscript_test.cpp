@@ -203,6 +203,23 @@ TEST(WasmPyscriptCli, CanAllocGrowsTheHeap) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("grows from 64000 to 127936 bytes"), std::string::npos) << r.out;
+  // More than the port's 128 MiB limit for a new area: no.
+  auto big =
+      run_mpheap("heap " + dump("snap1") + "@0x0 --firmware " + kWasm + " --can-alloc 200000000");
+  ASSERT_EQ(big.status, 0) << big.out;
+  EXPECT_NE(big.out.find("can allocate 200000000 bytes: no"), std::string::npos) << big.out;
+  EXPECT_NE(big.out.find("no area is added"), std::string::npos) << big.out;
+}
+
+// This port's gc_collect() only schedules a collection: a request that would fit once the garbage
+// is freed (3601 blocks free now, 3728 after a collection) grows the heap instead.
+TEST(WasmPyscriptCli, GarbageIsNotFreedBeforeTheHeapGrows) {
+  auto r = run_mpheap("heap " + dump("snap1") + "@0x0 --firmware " + kWasm + " --can-alloc 58000");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("can allocate 58000 bytes: yes, by adding a heap area of 65536 bytes"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("only schedules a collection"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -40,8 +40,9 @@ TEST(HeapGrowth, ThePortsLimitRefuses) {
   h.max_new_split = 40000;
   HeapGrowth g = heap_growth(h, 60000);
   EXPECT_TRUE(g.over_limit);
-  EXPECT_EQ(port_max_new_split("webassembly"), 128u * 1024 * 1024);
-  EXPECT_FALSE(port_max_new_split("stm32"));
+  ASSERT_TRUE(port_heap_facts("webassembly"));
+  EXPECT_EQ(port_heap_facts("webassembly")->max_new_split, 128u * 1024 * 1024);
+  EXPECT_EQ(port_heap_facts("stm32"), nullptr);
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachabi
   res.garbage_objects = reach.garbage_objects;
   res.garbage_bytes = reach.garbage_bytes;
   std::vector<std::uint8_t> garbage(reach.reachable.size());
-  for (std::size_t o = 0; o < garbage.size(); ++o) garbage[o] = reach.reachable[o] == 0 ? 1 : 0;
+  if (!options.collect_deferred)
+    for (std::size_t o = 0; o < garbage.size(); ++o) garbage[o] = reach.reachable[o] == 0 ? 1 : 0;
   const std::vector<std::vector<std::uint8_t>> maps = free_maps(s, garbage);
   res.largest_free_after_collect = runs_of(maps).largest;
   res.fits_after_collect = res.blocks <= res.largest_free_after_collect;

@@ -68,6 +68,9 @@ struct CanAllocOptions {
   std::uint64_t area_record_size = 0;
   bool finaliser = false;
   std::optional<std::uint64_t> max_new_split;
+  // The port's gc_collect() frees nothing there and then (target::Target::gc_collect_deferred):
+  // garbage does not make room, the heap grows first.
+  bool collect_deferred = false;
 };
 
 CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t n_bytes,

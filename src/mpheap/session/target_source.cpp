@@ -69,13 +69,16 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     auto found = target::read_image_target(
         image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
     if (!found) return found.error();
-    // A wasm module is the WebAssembly port's: its constant gc_get_max_new_split().
-    if (image->format == io::ImageFormat::wasm && found->target.gc_split_heap_auto) {
-      found->target.gc_max_new_split = target::port_max_new_split("webassembly");
+    // A wasm module is the WebAssembly port's: what it does when the heap runs out.
+    const target::PortHeapFacts* port = target::port_heap_facts("webassembly");
+    if (image->format == io::ImageFormat::wasm && found->target.gc_split_heap_auto && port) {
+      found->target.gc_max_new_split = port->max_new_split;
+      found->target.gc_collect_deferred = port->collect_deferred;
       found->evidence.push_back(fmt::format(
           "a WebAssembly module: MicroPython's webassembly port, whose gc_get_max_new_split() "
-          "is {} bytes (mem_info's `max new split`)",
-          found->target.gc_max_new_split.value_or(0)));
+          "is {} bytes (mem_info's `max new split`) and whose gc_collect() only schedules a "
+          "collection for when control returns to JS (an allocation that fails grows the heap)",
+          port->max_new_split));
     }
     out.target = std::move(found->target);
     target::LayoutFindings f = found->layout.value_or(target::LayoutFindings{});

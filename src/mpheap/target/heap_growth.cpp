@@ -80,15 +80,11 @@ HeapGrowth heap_growth(const HeapShape& heap, std::uint64_t bytes) {
   return g;
 }
 
-std::optional<std::uint64_t> port_max_new_split(std::string_view port) {
-  struct PortLimit {
-    std::string_view port;
-    std::uint64_t bytes;
-  };
-  static constexpr PortLimit kLimits[] = {{"webassembly", 128u * 1024 * 1024}};
-  for (const PortLimit& p : kLimits)
-    if (p.port == port) return p.bytes;
-  return std::nullopt;
+const PortHeapFacts* port_heap_facts(std::string_view port) {
+  static constexpr PortHeapFacts kPorts[] = {{"webassembly", 128u * 1024 * 1024, true}};
+  for (const PortHeapFacts& p : kPorts)
+    if (p.port == port) return &p;
+  return nullptr;
 }
 
 }  // namespace mpheap::target

@@ -45,8 +45,14 @@ struct HeapShape {
 };
 HeapGrowth heap_growth(const HeapShape& heap, std::uint64_t bytes);
 
-// What a port's gc_get_max_new_split() returns, for the ports where it is a constant (the
-// WebAssembly port: 128 MiB, ports/webassembly/main.c, 1.21..1.27); nullopt for others.
-std::optional<std::uint64_t> port_max_new_split(std::string_view port);
+// What a port does about heap growth, for the ports known here (the WebAssembly port,
+// ports/webassembly/main.c 1.21..1.27: gc_get_max_new_split() returns 128 MiB, and gc_collect()
+// only sets gc_collect_pending, collecting when control returns to JS); nullptr for others.
+struct PortHeapFacts {
+  std::string_view port;
+  std::uint64_t max_new_split = 0;
+  bool collect_deferred = false;
+};
+const PortHeapFacts* port_heap_facts(std::string_view port);
 
 }  // namespace mpheap::target

@@ -144,6 +144,9 @@ struct Target {
   bool gc_split_heap_auto = false;
   // What the port's gc_get_max_new_split() returns (the largest new area), when known.
   std::optional<std::uint64_t> gc_max_new_split;
+  // The port's gc_collect() only schedules a collection (the WebAssembly port: it collects when
+  // control returns to JS), so an allocation that fails grows the heap before anything is freed.
+  bool gc_collect_deferred = false;
   // How object words encode ints, qstrs and None/False/True; `values_known` once a reader
   // (or the keys of a map in a RAM dump) has told it, else the defaults of MicroPython >= 1.13
   // with representation A apply.

@@ -114,6 +114,7 @@ std::string to_json(const Target& t) {
   j["blockmap_offset_digits"] = t.blockmap_offset_digits;
   if (t.gc_split_heap_auto) j["gc_split_heap_auto"] = true;
   if (t.gc_max_new_split) j["gc_max_new_split"] = *t.gc_max_new_split;
+  if (t.gc_collect_deferred) j["gc_collect_deferred"] = true;
   if (t.values_known)
     j["values"] = {{"repr", std::string(1, t.values.repr)},
                    {"immediate_objs", t.values.immediate_objs}};
@@ -191,6 +192,11 @@ Expected<Target> target_from_json(std::string_view text, const std::string& name
       if (!j["gc_split_heap_auto"].is_boolean())
         throw JsonError{"$.gc_split_heap_auto: expected true or false"};
       t.gc_split_heap_auto = j["gc_split_heap_auto"].get<bool>();
+    }
+    if (j.contains("gc_collect_deferred")) {
+      if (!j["gc_collect_deferred"].is_boolean())
+        throw JsonError{"$.gc_collect_deferred: expected true or false"};
+      t.gc_collect_deferred = j["gc_collect_deferred"].get<bool>();
     }
     if (j.contains("gc_max_new_split")) t.gc_max_new_split = get_uint(j, "gc_max_new_split", "$");
     if (j.contains("blockmap_offset_digits")) {
