@@ -1,13 +1,16 @@
-// libFuzzer target for the firmware image readers (Intel HEX, UF2) and the structure search
+// libFuzzer target for the firmware image readers (Intel HEX, UF2, WebAssembly modules) and the
+// structure search
 // (qstr pools, type objects, heap area records): any input gives findings or one clean error.
 // The heap search in RAM alone runs on the input as 32- and 64-bit words, in both byte orders.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "mpheap/io/firmware_image.h"
 #include "mpheap/io/memory_image.h"
+#include "mpheap/io/wasm_module.h"
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/ram_heap_search.h"
 
@@ -16,6 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)io::parse_intel_hex(bytes, "fuzz.hex");
   (void)io::parse_uf2(bytes, "fuzz.uf2");
+  // The input as the sections of a wasm module (after the 8-byte header) as well as it is.
+  std::string module("\0asm\1\0\0\0", 8);
+  module.append(bytes);
+  for (std::string_view m : {std::string_view(module), bytes})
+    if (auto parsed = io::parse_wasm_module(m, "fuzz.wasm"))
+      (void)io::wasm_memory_image(*parsed, m, "fuzz.wasm");
   auto image = io::read_firmware_image(bytes, "fuzz.img", std::nullopt);
   // The input as flash (as parsed, or raw at 0) and, split in half, as flash and RAM.
   io::MemoryImage flash = image ? std::move(image->image) : io::raw_image(bytes, 0, "fuzz");

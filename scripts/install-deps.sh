@@ -8,6 +8,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   libdw-dev libelf-dev                    # ELF + DWARF target descriptions
+  zlib1g-dev                              # tests read gzipped fixture dumps
   gcc-arm-none-eabi                       # tests compile small ARM programs
   graphviz                                # tests render the heap ownership graph
   firmware-microbit-micropython           # a real firmware image (no ELF) for the image tests

@@ -128,10 +128,14 @@ void print_analyses(const HeapArgs& a, const session::AnalyzedSnapshot& s,
                     const target::Target& t) {
   const heap::Snapshot& snap = s.snapshot;
   const heap::SnapshotAnalysis& an = s.analysis;
+  const std::optional<heap::AddressRange>& py = an.graph.pystack;
   fmt::print(
-      "reachable: {} bytes from {} roots; garbage awaiting collection: {} objects, {} bytes{}\n",
+      "reachable: {} bytes from {} roots; garbage awaiting collection: {} objects, {} bytes{}{}\n",
       an.dominators.total_reachable_bytes, an.graph.roots.size(), an.reach.garbage_objects,
       an.reach.garbage_bytes,
+      py ? fmt::format(" (pystack 0x{:x}..0x{:x} scanned, {} bytes in use)", py->start, py->end,
+                       py->end - py->start)
+         : std::string(),
       s.stack_scanned() ? ""
                         : " (stack not scanned: give --regs or --stack; objects only the stack "
                           "holds count as garbage)");
@@ -146,18 +150,85 @@ void print_analyses(const HeapArgs& a, const session::AnalyzedSnapshot& s,
   }
 }
 
+// The area a heap that grows (MICROPY_GC_SPLIT_HEAP_AUTO) adds for the request; true when that
+// settles the answer (it fits in the new area, or the port's limit refuses the area).
+bool print_heap_growth(const heap::CanAllocResult& c, const target::Target& t,
+                       std::uint64_t bytes) {
+  const target::HeapGrowth& g = *c.growth;
+  const std::uint64_t bs = t.block_size, now = c.blocks_now * bs;
+  if (g.over_limit) {
+    fmt::print(
+        "  the heap grows (MICROPY_GC_SPLIT_HEAP_AUTO) only by an area the port can give: this "
+        "request needs {} bytes with table overhead, the port's limit (`max new split`) is {} "
+        "bytes, so no area is added and the allocation fails\n",
+        g.needed, t.gc_max_new_split.value_or(0));
+    return true;
+  }
+  fmt::print(
+      "  the heap grows (MICROPY_GC_SPLIT_HEAP_AUTO): with no free run large enough {}, the "
+      "collector (gc_try_add_heap) asks the system for a new area of {} bytes (the larger of the "
+      "heap's {} blocks with their tables and record, and the {} bytes this request needs with "
+      "table overhead)\n",
+      t.gc_collect_deferred ? "now" : "after the collection", g.requested, c.blocks_now, g.needed);
+  if (g.min_blocks == g.max_blocks)
+    fmt::print("  the new area holds {} blocks ({} bytes): the heap grows from {} to {} bytes\n",
+               g.min_blocks, g.min_blocks * bs, now, now + g.min_blocks * bs);
+  else
+    fmt::print(
+        "  the new area holds {} blocks ({} bytes; {} when the system returns a {}-byte aligned "
+        "address): the heap grows from {} to {} bytes (or {})\n",
+        g.min_blocks, g.min_blocks * bs, g.max_blocks, bs, now, now + g.min_blocks * bs,
+        now + g.max_blocks * bs);
+  fmt::print("  {} needs {} blocks: {}\n", bytes, c.blocks,
+             c.grows_fits      ? "it fits in the new area"
+             : c.grows_may_fit ? "it fits only if the system's address is aligned"
+                               : "more than the new area holds");
+  if (t.gc_max_new_split)
+    fmt::print(
+        "  within the port's limit for a new area (`max new split`: {} bytes), provided the "
+        "system's allocator has that much\n",
+        *t.gc_max_new_split);
+  else
+    fmt::print(
+        "  provided the system heap can give {} bytes (the port's limit, gc_get_max_new_split(), "
+        "is what mem_info prints as `max new split`; it is not in the dump)\n",
+        g.requested);
+  return c.grows_fits || c.grows_may_fit;
+}
+
 // --can-alloc N: would it fit, and if not, which live objects keep the free space apart.
 Expected<int> print_can_alloc(const HeapArgs& a, const session::AnalyzedSnapshot& s,
                               const target::Target& t) {
   const heap::Snapshot& snap = s.snapshot;
   const heap::SnapshotAnalysis& an = s.analysis;
-  heap::CanAllocResult c = heap::can_alloc(snap, an.graph, an.reach, *a.can_alloc);
-  fmt::print("can allocate {} bytes: {}\n", *a.can_alloc, c.fits_after_collect ? "yes" : "no");
-  fmt::print(
-      "  {} blocks needed; largest free run {} blocks now, {} after a collection (which would "
-      "free {} objects, {} bytes)\n",
-      c.blocks, c.largest_free_now, c.largest_free_after_collect, c.garbage_objects,
-      c.garbage_bytes);
+  heap::CanAllocOptions options;
+  options.heap_grows = t.gc_split_heap_auto;
+  options.area_record_size = t.state.area.size;
+  options.finaliser = t.state.area.gc_finaliser_table_start.has_value();
+  options.max_new_split = t.gc_max_new_split;
+  options.collect_deferred = t.gc_collect_deferred;
+  heap::CanAllocResult c = heap::can_alloc(snap, an.graph, an.reach, *a.can_alloc, options);
+  const bool grows = !c.fits_after_collect && c.growth.has_value();
+  fmt::print("can allocate {} bytes: {}\n", *a.can_alloc,
+             c.fits_after_collect ? "yes"
+             : c.grows_fits
+                 ? fmt::format("yes, by adding a heap area of {} bytes", c.growth->requested)
+             : c.grows_may_fit
+                 ? fmt::format("maybe, by adding a heap area of {} bytes", c.growth->requested)
+                 : std::string("no"));
+  if (t.gc_collect_deferred)
+    fmt::print(
+        "  {} blocks needed; largest free run {} blocks (this port's gc_collect() only schedules "
+        "a collection, run when control returns to JS: the {} objects, {} bytes of garbage are "
+        "not freed before the heap grows)\n",
+        c.blocks, c.largest_free_now, c.garbage_objects, c.garbage_bytes);
+  else
+    fmt::print(
+        "  {} blocks needed; largest free run {} blocks now, {} after a collection (which would "
+        "free {} objects, {} bytes)\n",
+        c.blocks, c.largest_free_now, c.largest_free_after_collect, c.garbage_objects,
+        c.garbage_bytes);
+  if (grows && print_heap_growth(c, t, *a.can_alloc)) return 0;
   if (c.larger_than_any_area()) {
     fmt::print(
         "  {} blocks needed, but the heap{} {} blocks = {} bytes: no arrangement of it can hold "

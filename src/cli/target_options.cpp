@@ -11,8 +11,9 @@ void add_target_options(CLI::App* cmd, session::TargetSource& a) {
   cmd->add_option("--target", a.target_json, "a target.json written by `mpheap target -o`")
       ->group(group);
   cmd->add_option("--firmware", a.firmware,
-                  "the firmware image alone (Intel HEX, UF2, or raw .bin with --base): qstrs, "
-                  "type objects and, with --ram, the heap are found by their shapes")
+                  "the firmware image alone (Intel HEX, UF2, WebAssembly .wasm, or raw .bin with "
+                  "--base): qstrs, type objects and, with --ram, the heap are found by their "
+                  "shapes")
       ->group(group);
   cmd->add_option("--base", a.base, "load address of a raw --firmware .bin (e.g. 0x08000000)")
       ->group(group);

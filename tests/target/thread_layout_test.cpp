@@ -65,6 +65,28 @@ TEST(ThreadLayout, StackTopFirstSince110) {
   EXPECT_FALSE(find_thread_start(r, kBase + 7 * 4, kBase - 8 * 4, std::pair{1, 28}, kTops));
 }
 
+TEST(ThreadLayout, ThePystackPlacesStackTopWhereverTheStackIs) {
+  // The WebAssembly port 1.27: no stack_limit, stack_top 0x8000 (its C stack lies below the data,
+  // not above the heap), then the pystack. No word there is a stack top above the heap: the old
+  // rule found no start and used dict_locals, 20 bytes on. (Had the word before stack_top been
+  // one, it would be read as stack_top with 0x8000 as stack_limit: the words alone cannot tell.)
+  auto m = words({0xffec, 0x8000, 0x20001000, 0x20001400, 0x20001030, 0, kDictMain, kDictMain});
+  io::WordReader r{m, 4, true};
+  const std::uint64_t dict_locals = kBase + 6 * 4;
+  auto s = find_thread_start(r, dict_locals, std::nullopt, std::pair{1, 27}, kTops);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->mp_state_ctx, kBase + 4);
+  EXPECT_EQ(s->stack_top_offset, 0u);
+  EXPECT_EQ(s->pystack_offset, 4u);
+  // Pointers that are not start <= cur <= end are no pystack: the old search applies.
+  auto bad =
+      words({0x20003000, 0x8000, 0x20001400, 0x20001000, 0x20001030, 0, kDictMain, kDictMain});
+  io::WordReader rb{bad, 4, true};
+  auto o = find_thread_start(rb, dict_locals, std::nullopt, std::pair{1, 27}, kTops);
+  ASSERT_TRUE(o);
+  EXPECT_FALSE(o->pystack_offset);
+}
+
 TEST(ThreadLayout, NoStackTopNoStart) {
   // 1.28 order but nothing before the pair looks like a stack top: not guessed.
   auto m = words({0, 0x1800, 0, kDictMain, kDictMain});

@@ -325,6 +325,7 @@ Expected<Snapshot> decode_snapshot(const target::Target& t, const io::MemoryImag
   }
   snap.totals.used *= bs;
   snap.totals.free *= bs;
+  if (t.gc_split_heap_auto) snap.totals.max_new_split = t.gc_max_new_split;
   if (snap.areas.empty()) {
     return Error{"dumps", 0, 0,
                  snap.diagnostics.empty() ? std::string("no heap area could be decoded")

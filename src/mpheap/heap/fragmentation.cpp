@@ -81,12 +81,28 @@ CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, const Reachabi
   res.garbage_objects = reach.garbage_objects;
   res.garbage_bytes = reach.garbage_bytes;
   std::vector<std::uint8_t> garbage(reach.reachable.size());
-  for (std::size_t o = 0; o < garbage.size(); ++o) garbage[o] = reach.reachable[o] == 0 ? 1 : 0;
+  if (!options.collect_deferred)
+    for (std::size_t o = 0; o < garbage.size(); ++o) garbage[o] = reach.reachable[o] == 0 ? 1 : 0;
   const std::vector<std::vector<std::uint8_t>> maps = free_maps(s, garbage);
   res.largest_free_after_collect = runs_of(maps).largest;
   res.fits_after_collect = res.blocks <= res.largest_free_after_collect;
-  for (const AreaSnapshot& a : s.areas)
+  for (const AreaSnapshot& a : s.areas) {
     res.largest_area_blocks = std::max<std::uint64_t>(res.largest_area_blocks, a.kinds.size());
+    res.blocks_now += a.kinds.size();
+  }
+  if (!res.fits_after_collect && options.heap_grows) {
+    target::HeapShape shape;
+    shape.block_size = static_cast<std::uint32_t>(bs);
+    shape.word_size = g.word_size;
+    shape.total_blocks = res.blocks_now;
+    shape.area_record_size = options.area_record_size;
+    shape.finaliser = options.finaliser;
+    shape.max_new_split = options.max_new_split;
+    res.growth = target::heap_growth(shape, n_bytes);
+    res.grows_fits = !res.growth->over_limit && res.blocks <= res.growth->min_blocks;
+    res.grows_may_fit = !res.growth->over_limit && res.blocks <= res.growth->max_blocks;
+    if (res.grows_fits) return res;
+  }
   if (res.fits_after_collect || res.larger_than_any_area()) return res;
 
   // Freeing one live object joins it with the free runs on both sides.

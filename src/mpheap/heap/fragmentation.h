@@ -12,6 +12,7 @@
 #include "mpheap/heap/dominators.h"
 #include "mpheap/heap/graph.h"
 #include "mpheap/heap/snapshot.h"
+#include "mpheap/target/heap_growth.h"
 
 namespace mpheap::heap {
 
@@ -50,10 +51,26 @@ struct CanAllocResult {
   // this fails however the heap is arranged (no pinning objects are listed then).
   std::uint64_t largest_area_blocks = 0;
   [[nodiscard]] bool larger_than_any_area() const { return blocks > largest_area_blocks; }
+  // A heap that grows (MICROPY_GC_SPLIT_HEAP_AUTO), when the allocation does not fit after the
+  // collection: the area the collector then adds, and whether the allocation fits in it for
+  // every address the system may return (`grows_fits`), for none, or only for some.
+  std::optional<target::HeapGrowth> growth;
+  bool grows_fits = false, grows_may_fit = false;
+  std::uint64_t blocks_now = 0;  // blocks of all areas now
+  [[nodiscard]] bool fits() const { return fits_after_collect || grows_fits; }
 };
 
 struct CanAllocOptions {
   std::size_t max_pinning = 10;
+  // Set for a build whose heap grows (target::Target::gc_split_heap_auto): the shape of the
+  // area records and tables (block size from the graph, total blocks from the snapshot).
+  bool heap_grows = false;
+  std::uint64_t area_record_size = 0;
+  bool finaliser = false;
+  std::optional<std::uint64_t> max_new_split;
+  // The port's gc_collect() frees nothing there and then (target::Target::gc_collect_deferred):
+  // garbage does not make room, the heap grows first.
+  bool collect_deferred = false;
 };
 
 CanAllocResult can_alloc(const Snapshot& s, const ObjectGraph& g, std::uint64_t n_bytes,

@@ -126,9 +126,12 @@ std::vector<AddressRange> subtract(std::vector<AddressRange> include,
 // Names a root word after the mp_state_ctx field the target's offsets say it is in, else
 // symbol+offset (symbol addresses are link-time: the load bias is subtracted).
 std::string root_name(const target::Target& t, std::uint64_t bias, std::uint64_t slot,
-                      const std::optional<AddressRange>& stack) {
+                      const std::optional<AddressRange>& stack,
+                      const std::optional<AddressRange>& pystack) {
   if (stack && slot >= stack->start && slot < stack->end)
     return fmt::format("stack+0x{:x}", slot - stack->start);
+  if (pystack && slot >= pystack->start && slot < pystack->end)
+    return fmt::format("pystack+0x{:x}", slot - pystack->start);
   if (t.mp_state_ctx && slot >= *t.mp_state_ctx + bias) {
     const std::uint64_t off = slot - *t.mp_state_ctx - bias;
     const std::uint64_t dict_size = t.objects.map_table + t.word_size;
@@ -227,6 +230,19 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
     include.push_back({ctx, ctx + mem});
     if (t.state.size > mem) exclude.push_back({ctx + mem, ctx + t.state.size});
   }
+  // MICROPY_ENABLE_PYSTACK: the frames of running Python code, pystack_start..pystack_cur
+  // (gc_collect_start scans them as roots).
+  std::optional<AddressRange> pystack;
+  if (t.mp_state_ctx && t.state.thread_pystack_start && t.state.thread_pystack_cur) {
+    const std::uint64_t ctx = *t.mp_state_ctx + bias;
+    auto start = memory.read(ctx + *t.state.thread_pystack_start, ws, le);
+    auto cur = memory.read(ctx + *t.state.thread_pystack_cur, ws, le);
+    if (start && cur && *start <= *cur && *cur - *start <= (std::uint64_t{1} << 24)) {
+      pystack = AddressRange{*start, *cur};
+      g.pystack = pystack;
+      if (*cur > *start) include.push_back(*pystack);
+    }
+  }
   const std::uint64_t record_size =
       t.state.area.size != 0 ? t.state.area.size : std::uint64_t{8} * ws;
   for (const AreaSnapshot& a : s.areas) {
@@ -245,7 +261,7 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
     scan_words(memory, r.start, r.end, ws, le, g, [&](std::uint64_t slot, std::uint64_t value) {
       const std::uint32_t to = resolve.find(value);
       if (to == kNone) return;
-      g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack)});
+      g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack, pystack)});
     });
   }
   g.root_index.resize(g.roots.size());

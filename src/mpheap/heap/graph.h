@@ -63,6 +63,7 @@ struct ObjectGraph {
   // Indices into roots, by object (then slot order): a handful of roots, so no row per object.
   std::vector<std::uint32_t> root_index;
   std::vector<AddressRange> root_ranges;  // what was scanned for roots
+  std::optional<AddressRange> pystack;    // the pystack in use, scanned (MICROPY_ENABLE_PYSTACK)
   std::uint64_t words_scanned = 0;        // heap and root words read
   std::uint64_t words_not_captured = 0;   // skipped: not in the dumps
   std::uint64_t objects_not_scanned = 0;  // left out by selective collect: no out-edges

@@ -94,6 +94,9 @@ struct HeapTotals {
   std::uint64_t total = 0, used = 0, free = 0;
   std::uint64_t num_1block = 0, num_2block = 0, max_block = 0, max_free = 0;
   std::uint64_t heads = 0, tails = 0, marks = 0, blocks = 0;
+  // MICROPY_GC_SPLIT_HEAP_AUTO: what the system could still give as a new area (the port's
+  // gc_get_max_new_split(), from target::Target when known), printed on the GC: line.
+  std::optional<std::uint64_t> max_new_split;
 };
 
 struct Diagnostic {

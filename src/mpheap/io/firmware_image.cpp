@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mpheap/io/file.h"
+#include "mpheap/io/wasm_module.h"
 
 namespace mpheap::io {
 namespace {
@@ -73,6 +74,8 @@ const char* to_string(ImageFormat format) {
       return "UF2";
     case ImageFormat::raw:
       return "raw binary";
+    case ImageFormat::wasm:
+      return "WebAssembly module";
   }
   return "?";
 }
@@ -186,6 +189,7 @@ MemoryImage raw_image(std::string_view bytes, std::uint64_t base, const std::str
 ImageFormat detect_image_format(std::string_view bytes) {
   if (bytes.size() >= 8 && le32(bytes, 0) == kUf2Magic0 && le32(bytes, 4) == kUf2Magic1)
     return ImageFormat::uf2;
+  if (is_wasm_module(bytes)) return ImageFormat::wasm;
   std::size_t i = 0;
   while (i < bytes.size() && i < 16 && (bytes[i] == ' ' || bytes[i] == '\r' || bytes[i] == '\n'))
     ++i;
@@ -212,6 +216,12 @@ Expected<LoadedImage> read_firmware_image(std::string_view bytes, const std::str
       auto image = parse_uf2(bytes, name);
       if (!image) return image.error();
       out.image = std::move(*image);
+      break;
+    }
+    case ImageFormat::wasm: {  // wasm_module.h: the active data segments at their addresses
+      auto module = parse_wasm_module(bytes, name);
+      if (!module) return module.error();
+      out.image = wasm_memory_image(*module, bytes, name);
       break;
     }
     case ImageFormat::raw:

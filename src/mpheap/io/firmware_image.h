@@ -12,7 +12,7 @@
 
 namespace mpheap::io {
 
-enum class ImageFormat { intel_hex, uf2, raw };
+enum class ImageFormat { intel_hex, uf2, raw, wasm };
 const char* to_string(ImageFormat format);
 
 // Intel HEX: records 00 (data), 01 (end of file), 02 (extended segment address), 03 and 05
@@ -28,8 +28,8 @@ Expected<MemoryImage> parse_uf2(std::string_view bytes, const std::string& name)
 // The whole of `bytes` placed at `base`.
 MemoryImage raw_image(std::string_view bytes, std::uint64_t base, const std::string& name);
 
-// Which format `bytes` is in: UF2 by its first magic, HEX by a leading ':' (after blanks),
-// else raw.
+// Which format `bytes` is in: UF2 by its first magic, a WebAssembly module by "\0asm", HEX by
+// a leading ':' (after blanks), else raw.
 ImageFormat detect_image_format(std::string_view bytes);
 
 // Reads a file in any of the formats; a raw image needs `base`.

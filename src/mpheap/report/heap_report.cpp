@@ -67,9 +67,11 @@ std::string blockmap(const heap::Snapshot& s, const target::Target& t) {
 
 std::string gc_info_text(const heap::HeapTotals& t) {
   return fmt::format(
-      "GC: total: {}, used: {}, free: {}\n No. of 1-blocks: {}, 2-blocks: {}, max blk sz: {}, max "
-      "free sz: {}\n",
-      t.total, t.used, t.free, t.num_1block, t.num_2block, t.max_block, t.max_free);
+      "GC: total: {}, used: {}, free: {}{}\n No. of 1-blocks: {}, 2-blocks: {}, max blk sz: {}, "
+      "max free sz: {}\n",
+      t.total, t.used, t.free,
+      t.max_new_split ? fmt::format(", max new split: {}", *t.max_new_split) : std::string(),
+      t.num_1block, t.num_2block, t.max_block, t.max_free);
 }
 
 namespace {

@@ -33,6 +33,8 @@ std::string target_summary(const target::Target& t, const target::LayoutFindings
   field(out, "mp_state_ctx.vm.dict_main", t.state.vm_dict_main);
   field(out, "mp_state_ctx.vm.mp_loaded_modules_dict", t.state.vm_mp_loaded_modules_dict);
   field(out, "mp_state_ctx.thread.stack_top", t.state.thread_stack_top);
+  field(out, "mp_state_ctx.thread.pystack_start", t.state.thread_pystack_start);
+  field(out, "mp_state_ctx.thread.pystack_cur", t.state.thread_pystack_cur);
   const target::AreaLayout& a = t.state.area;
   field(out, "area.next", a.next);
   field(out, "area.gc_alloc_table_start", a.gc_alloc_table_start);

@@ -242,6 +242,59 @@ std::optional<std::string> types_do_not_fit(const target::Target& t, const heap:
       into_rom, t.types.size());
 }
 
+// A layout without `next` (from a dump with one area of a build whose heap grows, found with no
+// image to say so) cannot follow a chain: when the word in front of the last area's record points
+// at what reads as another record (table < pool start < pool end, in the dump), say so.
+std::string unfollowed_area(const target::Target& t, const io::MemoryImage& memory,
+                            const heap::Snapshot& s) {
+  const target::AreaLayout& a = t.state.area;
+  if (a.next || s.areas.empty() || !a.gc_alloc_table_start || !a.gc_pool_start || !a.gc_pool_end)
+    return {};
+  const std::uint64_t W = t.word_size, record = s.areas.back().bounds.record;
+  io::WordReader r{memory, t.word_size, t.little_endian};
+  auto next = record >= W ? r.at(record - W) : std::nullopt;
+  if (!next || *next == 0 || *next == record - W) return {};
+  // `next` points at the record's start, one word before the fields the layout knows.
+  auto table = r.at(*next + W + *a.gc_alloc_table_start);
+  auto start = r.at(*next + W + *a.gc_pool_start), end = r.at(*next + W + *a.gc_pool_end);
+  if (!table || !start || !end || !(*table < *start && *start < *end) ||
+      !memory.covers(*start, *end - *start))
+    return {};
+  return fmt::format(
+      "the word in front of the heap area record at 0x{:x} points at 0x{:x}, which reads as "
+      "another area's record (pool 0x{:x}..0x{:x}), but the layout in use has no `next` field "
+      "(made from a dump with one area?): that area is not decoded; give the firmware image, or "
+      "a target made from a dump where the heap has two areas",
+      record, *next, *start, *end);
+}
+
+// The heap areas of a dump, read by following each area's `next` in it, against those of the
+// dump the target was made from (its heap regions): a heap that grows (or a target from another
+// run) has other areas. The dump's own are the ones decoded; saying so keeps totals honest.
+std::string areas_differ(const target::Target& t, const heap::Snapshot& s) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> known, here;
+  for (const target::MemoryRegion& r : t.regions)
+    if (r.kind == target::RegionKind::heap) known.emplace_back(r.start, r.end);
+  for (const heap::AreaSnapshot& a : s.areas)
+    here.emplace_back(a.bounds.pool_start - s.load_bias, a.bounds.pool_end - s.load_bias);
+  if (known.empty() || known == here) return {};
+  auto list = [](const std::vector<std::pair<std::uint64_t, std::uint64_t>>& areas) {
+    std::string out;
+    std::uint64_t bytes = 0;
+    for (const auto& [start, end] : areas) {
+      out += fmt::format("{}0x{:x}..0x{:x}", out.empty() ? "" : ", ", start, end);
+      bytes += end - start;
+    }
+    return fmt::format("{} area{} ({}; {} bytes)", areas.size(), areas.size() == 1 ? "" : "s", out,
+                       bytes);
+  };
+  return fmt::format(
+      "this dump's heap has {}, the dump the target was made from had {}: the "
+      "heap grew or shrank (MICROPY_GC_SPLIT_HEAP), so the areas are the ones "
+      "this dump's records chain by `next`",
+      list(here), list(known));
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::decode_in(
@@ -304,6 +357,10 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   const io::SnapshotDumps* seq = dumps.sequence();
   const io::SnapshotHeader* header =
       seq != nullptr && index < seq->entries.size() ? &seq->entries[index].header : nullptr;
+  std::string areas = areas_differ(t, out->snapshot);
+  if (areas.empty()) areas = unfollowed_area(t, out->memory, out->snapshot);
+  if (!areas.empty())
+    out->areas_warning = fmt::format("{}: snapshot {}: warning: {}", dumps.path(), index, areas);
   if (search_) {
     std::string contradiction = recheck_layout(out->memory);
     if (!contradiction.empty())

@@ -60,6 +60,8 @@ struct AnalyzedSnapshot {
   std::string warning;             // this snapshot's stack is not scanned, and why
   // This dump contradicts the layout in use (found by the shapes of structures in another dump).
   std::string layout_warning;
+  // This dump's heap areas (followed by `next` in it) are not those the target was made from.
+  std::string areas_warning;
   // Root memory not in the dumps: garbage may be overcounted (empty when all was read).
   std::string roots_warning;
   // Objects of the program that read this snapshot on the board (`capture repl`'s reader, named
@@ -73,7 +75,7 @@ struct AnalyzedSnapshot {
     std::vector<std::string> out = diagnostics;
     if (with_notes) out.insert(out.end(), notes.begin(), notes.end());
     if (!reader_note.empty()) out.push_back(reader_note);
-    for (const std::string* w : {&warning, &layout_warning, &roots_warning})
+    for (const std::string* w : {&warning, &layout_warning, &areas_warning, &roots_warning})
       if (!w->empty()) out.push_back(*w);
     return out;
   }

@@ -8,6 +8,7 @@
 #include "mpheap/target/from_elf.h"
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/from_map.h"
+#include "mpheap/target/heap_growth.h"
 #include "mpheap/target/target_json.h"
 #include "mpheap/util/number.h"
 
@@ -68,6 +69,17 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     auto found = target::read_image_target(
         image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
     if (!found) return found.error();
+    // A wasm module is the WebAssembly port's: what it does when the heap runs out.
+    const target::PortHeapFacts* port = target::port_heap_facts("webassembly");
+    if (image->format == io::ImageFormat::wasm && found->target.gc_split_heap_auto && port) {
+      found->target.gc_max_new_split = port->max_new_split;
+      found->target.gc_collect_deferred = port->collect_deferred;
+      found->evidence.push_back(fmt::format(
+          "a WebAssembly module: MicroPython's webassembly port, whose gc_get_max_new_split() "
+          "is {} bytes (mem_info's `max new split`) and whose gc_collect() only schedules a "
+          "collection for when control returns to JS (an allocation that fails grows the heap)",
+          port->max_new_split));
+    }
     out.target = std::move(found->target);
     target::LayoutFindings f = found->layout.value_or(target::LayoutFindings{});
     std::vector<std::string> evidence = std::move(found->evidence);

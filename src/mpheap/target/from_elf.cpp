@@ -141,6 +141,8 @@ void read_state_layout(Dwarf_Die ctx_type, StateLayout& state) {
   state.vm_mp_loaded_modules_dict =
       offset_of(DwarfIndex::member_path(ctx_type, "vm.mp_loaded_modules_dict"));
   state.thread_stack_top = offset_of(DwarfIndex::member_path(ctx_type, "thread.stack_top"));
+  state.thread_pystack_start = offset_of(DwarfIndex::member_path(ctx_type, "thread.pystack_start"));
+  state.thread_pystack_cur = offset_of(DwarfIndex::member_path(ctx_type, "thread.pystack_cur"));
   if (!area) return;
   AreaLayout& a = state.area;
   auto field = [&](const char* name) { return offset_of(DwarfIndex::member(area->type, name)); };

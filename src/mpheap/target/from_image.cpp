@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "mpheap/target/heap_growth.h"
 #include "mpheap/target/qstr_hash.h"
 #include "mpheap/target/ram_heap_search.h"
 #include "mpheap/target/thread_layout.h"
@@ -204,6 +205,10 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
         vt->address, vt->initial_sp, vt->reset, vt->nmi, vt->hard_fault));
   }
 
+  if (auto growth = split_heap_auto_evidence(flash)) {  // heap_growth.h
+    t.gc_split_heap_auto = true;
+    f.evidence.push_back(*growth);
+  }
   f.version = find_version(flash);
   auto version = version_number(f.version);
   if (!f.version.empty()) f.evidence.push_back(fmt::format("version string: \"{}\"", f.version));
@@ -328,10 +333,18 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
     // Python code can construct (make_new set) is the one the name refers to in builtins.
     std::optional<std::uint64_t> main =
         addresses.size() == 1 ? std::optional(addresses[0]) : std::nullopt;
-    if (!main && name_field->bytes == W) {
+    // Since 1.20 function types are told apart by their heap objects (mp_type_fun_bc below):
+    // fun_bc has make_new too where function attributes are enabled.
+    if (!main && !(name == "function" && name_field->bytes != W)) {
+      // make_new: the word after the name (word layout) or, since 1.20, the slot index byte
+      // slot_index_make_new right after the 16-bit flags and name (0 when there is none).
       std::vector<std::uint64_t> constructible;
-      for (std::uint64_t a : addresses)
-        if (auto mk = w.at(a + 3 * W); mk && *mk != 0) constructible.push_back(a);
+      for (std::uint64_t a : addresses) {
+        auto mk = name_field->bytes == W                              ? w.at(a + 3 * W)
+                  : name_field->offset == 6 && name_field->bytes == 2 ? w.read(a + 8, 1)
+                                                                      : std::nullopt;
+        if (mk && *mk != 0) constructible.push_back(a);
+      }
       if (constructible.size() == 1) {
         main = constructible[0];
         f.evidence.push_back(fmt::format(
@@ -362,6 +375,8 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   LayoutFindings lf;
   auto heap = find_heap_areas_in_ram(*ram, t.word_size, t.little_endian);
   if (!heap) return Error{"dumps", 0, 0, heap.error().what};
+  // One area found, in a build whose heap can grow: the record has `next` (NULL) in front.
+  if (auto why = adopt_next_field(*heap, r, t.gc_split_heap_auto)) lf.evidence.push_back(*why);
   const HeapAreaBounds& b = heap->areas.front();
   t.block_size = heap->block_size;
   lf.evidence = std::move(heap->evidence);
@@ -464,6 +479,10 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
             "vm.mp_loaded_modules_dict at 0x{:x}: the other dict embedded in mp_state_ctx", d));
         break;
       }
+    if (thread && thread->pystack_offset) {
+      t.state.thread_pystack_start = *thread->pystack_offset;
+      t.state.thread_pystack_cur = *thread->pystack_offset + 2 * W;
+    }
     if (thread && thread->stack_top_offset) {
       t.state.thread_stack_top = *thread->stack_top_offset;
       lf.evidence.push_back(fmt::format("thread.stack_top at 0x{:x} = 0x{:x}",
@@ -508,6 +527,9 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   al.gc_pool_start = field;
   al.gc_pool_end = field + W;
   al.size = field + 2 * W;
+  // gc_last_free_atb_index and gc_last_used_block follow in 1.21+, the versions with
+  // MICROPY_GC_SPLIT_HEAP_AUTO (a new area's record is this big: heap_growth.h).
+  if (t.gc_split_heap_auto) al.size += 2 * W;
 
   // mp_type_fun_bc among the types named "function": every function type but the bytecode one
   // (and the native emitter's, which shares its layout) is only instantiated in ROM; a function
@@ -532,9 +554,18 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
       std::uint64_t o = h.pool_start + i * heap->block_size;
       auto ty = r.at(o), globals = r.at(o + W);
       if (!ty || !globals || !function_type.count(*ty)) continue;
-      bool is_dict = (dict_main && *globals == *dict_main) ||
-                     (in_heap(*globals) && r.at(*globals) == dict_type->address);
-      if (is_dict) ++function_objects[*ty];
+      auto is_dict = [&](std::uint64_t d) {
+        return (dict_main && d == *dict_main) || (in_heap(d) && r.at(d) == dict_type->address);
+      };
+      // 1.19+: the second word is a module context {module {base (NULL, or mp_type_module for
+      // an imported module), globals}, constants}: a heap block whose globals is such a dict.
+      auto is_context = [&](std::uint64_t c) {
+        auto ctx_base = r.at(c), g = r.at(c + t.objects.context_globals);
+        const TypeObject* bt = ctx_base ? t.type_at(*ctx_base) : nullptr;
+        return in_heap(c) && ctx_base && g &&
+               (*ctx_base == 0 || (bt != nullptr && bt->address == *ctx_base)) && is_dict(*g);
+      };
+      if (is_dict(*globals) || is_context(*globals)) ++function_objects[*ty];
     }
   }
   if (!function_objects.empty()) {
@@ -549,7 +580,8 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
       t.symbols.push_back(Symbol{"mp_type_fun_bc", best->first, 0, 'R', "image"});
       lf.evidence.push_back(fmt::format(
           "mp_type_fun_bc at 0x{:x}: {} heap objects of this \"function\" type hold a dict (their "
-          "globals) in their second word, as Python-defined functions do",
+          "globals) or a module context holding one in their second word, as Python-defined "
+          "functions do",
           best->first, best->second));
     }
   }

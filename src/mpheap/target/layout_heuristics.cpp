@@ -255,6 +255,10 @@ Expected<LayoutFindings> infer_layout(Target& t, const io::MemoryImage& ram,
   if (dict_pointer_at) {
     if (auto start = find_thread_start(r, *dict_pointer_at, ctx, std::nullopt, {0, ~0ULL})) {
       top_offset = start->stack_top_offset;
+      if (start->pystack_offset) {
+        t.state.thread_pystack_start = *start->pystack_offset;
+        t.state.thread_pystack_cur = *start->pystack_offset + 2 * W;
+      }
       f.evidence.push_back(start->evidence);
     }
   } else if (auto v = r.at(ctx); v && *v != 0 && *v % W == 0) {

@@ -136,7 +136,9 @@ Expected<bool> check_target(const Target& t, const std::string& source) {
         {"vm.last_pool", s.vm_last_pool},
         {"vm.dict_main", s.vm_dict_main},
         {"vm.mp_loaded_modules_dict", s.vm_mp_loaded_modules_dict},
-        {"thread.stack_top", s.thread_stack_top}};
+        {"thread.stack_top", s.thread_stack_top},
+        {"thread.pystack_start", s.thread_pystack_start},
+        {"thread.pystack_cur", s.thread_pystack_cur}};
     for (const auto& [name, offset] : fields)
       if (offset && *offset + t.word_size > s.size)
         return Error{source, 0, 0,

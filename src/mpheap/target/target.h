@@ -57,6 +57,10 @@ struct StateLayout {
   Offset vm_dict_main;
   Offset vm_mp_loaded_modules_dict;
   Offset thread_stack_top;
+  // MICROPY_ENABLE_PYSTACK: Python frames live on a separate stack, a GC root from pystack_start
+  // to pystack_cur (pointers held in mp_state_ctx.thread).
+  Offset thread_pystack_start;
+  Offset thread_pystack_cur;
   AreaLayout area;
 };
 
@@ -135,6 +139,14 @@ struct Target {
   // Hex digits of the byte offsets micropython.mem_info(1) prints per block-map line: 5 (and
   // masked to 20 bits) before MicroPython 1.20, 8 since.
   std::uint32_t blockmap_offset_digits = 8;
+  // MICROPY_GC_SPLIT_HEAP_AUTO: when an allocation fails after a collection, the collector asks
+  // the system for a new heap area (py/gc.c gc_try_add_heap) instead of failing.
+  bool gc_split_heap_auto = false;
+  // What the port's gc_get_max_new_split() returns (the largest new area), when known.
+  std::optional<std::uint64_t> gc_max_new_split;
+  // The port's gc_collect() only schedules a collection (the WebAssembly port: it collects when
+  // control returns to JS), so an allocation that fails grows the heap before anything is freed.
+  bool gc_collect_deferred = false;
   // How object words encode ints, qstrs and None/False/True; `values_known` once a reader
   // (or the keys of a map in a RAM dump) has told it, else the defaults of MicroPython >= 1.13
   // with representation A apply.

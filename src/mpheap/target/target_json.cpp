@@ -28,6 +28,8 @@ const FieldName kStateFields[] = {
     {"vm.dict_main", &StateLayout::vm_dict_main},
     {"vm.mp_loaded_modules_dict", &StateLayout::vm_mp_loaded_modules_dict},
     {"thread.stack_top", &StateLayout::thread_stack_top},
+    {"thread.pystack_start", &StateLayout::thread_pystack_start},
+    {"thread.pystack_cur", &StateLayout::thread_pystack_cur},
 };
 const FieldName kAreaFields[] = {
     {"gc_alloc_table_start", nullptr, &AreaLayout::gc_alloc_table_start},
@@ -110,6 +112,9 @@ std::string to_json(const Target& t) {
   j["byte_order"] = t.little_endian ? "little" : "big";
   j["block_size"] = t.block_size;
   j["blockmap_offset_digits"] = t.blockmap_offset_digits;
+  if (t.gc_split_heap_auto) j["gc_split_heap_auto"] = true;
+  if (t.gc_max_new_split) j["gc_max_new_split"] = *t.gc_max_new_split;
+  if (t.gc_collect_deferred) j["gc_collect_deferred"] = true;
   if (t.values_known)
     j["values"] = {{"repr", std::string(1, t.values.repr)},
                    {"immediate_objs", t.values.immediate_objs}};
@@ -183,6 +188,17 @@ Expected<Target> target_from_json(std::string_view text, const std::string& name
     t.little_endian = order == "little";
     t.block_size = static_cast<std::uint32_t>(get_uint(j, "block_size", "$"));
     if (t.block_size == 0 || t.block_size > 4096) throw JsonError{"$.block_size: expected 1..4096"};
+    if (j.contains("gc_split_heap_auto")) {
+      if (!j["gc_split_heap_auto"].is_boolean())
+        throw JsonError{"$.gc_split_heap_auto: expected true or false"};
+      t.gc_split_heap_auto = j["gc_split_heap_auto"].get<bool>();
+    }
+    if (j.contains("gc_collect_deferred")) {
+      if (!j["gc_collect_deferred"].is_boolean())
+        throw JsonError{"$.gc_collect_deferred: expected true or false"};
+      t.gc_collect_deferred = j["gc_collect_deferred"].get<bool>();
+    }
+    if (j.contains("gc_max_new_split")) t.gc_max_new_split = get_uint(j, "gc_max_new_split", "$");
     if (j.contains("blockmap_offset_digits")) {
       t.blockmap_offset_digits =
           static_cast<std::uint32_t>(get_uint(j, "blockmap_offset_digits", "$"));

@@ -4,6 +4,21 @@
 #include <fmt/format.h>
 
 namespace mpheap::target {
+namespace {
+
+constexpr std::uint64_t kMaxPystack = 1u << 24;
+
+// thread.pystack_start, _end, _cur at `at` (1.10+ with MICROPY_ENABLE_PYSTACK): start <= cur <=
+// end, a word-aligned size of at most 16 MiB, followed by gc_lock_depth (a small count).
+bool pystack_triple(const io::WordReader& r, std::uint64_t at) {
+  const std::uint64_t W = r.word;
+  auto start = r.at(at), end = r.at(at + W), cur = r.at(at + 2 * W), lock = r.at(at + 3 * W);
+  return start && end && cur && lock && *start != 0 && *start % W == 0 && *end % W == 0 &&
+         *start < *end && *end - *start <= kMaxPystack && *cur >= *start && *cur <= *end &&
+         *lock < 0x10000;
+}
+
+}  // namespace
 
 const ThreadOrderRule* thread_order_for(std::optional<std::pair<int, int>> version) {
   if (!version) return nullptr;
@@ -45,10 +60,15 @@ std::optional<ThreadStart> find_thread_start(const io::WordReader& r, std::uint6
     return s;
   }
   // stack_top first, then up to max_words_before - 1 optional words before dict_locals.
+  const bool pystack = dict_locals_at >= 6 * W && pystack_triple(r, dict_locals_at - 4 * W);
   if (known_ctx) {
     if (*known_ctx > dict_locals_at || dict_locals_at - *known_ctx > rule->max_words_before * W)
       return std::nullopt;
     s.mp_state_ctx = *known_ctx;
+  } else if (pystack) {
+    // stack_top, [stack_limit], pystack_start, _end, _cur, gc_lock_depth, dict_locals.
+    const std::uint64_t top = dict_locals_at - 5 * W, limit_before = dict_locals_at - 6 * W;
+    s.mp_state_ctx = !plausible_top(top) && plausible_top(limit_before) ? limit_before : top;
   } else {
     // The furthest candidate holding a stack top: the words between (stack_limit, pystack
     // pointers, gc_lock_depth) are sizes, pystack pointers below the stack's top or zero.
@@ -58,9 +78,21 @@ std::optional<ThreadStart> find_thread_start(const io::WordReader& r, std::uint6
     if (!ctx) return std::nullopt;
     s.mp_state_ctx = *ctx;
   }
-  if (plausible_top(s.mp_state_ctx)) s.stack_top_offset = 0;
-  s.evidence = fmt::format("{}'s mp_state_thread_t: stack_top first, dict_locals at +{}",
-                           rule->versions, dict_locals_at - s.mp_state_ctx);
+  if (pystack && dict_locals_at - s.mp_state_ctx >= 5 * W) {
+    s.pystack_offset = dict_locals_at - 4 * W - s.mp_state_ctx;
+    if (r.at(s.mp_state_ctx).value_or(0) != 0) s.stack_top_offset = 0;
+  } else if (plausible_top(s.mp_state_ctx)) {
+    s.stack_top_offset = 0;
+  }
+  s.evidence = fmt::format(
+      "{}'s mp_state_thread_t: stack_top first, dict_locals at +{}{}", rule->versions,
+      dict_locals_at - s.mp_state_ctx,
+      s.pystack_offset ? fmt::format(", pystack_start/_end/_cur at +{} "
+                                     "(0x{:x}..0x{:x}, in use to 0x{:x})",
+                                     *s.pystack_offset, r.at(dict_locals_at - 4 * W).value_or(0),
+                                     r.at(dict_locals_at - 3 * W).value_or(0),
+                                     r.at(dict_locals_at - 2 * W).value_or(0))
+                       : std::string());
   return s;
 }
 

@@ -46,6 +46,9 @@ const ThreadOrderRule* thread_order_for(std::optional<std::pair<int, int>> versi
 struct ThreadStart {
   std::uint64_t mp_state_ctx = 0;
   std::optional<std::uint64_t> stack_top_offset;  // from mp_state_ctx
+  // MICROPY_ENABLE_PYSTACK: thread.pystack_start from mp_state_ctx (pystack_end and pystack_cur
+  // are the next two words).
+  std::optional<std::uint64_t> pystack_offset;
   std::string evidence;
 };
 
@@ -53,7 +56,10 @@ struct ThreadStart {
 // mp_state_ctx's address when a symbol gives it. `stack_tops`: the values a stack top can have
 // (the RAM above the heap, exclusive end inclusive). With the version unknown, the order is
 // read from the words themselves: a plausible stack top three words after dict_locals with
-// nothing at the start means 1.9's order.
+// nothing at the start means 1.9's order. In the current order, a pystack (three pointers
+// start <= cur <= end, then gc_lock_depth, right before dict_locals) fixes where stack_top is
+// (one word before them, or two with stack_limit between), wherever the stack lies: the
+// WebAssembly port's C stack is below its data, not above the heap.
 std::optional<ThreadStart> find_thread_start(const io::WordReader& r, std::uint64_t dict_locals_at,
                                              std::optional<std::uint64_t> known_ctx,
                                              std::optional<std::pair<int, int>> version,
