@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "mpheap/io/file.h"
-#include "mpheap/io/firmware_image.h"
 #include "mpheap/target/from_elf.h"
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/from_map.h"
@@ -35,6 +34,11 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     return error_of(ErrorKind::usage, "", "--firmware is a description on its own: pass it alone");
   if (!a.base.empty() && a.firmware.empty())
     return error_of(ErrorKind::usage, "", "--base is the load address of a raw --firmware image");
+  if (!a.qstrs.empty() && !a.firmware.empty())
+    return error_of(ErrorKind::usage, "--qstrs",
+                    "not used with --firmware: the ROM qstrs are read from the image's own qstr "
+                    "pools (and type names come from them); leave --qstrs out, or describe the "
+                    "firmware with --map/--nm or --elf to use a qstr list");
   if (sources > 1 && a.elf.empty())
     return error_of(ErrorKind::usage, "", "pass only one of --target and --map/--nm");
   // The word size is not known yet: the smallest one bounds the option here; check_target
@@ -63,10 +67,10 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
       if (!b) return b.error();
       base = *b;
     }
-    auto image = io::load_firmware_image(a.firmware, base);
-    if (!image) return image.error();
-    auto found = target::read_image_target(
-        image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
+    auto bytes = io::read_whole_file(a.firmware);
+    if (!bytes) return bytes.error();
+    auto found = target::read_image_file_target(*bytes, a.firmware, base,
+                                                out.ram.ranges().empty() ? nullptr : &out.ram);
     if (!found) return found.error();
     out.target = std::move(found->target);
     target::LayoutFindings f = found->layout.value_or(target::LayoutFindings{});
