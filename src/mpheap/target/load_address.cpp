@@ -2,7 +2,6 @@
 #include "mpheap/target/load_address.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 namespace mpheap::target {
 namespace {
@@ -36,8 +35,10 @@ LoadAddressRanking rank_load_addresses(std::string_view image, std::uint32_t wor
     }
     i = j + 1;
   }
-  std::unordered_map<std::uint64_t, std::uint64_t> votes;
-  votes.reserve(1u << 16);
+  // Every vote is a candidate base; sorted, equal bases are adjacent and their run is the count
+  // (cheaper than a hash map of counters: no node per base, one pass of sorting).
+  std::vector<std::uint64_t> bases;
+  bases.reserve(n / word_size * 4);
   for (std::size_t at = 0; at + word_size <= n; at += word_size) {
     std::uint64_t v = 0;
     for (std::uint32_t k = 0; k < word_size; ++k)
@@ -45,11 +46,16 @@ LoadAddressRanking rank_load_addresses(std::string_view image, std::uint32_t wor
     ++out.words;
     if (v == 0 || v == (word_size >= 8 ? ~0ULL : 0xffffffffULL)) continue;
     for (std::uint32_t s : starts[v & (alignment - 1)])
-      if (v >= s) ++votes[v - s];
+      if (v >= s) bases.push_back(v - s);
   }
+  std::sort(bases.begin(), bases.end());
   std::vector<LoadAddressVotes> all;
-  all.reserve(votes.size());
-  for (const auto& [base, count] : votes) all.push_back({base, count});
+  for (std::size_t i = 0; i < bases.size();) {
+    std::size_t j = i + 1;
+    while (j < bases.size() && bases[j] == bases[i]) ++j;
+    if (j - i >= 2) all.push_back({bases[i], j - i});
+    i = j;
+  }
   const std::size_t k = std::min(keep, all.size());
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
                     [](const LoadAddressVotes& x, const LoadAddressVotes& y) {
