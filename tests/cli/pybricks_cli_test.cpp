@@ -147,6 +147,31 @@ TEST_P(PybricksImage, TargetJsonWithoutBaseEqualsTheFixturesTruth) {
   }
 }
 
+// Bad or mismatched input: one clear message and a non-zero exit.
+TEST(PybricksCli, ClearMessagesForWrongInput) {
+  const std::string prime = data_path("pybricks/primehub/firmware-base.bin");
+  auto wrong =
+      mpheap::testing::run_mpheap("target --firmware " + prime + " --base 0x08000000", true);
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_NE(wrong.out.find("pass --base 0x08008000"), std::string::npos) << wrong.out;
+  auto qstrs = mpheap::testing::run_mpheap(
+      "target --firmware " + prime + " --qstrs " + data_path("pybricks/primehub/rom_qstrs.txt"),
+      true);
+  EXPECT_EQ(qstrs.status, 2);
+  EXPECT_NE(qstrs.out.find("--qstrs: not used with --firmware"), std::string::npos) << qstrs.out;
+  auto container = mpheap::testing::run_mpheap(
+      "target --elf " + data_path("pybricks/ev3/firmware-base.bin"), true);
+  EXPECT_EQ(container.status, 1);
+  EXPECT_NE(container.out.find("an ELF starts at file offset 0x50000"), std::string::npos)
+      << container.out;
+  // The evidence: the inferred base, its votes and the runner-up, the version's source.
+  auto notes = mpheap::testing::run_mpheap("target --firmware " + prime, true);
+  EXPECT_EQ(notes.status, 0);
+  EXPECT_NE(notes.out.find("load address 0x08008000: inferred"), std::string::npos) << notes.out;
+  EXPECT_NE(notes.out.find("runner-up"), std::string::npos);
+  EXPECT_NE(notes.out.find("version \"1.26.1\": from the ROM tuple"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Hubs, PybricksImage,
                          ::testing::Values(Hub{"cityhub", 0x08005000}, Hub{"movehub", 0x08005000},
                                            Hub{"primehub", 0x08008000}, Hub{"ev3", 0xc0000000}),
