@@ -202,11 +202,15 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   if (version && *version < std::make_pair(1, 20)) t.blockmap_offset_digits = 5;
   if (version) t.values.immediate_objs = *version >= std::make_pair(1, 13);
   if (version) {
-    bool want_arrays = *version >= std::make_pair(1, 19);
-    f.evidence.push_back(
-        fmt::format("the pool layout {} the version ({} hash and length arrays since 1.19)",
-                    want_arrays == base.arrays ? "agrees with" : "DISAGREES with",
-                    base.arrays ? "with" : "without"));
+    // Arrays since 1.19; without a hash array (MICROPY_QSTR_BYTES_IN_HASH 0) since 1.23.
+    const bool want_arrays = *version >= std::make_pair(1, 19);
+    const bool hashless_ok = base.hash_bytes != 0 || *version >= std::make_pair(1, 23);
+    f.evidence.push_back(fmt::format(
+        "the pool layout {} the version ({}; arrays since 1.19, pools without hashes since 1.23)",
+        want_arrays == base.arrays && hashless_ok ? "agrees with" : "DISAGREES with",
+        !base.arrays           ? "hash and length bytes before each string"
+        : base.hash_bytes != 0 ? "hash and length arrays"
+                               : "a length array, no hashes"));
   }
   t.provenance.qstrs = fmt::format("ROM qstr pool(s) in {} at 0x{:x}", image_name, base.address);
   t.provenance.symbols = fmt::format(
