@@ -177,6 +177,27 @@ Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io
   t.firmware.version_source = iv.source;
   t.firmware.banner = iv.banner;
   t.firmware.mpy = iv.mpy;
+  if (iv.text.empty()) {
+    // Not a version, but what the layouts found bound it by (each since a known release).
+    struct Bound {
+      bool seen;
+      const char* since;
+      const char* what;
+    };
+    const bool sorted_second = f.rom_pools.size() >= 2 && f.rom_pools[1].sorted;
+    const Bound bounds[] = {
+        {base.arrays && base.hash_bytes == 0, "1.23", "qstr pools without a hash array"},
+        {sorted_second, "1.22", "a static qstr pool then a sorted one"},
+        {found_types->slot_table, "1.20", "type objects with slot tables"},
+        {base.arrays, "1.19", "qstr pools with length arrays"},
+    };
+    for (const Bound& b : bounds)
+      if (b.seen) {
+        iv.source += fmt::format("; the layouts bound it: {} or later ({})", b.since, b.what);
+        break;
+      }
+    t.firmware.version_source = iv.source;
+  }
   f.evidence.push_back(iv.text.empty()
                            ? fmt::format("MicroPython version {}", iv.source)
                            : fmt::format("version \"{}\": from {}", iv.text, iv.source));
