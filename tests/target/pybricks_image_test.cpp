@@ -182,6 +182,44 @@ TEST(ImageFile, StrippedElfAndContainer) {
   EXPECT_TRUE(said_where);
 }
 
+// The stock MicroPython 1.28 micro:bit ELF read as an image (program headers only, as if
+// stripped), and its flash flattened to a raw .bin: the qstrs and type objects equal what the
+// ELF's own symbols and DWARF give.
+TEST(ImageFile, Stock128AsImageEqualsItsSymbols) {
+  const std::string bytes = read_file(data_path("stock-v1.28/qemu-microbit/firmware.elf"));
+  auto truth = read_elf_target_from_memory(bytes, "firmware.elf");
+  ASSERT_TRUE(truth) << truth.error().message();
+  auto check = [&](const ImageFindings& f) {
+    EXPECT_EQ(f.target.rom_qstrs, truth->rom_qstrs);
+    ASSERT_EQ(f.target.types.size(), truth->types.size());
+    for (std::size_t i = 0; i < truth->types.size(); ++i) {
+      EXPECT_EQ(f.target.types[i].address, truth->types[i].address);
+      if (!truth->types[i].name.empty())
+        EXPECT_EQ(f.target.types[i].name, truth->types[i].name);
+      else
+        EXPECT_EQ(f.target.types[i].name.rfind("<type @0x", 0), 0u);
+    }
+    for (const QstrPoolFinding& p : f.rom_pools) {
+      const Symbol* s = truth->find_symbol(p.name);
+      ASSERT_NE(s, nullptr) << p.name;
+      EXPECT_EQ(s->address, p.address) << p.name;
+    }
+    EXPECT_EQ(f.version, "1.28.0");
+  };
+  auto as_elf = read_image_file_target(bytes, "firmware.elf", std::nullopt, nullptr);
+  ASSERT_TRUE(as_elf) << as_elf.error().message();
+  check(*as_elf);
+  auto segments = io::read_elf_segments(bytes, "firmware.elf");
+  ASSERT_TRUE(segments);
+  const io::MemoryRange& flash = segments->image.ranges().front();
+  ASSERT_EQ(flash.address, 0u);
+  auto as_bin = read_image_file_target(std::string(flash.bytes.begin(), flash.bytes.end()),
+                                       "firmware.bin", std::nullopt, nullptr);
+  ASSERT_TRUE(as_bin) << as_bin.error().message();
+  EXPECT_EQ(as_bin->target.firmware.load_address, 0u);
+  check(*as_bin);
+}
+
 TEST(ImageFile, MalformedElfSaysWhere) {
   std::string elf = stripped_elf(mini_image());
   std::string truncated = elf.substr(0, 0x70);
