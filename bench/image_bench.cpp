@@ -4,11 +4,8 @@
 //    pool scan at the found base (find_qstr_pools), the whole read (read_image_file_target:
 //    format, inference confirmed by the pool chain, pools, types, version, machine);
 //  * whole processes, median of N rounds: `mpheap target --firmware IMAGE --json` without and
-//    (when --base is given) with --base, wall time and peak RSS.
+//    (when --base is given) with --base, wall time and the child's peak RSS (run_child.h).
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,42 +19,11 @@
 #include "mpheap/target/from_image.h"
 #include "mpheap/target/load_address.h"
 #include "peak_rss.h"
+#include "run_child.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct ProcessRun {
-  double seconds = 0;
-  double peak_rss_mib = 0;
-  int status = -1;
-};
-
-// Runs argv with stdout and stderr to /dev/null; wall time and the child's peak RSS.
-ProcessRun run_process(const std::vector<std::string>& args) {
-  ProcessRun r;
-  auto start = Clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::FILE* null = std::fopen("/dev/null", "w");
-    if (null) {
-      dup2(fileno(null), 1);
-      dup2(fileno(null), 2);
-    }
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  int st = 0;
-  rusage usage{};
-  wait4(pid, &st, 0, &usage);
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -79,7 +45,8 @@ void print_process(const char* what, int rounds, const std::vector<std::string>&
   std::vector<double> secs, rss;
   int status = 0;
   for (int i = 0; i < rounds; ++i) {
-    ProcessRun r = run_process(args);
+    // Spawned, not forked: a forked child's peak RSS would start from this process's.
+    const mpheap::bench::ChildRun r = mpheap::bench::run_child(args);
     secs.push_back(r.seconds);
     rss.push_back(r.peak_rss_mib);
     status = std::max(status, r.status);
