@@ -1,6 +1,7 @@
-// libFuzzer target for the firmware image readers (Intel HEX, UF2, WebAssembly modules) and the
-// structure search
-// (qstr pools, type objects, heap area records): any input gives findings or one clean error.
+// libFuzzer target for the firmware image readers (Intel HEX, UF2, WebAssembly modules, ELF
+// program headers, an ELF inside a container) and the structure search (load address
+// inference, qstr pools of every layout, type objects, the version, heap area records): any
+// input gives findings or one clean error.
 // The heap search in RAM alone runs on the input as 32- and 64-bit words, in both byte orders.
 #include <cstddef>
 #include <cstdint>
@@ -8,10 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "mpheap/io/elf_segments.h"
 #include "mpheap/io/firmware_image.h"
 #include "mpheap/io/memory_image.h"
 #include "mpheap/io/wasm_module.h"
 #include "mpheap/target/from_image.h"
+#include "mpheap/target/load_address.h"
 #include "mpheap/target/ram_heap_search.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -25,6 +28,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::string_view m : {std::string_view(module), bytes})
     if (auto parsed = io::parse_wasm_module(m, "fuzz.wasm"))
       (void)io::wasm_memory_image(*parsed, m, "fuzz.wasm");
+  (void)io::read_elf_segments(bytes, "fuzz.elf");
+  (void)io::find_embedded_elf(bytes);
+  (void)target::rank_load_addresses(bytes);
+  // The whole file path: format, container, load address inference (or the given base's check).
+  (void)target::read_image_file_target(bytes, "fuzz.img", std::nullopt, nullptr);
+  if (size > 0) (void)target::read_image_file_target(bytes, "fuzz.img", 0x08000000, nullptr);
   auto image = io::read_firmware_image(bytes, "fuzz.img", std::nullopt);
   // The input as flash (as parsed, or raw at 0) and, split in half, as flash and RAM.
   io::MemoryImage flash = image ? std::move(image->image) : io::raw_image(bytes, 0, "fuzz");

@@ -11,15 +11,18 @@ void add_target_options(CLI::App* cmd, session::TargetSource& a) {
   cmd->add_option("--target", a.target_json, "a target.json written by `mpheap target -o`")
       ->group(group);
   cmd->add_option("--firmware", a.firmware,
-                  "the firmware image alone (Intel HEX, UF2, WebAssembly .wasm, or raw .bin with "
-                  "--base): qstrs, type objects and, with --ram, the heap are found by their "
-                  "shapes")
+                  "the firmware image alone (Intel HEX, UF2, WebAssembly .wasm, an ELF read by "
+                  "its program headers, an ELF inside a container, or a raw .bin whose load "
+                  "address is inferred unless --base gives it): qstrs, type objects, version "
+                  "and, with --ram, the heap are found by their shapes")
       ->group(group);
-  cmd->add_option("--base", a.base, "load address of a raw --firmware .bin (e.g. 0x08000000)")
+  cmd->add_option("--base", a.base,
+                  "load address of a raw --firmware .bin (e.g. 0x08000000; default: inferred "
+                  "from the image's pointers to its own strings, checked by its qstr pools)")
       ->group(group);
   cmd->add_option("--qstrs", a.qstrs,
                   "ROM qstrs: one per line in index order, 'index hash len string' columns, or "
-                  "qstrdefs.generated.h")
+                  "qstrdefs.generated.h (not with --firmware: the image's own pools are read)")
       ->group(group);
   cmd->add_option("--ram", a.ram,
                   "a RAM dump placed at its address, FILE@ADDR (repeatable); with --map/--nm the "

@@ -136,7 +136,7 @@ io::MemoryImage small_image(bool arrays, std::uint32_t hash_bytes) {
   std::vector<std::string> strings{"", "", "type", "int", "str", "function"};
   std::size_t pool = 0x100, text = 0x800, hashes = 0x600, lengths = 0x700;
   b.word(pool, 0);
-  b.word(pool + 4, arrays ? 0x80000000u : 0);  // is_sorted bit set in the new layout
+  b.word(pool + 4, 0);  // a first pool is never sorted (1.22+: the static pool)
   b.word(pool + 8, 10);
   b.word(pool + 12, static_cast<std::uint32_t>(strings.size()));
   std::size_t slots = pool + (arrays ? 24 : 16);

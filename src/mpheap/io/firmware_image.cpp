@@ -10,6 +10,7 @@
 #include <iterator>
 #include <vector>
 
+#include "mpheap/io/elf_segments.h"
 #include "mpheap/io/file.h"
 #include "mpheap/io/wasm_module.h"
 
@@ -64,6 +65,36 @@ constexpr std::uint32_t kUf2Magic0 = 0x0A324655, kUf2Magic1 = 0x9E5D5157, kUf2Ma
 constexpr std::uint32_t kUf2NotMainFlash = 0x1;
 constexpr std::size_t kUf2Block = 512, kUf2MaxPayload = 476;
 
+// The ELF at file offset `at` of `bytes` (0: the file is the ELF; else inside a container).
+Expected<LoadedImage> read_elf_image(std::string_view bytes, const std::string& name,
+                                     std::uint64_t at) {
+  auto elf = read_elf_segments(bytes.substr(at), name, at);
+  if (!elf) return elf.error();
+  LoadedImage out;
+  out.format = ImageFormat::elf;
+  out.file_offset = at;
+  out.elf_machine = elf->machine;
+  out.word_size = elf->word_size;
+  out.little_endian = elf->little_endian;
+  std::string segments;
+  for (const ElfLoadSegment& s : elf->loads)
+    segments += fmt::format("{}0x{:x}..0x{:x} (file offset 0x{:x})", segments.empty() ? "" : ", ",
+                            s.vaddr, s.vaddr + s.filesz, at + s.offset);
+  const std::string kind =
+      fmt::format("{}-bit {} ELF{}", elf->word_size * 8, elf_machine_name(elf->machine),
+                  elf->section_count == 0 ? " without section headers" : "");
+  if (at == 0) {
+    out.note = fmt::format("{}, read by its program headers: {}", kind, segments);
+  } else {
+    out.note = fmt::format(
+        "a container: not an image itself (bytes 0x0..0x{:x} are something else, e.g. a boot "
+        "loader), but a {} starts at file offset 0x{:x}; read by its program headers: {}",
+        at, kind, at, segments);
+  }
+  out.image = std::move(elf->image);
+  return out;
+}
+
 }  // namespace
 
 const char* to_string(ImageFormat format) {
@@ -76,6 +107,8 @@ const char* to_string(ImageFormat format) {
       return "raw binary";
     case ImageFormat::wasm:
       return "WebAssembly module";
+    case ImageFormat::elf:
+      return "ELF (program headers)";
   }
   return "?";
 }
@@ -194,6 +227,7 @@ ImageFormat detect_image_format(std::string_view bytes) {
   while (i < bytes.size() && i < 16 && (bytes[i] == ' ' || bytes[i] == '\r' || bytes[i] == '\n'))
     ++i;
   if (i < bytes.size() && bytes[i] == ':') return ImageFormat::intel_hex;
+  if (looks_like_elf(bytes)) return ImageFormat::elf;
   return ImageFormat::raw;
 }
 
@@ -224,12 +258,17 @@ Expected<LoadedImage> read_firmware_image(std::string_view bytes, const std::str
       out.image = wasm_memory_image(*module, bytes, name);
       break;
     }
+    case ImageFormat::elf:
+      return read_elf_image(bytes, name, 0);
     case ImageFormat::raw:
-      if (!base)
-        return Error{name, 0, 0,
-                     "neither Intel HEX nor UF2: a raw binary image needs its load address "
-                     "(--base ADDR, e.g. 0x0 or 0x08000000)"};
       if (bytes.empty()) return Error{name, 0, 0, "the image is empty"};
+      if (!base) {
+        if (auto at = find_embedded_elf(bytes)) return read_elf_image(bytes, name, *at);
+        return Error{name, 0, 0,
+                     "neither Intel HEX, UF2 nor ELF, and no ELF inside: a raw binary image needs "
+                     "its load address (--base ADDR, e.g. 0x0 or 0x08000000)",
+                     ErrorKind::not_found};
+      }
       out.image = raw_image(bytes, *base, name);
       break;
   }

@@ -23,6 +23,18 @@ std::string target_summary(const target::Target& t, const target::LayoutFindings
   put("target", fmt::format("{}{}-bit {} endian, {}-byte GC blocks",
                             t.machine.empty() ? "" : t.machine + ", ", t.word_size * 8,
                             t.little_endian ? "little" : "big", t.block_size));
+  const target::FirmwareFacts& fw = t.firmware;
+  if (!fw.cpu.empty()) put("cpu", fw.cpu);
+  if (fw.load_address)
+    put("load address", fmt::format("0x{:08x} ({})", *fw.load_address, fw.load_address_source));
+  if (!fw.version_source.empty())
+    put("version",
+        fw.micropython_version.empty()
+            ? fmt::format("MicroPython version {}", fw.version_source)
+            : fmt::format("{}{} (from {})",
+                          fw.micropython_version.starts_with("MicroPython") ? "" : "MicroPython ",
+                          fw.micropython_version, fw.version_source));
+  if (!fw.banner.empty()) put("banner", fw.banner);
   put("symbols", fmt::format("{} (from {})", t.symbols.size(), t.provenance.symbols));
   put("mp_state_ctx", t.mp_state_ctx
                           ? fmt::format("0x{:x} ({} bytes)", *t.mp_state_ctx, t.state.size)
@@ -46,10 +58,11 @@ std::string target_summary(const target::Target& t, const target::LayoutFindings
   field(out, "area.gc_pool_end", a.gc_pool_end);
   if (t.qstr_pool.qstrs) {
     put("qstr pools",
-        fmt::format(
-            "{}, {}-byte hashes, {}-byte lengths, strings at +{}",
-            t.qstr_pool.hashes ? "hash and length arrays" : "hash/length bytes before each string",
-            t.qstr_pool.hash_bytes, t.qstr_pool.len_bytes, *t.qstr_pool.qstrs));
+        fmt::format("{}, {}-byte hashes, {}-byte lengths, strings at +{}",
+                    !t.qstr_pool.lengths ? "hash/length bytes before each string"
+                    : t.qstr_pool.hashes ? "hash and length arrays"
+                                         : "a length array (no hashes)",
+                    t.qstr_pool.hash_bytes, t.qstr_pool.len_bytes, *t.qstr_pool.qstrs));
   }
   put("ROM qstrs", t.rom_qstrs.empty()
                        ? std::string("none (shown as qstr#N; pass --qstrs)")

@@ -36,6 +36,11 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
     return error_of(ErrorKind::usage, "", "--firmware is a description on its own: pass it alone");
   if (!a.base.empty() && a.firmware.empty())
     return error_of(ErrorKind::usage, "", "--base is the load address of a raw --firmware image");
+  if (!a.qstrs.empty() && !a.firmware.empty())
+    return error_of(ErrorKind::usage, "--qstrs",
+                    "not used with --firmware: the ROM qstrs are read from the image's own qstr "
+                    "pools (and type names come from them); leave --qstrs out, or describe the "
+                    "firmware with --map/--nm or --elf to use a qstr list");
   if (sources > 1 && a.elf.empty())
     return error_of(ErrorKind::usage, "", "pass only one of --target and --map/--nm");
   // The word size is not known yet: the smallest one bounds the option here; check_target
@@ -64,14 +69,15 @@ Expected<LoadedTarget> load_target(const TargetSource& a, io::MemoryImage extra)
       if (!b) return b.error();
       base = *b;
     }
-    auto image = io::load_firmware_image(a.firmware, base);
-    if (!image) return image.error();
-    auto found = target::read_image_target(
-        image->image, out.ram.ranges().empty() ? nullptr : &out.ram, a.firmware);
+    auto bytes = io::read_whole_file(a.firmware);
+    if (!bytes) return bytes.error();
+    auto found = target::read_image_file_target(*bytes, a.firmware, base,
+                                                out.ram.ranges().empty() ? nullptr : &out.ram);
     if (!found) return found.error();
     // A wasm module is the WebAssembly port's: what it does when the heap runs out.
     const target::PortHeapFacts* port = target::port_heap_facts("webassembly");
-    if (image->format == io::ImageFormat::wasm && found->target.gc_split_heap_auto && port) {
+    if (io::detect_image_format(*bytes) == io::ImageFormat::wasm &&
+        found->target.gc_split_heap_auto && port) {
       found->target.gc_max_new_split = port->max_new_split;
       found->target.gc_collect_deferred = port->collect_deferred;
       found->evidence.push_back(fmt::format(

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <limits>
 
+#include "mpheap/io/elf_segments.h"
+
 namespace mpheap::target::elf {
 namespace {
 
@@ -79,8 +81,16 @@ Expected<std::unique_ptr<ElfImage>> ElfImage::open(std::string_view bytes, std::
                               "\x7f"
                               "ELF",
                               4) != 0) {
-    return image->error(0, fmt::format("expected an ELF file (starts with 0x7f 'ELF'), found {}",
-                                       describe_start(bytes)));
+    // A container with an ELF inside (a boot loader, then the firmware): say where, and that
+    // --firmware reads it.
+    const auto inside = io::find_embedded_elf(bytes);
+    return image->error(
+        0, fmt::format("expected an ELF file (starts with 0x7f 'ELF'), found {}{}",
+                       describe_start(bytes),
+                       inside ? fmt::format("; an ELF starts at file offset 0x{:x} inside this "
+                                            "file (a container): read it with --firmware FILE",
+                                            *inside)
+                              : std::string()));
   }
   if (size < EI_NIDENT) {
     return image->error(size, fmt::format("truncated ELF: only {} bytes", size));

@@ -319,9 +319,10 @@ Expected<Target> read_elf_target_from_memory(std::string_view bytes, const std::
 
   if (!image.has_symtab()) {
     return fail(
-        "no symbol table (.symtab): the ELF is stripped, or not a MicroPython "
-        "firmware; pass the unstripped firmware ELF, or the linker map and nm output "
-        "(--map firmware.map --nm symbols.txt)");
+        "no symbol table (.symtab): the ELF is stripped, so --elf has nothing to name; read it "
+        "as an image instead with --firmware FILE (its program headers place the bytes, and "
+        "qstrs and types are found by their shapes), or pass the unstripped firmware ELF, or "
+        "the linker map and nm output (--map firmware.map --nm symbols.txt)");
   }
   auto elf_symbols = image.symbols();
   if (!elf_symbols) return elf_symbols.error();

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <map>
 
+#include "mpheap/io/elf_segments.h"
 #include "mpheap/target/heap_growth.h"
-#include "mpheap/target/qstr_hash.h"
+#include "mpheap/target/image_types.h"
+#include "mpheap/target/load_address.h"
 #include "mpheap/target/ram_heap_search.h"
 #include "mpheap/target/thread_layout.h"
 
@@ -15,153 +17,60 @@ namespace mpheap::target {
 namespace {
 
 constexpr std::uint64_t kMaxPoolLen = 1u << 16;
-constexpr std::uint64_t kMaxTotalPrevLen = 1u << 20;
 
-// The string at `p` if its stored hash and length (hb and lb bytes before it) verify.
-// MP_QSTR_NULL (hash 0, length 0) is accepted as "".
-std::optional<std::string> prefixed_string(const io::WordReader& w, std::uint64_t p,
-                                           std::uint32_t hb, std::uint32_t lb) {
-  auto hash = w.read(p, hb), len = w.read(p + hb, lb);
-  if (!hash || !len) return std::nullopt;
-  auto bytes = w.mem.bytes(p + hb + lb, *len);
-  if (!bytes) return std::nullopt;
-  if (*hash == 0 && *len == 0) return std::string();
-  if (qstr_hash(*bytes, hb) != *hash) return std::nullopt;
-  return std::string(*bytes);
-}
-
-// The pool at `a` with hash/length bytes before each string, if all its strings verify.
-std::optional<QstrPoolFinding> prefixed_pool(const io::WordReader& w, std::uint64_t a,
-                                             std::uint64_t len) {
-  const std::uint64_t W = w.word;
-  for (std::uint32_t hb : {1u, 2u}) {
-    for (std::uint32_t lb : {1u, 2u}) {
-      QstrPoolFinding f;
-      f.hash_bytes = hb;
-      f.len_bytes = lb;
-      std::uint64_t real = 0;
-      bool ok = true;
-      for (std::uint64_t i = 0; i < len && ok; ++i) {
-        auto p = w.at(a + 4 * W + i * W);
-        auto s = p ? prefixed_string(w, *p, hb, lb) : std::nullopt;
-        if (!s) {
-          ok = false;
-          break;
-        }
-        if (!s->empty()) ++real;
-        f.strings.push_back(std::move(*s));
-      }
-      if (ok && real >= 1) return f;
-    }
+// An ARM7/ARM9 (ARM state) exception vector table at `at`: eight words, each a branch
+// (`b label`, 0xEAxxxxxx) or `ldr pc, [pc, #imm]` (0xE59FFxxx); the reserved sixth may be
+// anything.
+bool arm_vector_table(const io::WordReader& w, std::uint64_t at) {
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    auto v = w.at(at + 4 * i);
+    if (!v) return false;
+    const bool branch = (*v & 0xff000000) == 0xea000000;
+    const bool ldr_pc = (*v & 0xfffff000) == 0xe59ff000;
+    if (!branch && !ldr_pc && i != 5) return false;
   }
-  return std::nullopt;
+  return true;
 }
 
-// The pool at `a` with hashes and lengths arrays, if all its strings verify.
-std::optional<QstrPoolFinding> array_pool(const io::WordReader& w, std::uint64_t a,
-                                          std::uint64_t len) {
-  const std::uint64_t W = w.word;
-  auto hashes = w.at(a + 4 * W), lengths = w.at(a + 5 * W);
-  if (!hashes || !lengths || !w.mem.covers(*hashes, len) || !w.mem.covers(*lengths, len))
-    return std::nullopt;
-  for (std::uint32_t hb : {2u, 1u}) {
-    QstrPoolFinding f;
-    f.arrays = true;
-    f.hash_bytes = hb;
-    f.len_bytes = 1;
-    std::uint64_t real = 0;
-    bool ok = true;
-    for (std::uint64_t i = 0; i < len && ok; ++i) {
-      auto p = w.at(a + 6 * W + i * W);
-      auto h = w.read(*hashes + i * hb, hb), n = w.read(*lengths + i, 1);
-      auto bytes = p && n ? w.mem.bytes(*p, *n) : std::nullopt;
-      if (!h || !bytes) {
-        ok = false;
-        break;
-      }
-      if (!(*h == 0 && *n == 0)) {
-        if (qstr_hash(*bytes, hb) != *h) {
-          ok = false;
-          break;
-        }
-        ++real;
-      }
-      f.strings.emplace_back(*bytes);
-    }
-    if (ok && real >= 1) return f;
+// The machine and CPU class from the image: an ELF's machine, a Cortex-M vector table, an
+// ARM7/ARM9 vector table at the start of a range; else a note that it is unknown.
+void find_machine(const io::MemoryImage& flash, const ImageSource& source, ImageFindings& f) {
+  Target& t = f.target;
+  if (source.elf_machine != 0) t.machine = io::elf_machine_name(source.elf_machine);
+  if (auto vt = cortex_m_vector_table(flash)) {
+    t.machine = "ARM";
+    t.firmware.cpu = "ARM Cortex-M";
+    f.evidence.push_back(fmt::format(
+        "machine: ARM Cortex-M: vector table at 0x{:x} (initial SP 0x{:x}, reset handler 0x{:x}, "
+        "NMI 0x{:x}, HardFault 0x{:x}, all Thumb code inside the image)",
+        vt->address, vt->initial_sp, vt->reset, vt->nmi, vt->hard_fault));
+    return;
   }
-  return std::nullopt;
-}
-
-bool identifier_like(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  return !std::isdigit(static_cast<unsigned char>(s[0]));
-}
-
-struct NameField {
-  std::uint64_t offset;
-  std::uint32_t bytes;
-};
-
-// The version banner: "MicroPython v..." up to the first NUL, CR or LF.
-std::string find_version(const io::MemoryImage& flash) {
-  constexpr std::string_view kTag = "MicroPython v";
+  io::WordReader w{flash, 4, true};
   for (const io::MemoryRange& r : flash.ranges()) {
-    std::string_view b(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
-    for (std::size_t at = b.find(kTag); at != std::string_view::npos; at = b.find(kTag, at + 1)) {
-      std::size_t end = at + kTag.size();
-      while (end < b.size() && end - at < 160 && b[end] != '\0' && b[end] != '\r' && b[end] != '\n')
-        ++end;
-      // Only a version number counts: "MicroPython v1.9.2...", not a format string.
-      if (at + kTag.size() < b.size() &&
-          std::isdigit(static_cast<unsigned char>(b[at + kTag.size()])))
-        return std::string(b.substr(at, end - at));
-    }
+    if (r.address % 4 != 0 || !arm_vector_table(w, r.address)) continue;
+    t.machine = "ARM";
+    t.firmware.cpu = "ARM7/ARM9 class (ARM-state exception vectors)";
+    f.evidence.push_back(fmt::format(
+        "machine: ARM, an ARM7/ARM9-class CPU: an ARM-state exception vector table at 0x{:x} "
+        "(eight `b` / `ldr pc, [pc, #x]` words){}",
+        r.address, source.elf_machine != 0 ? "; the ELF header says ARM too" : ""));
+    return;
   }
-  return {};
-}
-
-// (major, minor) from "MicroPython v1.9.2-...".
-std::optional<std::pair<int, int>> version_number(const std::string& v) {
-  int major = 0, minor = 0;
-  if (std::sscanf(v.c_str(), "MicroPython v%d.%d", &major, &minor) != 2) return std::nullopt;
-  return std::make_pair(major, minor);
+  if (!t.machine.empty()) {
+    f.evidence.push_back(fmt::format(
+        "machine: {} (the ELF header); CPU class unknown: no Cortex-M or ARM7/ARM9 vector table "
+        "at the start of a loadable range",
+        t.machine));
+    return;
+  }
+  f.evidence.push_back(
+      "machine unknown: no ELF header, no Cortex-M vector table (initial SP in SRAM, Thumb "
+      "handlers in the image) and no ARM7/ARM9 vector table (`b` / `ldr pc` words) at the start "
+      "of the image; register order for unwinding is not known");
 }
 
 }  // namespace
-
-std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::uint32_t word_size,
-                                             bool little_endian) {
-  io::WordReader w{flash, word_size, little_endian};
-  const std::uint64_t W = word_size;
-  std::vector<QstrPoolFinding> out;
-  for (const io::MemoryRange& r : flash.ranges()) {
-    std::uint64_t first = (r.address + W - 1) / W * W;
-    for (std::uint64_t a = first; a + 5 * W <= r.end(); a += W) {
-      auto prev = w.at(a), tpl = w.at(a + W), alloc = w.at(a + 2 * W), len = w.at(a + 3 * W);
-      if (!prev || !tpl || !alloc || !len) continue;
-      std::uint64_t total_prev = *tpl & (W >= 8 ? ~0ULL >> 1 : 0x7fffffffULL);  // is_sorted bit
-      if (*len == 0 || *len > kMaxPoolLen || *alloc == 0 || *alloc > kMaxPoolLen ||
-          total_prev > kMaxTotalPrevLen || (*prev != 0 && !flash.covers(*prev, 4 * W)))
-        continue;
-      // Quick check before the full one: the first string pointer is in the image.
-      auto p0 = w.at(a + 4 * W);
-      if (!p0 || !flash.covers(*p0, 2)) continue;
-      std::optional<QstrPoolFinding> f = prefixed_pool(w, a, *len);
-      if (!f) f = array_pool(w, a, *len);
-      if (!f) continue;
-      f->address = a;
-      f->prev = *prev;
-      f->total_prev_len = total_prev;
-      f->alloc = *alloc;
-      f->len = *len;
-      out.push_back(std::move(*f));
-    }
-  }
-  return out;
-}
 
 std::optional<CortexMVectors> cortex_m_vector_table(const io::MemoryImage& flash) {
   if (flash.ranges().empty()) return std::nullopt;
@@ -179,191 +88,158 @@ std::optional<CortexMVectors> cortex_m_vector_table(const io::MemoryImage& flash
 
 Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
                                           const std::string& image_name) {
+  return read_image_target(flash, ram, image_name, ImageSource{});
+}
+
+Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
+                                          const std::string& image_name,
+                                          const ImageSource& source) {
   ImageFindings f;
   Target& t = f.target;
-  t.word_size = 4;
-  t.little_endian = true;
+  t.word_size = source.word_size != 0 ? source.word_size : 4;
+  t.little_endian = source.word_size != 0 ? source.little_endian : true;
   const std::uint64_t W = t.word_size;
-  io::WordReader w{flash, t.word_size, t.little_endian};
   std::uint64_t image_bytes = 0;
   for (const io::MemoryRange& r : flash.ranges()) {
     image_bytes += r.bytes.size();
     t.regions.push_back(MemoryRegion{"image", RegionKind::flash, r.address, r.end()});
   }
   f.evidence.push_back(fmt::format(
-      "image: {} bytes in {} range(s); assumed 32-bit little endian (Cortex-M, Xtensa, RISC-V)",
-      image_bytes, flash.ranges().size()));
-
-  // A Cortex-M image starts with its vector table: the initial SP in the SRAM region
-  // (0x20000000..0x3fffffff), then the reset, NMI and HardFault handlers, Thumb code (odd
-  // addresses) inside the image. That says the machine, and so the order of its registers.
-  if (auto vt = cortex_m_vector_table(flash)) {
-    t.machine = "ARM";
-    f.evidence.push_back(fmt::format(
-        "machine: ARM Cortex-M: vector table at 0x{:x} (initial SP 0x{:x}, reset handler 0x{:x}, "
-        "NMI 0x{:x}, HardFault 0x{:x}, all Thumb code inside the image)",
-        vt->address, vt->initial_sp, vt->reset, vt->nmi, vt->hard_fault));
-  }
+      "image: {} bytes in {} range(s); {}", image_bytes, flash.ranges().size(),
+      source.word_size != 0
+          ? fmt::format("{}-bit {} endian (the ELF header)", 8 * W,
+                        t.little_endian ? "little" : "big")
+          : std::string("assumed 32-bit little endian (Cortex-M, ARM, Xtensa, RISC-V)")));
+  for (const std::string& e : source.evidence) f.evidence.push_back(e);
+  t.firmware.load_address = source.load_address;
+  t.firmware.load_address_source = source.load_address_source;
+  find_machine(flash, source, f);
 
   if (auto growth = split_heap_auto_evidence(flash)) {  // heap_growth.h
     t.gc_split_heap_auto = true;
     f.evidence.push_back(*growth);
   }
-  f.version = find_version(flash);
-  auto version = version_number(f.version);
-  if (!f.version.empty()) f.evidence.push_back(fmt::format("version string: \"{}\"", f.version));
 
   // ROM qstr pools: the chain from the pool with no predecessor.
   std::vector<QstrPoolFinding> pools = find_qstr_pools(flash, t.word_size, t.little_endian);
-  const QstrPoolFinding* base = nullptr;
-  for (const QstrPoolFinding& p : pools)
-    if (p.prev == 0 && p.total_prev_len == 0 && (base == nullptr || p.len > base->len)) base = &p;
-  if (base == nullptr) {
+  f.rom_pools = rom_pool_chain(pools);
+  if (f.rom_pools.empty()) {
     return Error{image_name, 0, 0,
                  fmt::format("no ROM qstr pool found: looked at every word-aligned address of the "
                              "{} image bytes for a header {{prev=NULL, total_prev_len=0, alloc, "
-                             "len, [hashes, lengths,] qstrs[len]}} whose strings' hashes verify "
-                             "({} other verified pools); not a MicroPython firmware?",
-                             image_bytes, pools.size())};
+                             "len, [hashes,] [lengths,] qstrs[len]}} whose strings verify by "
+                             "their hashes or lengths ({} other verified pools); not a "
+                             "MicroPython firmware?",
+                             image_bytes, pools.size()),
+                 ErrorKind::not_found};
   }
-  f.rom_pools.push_back(*base);
-  for (bool grew = true; grew;) {
-    grew = false;
-    const QstrPoolFinding& last = f.rom_pools.back();
-    for (const QstrPoolFinding& p : pools)
-      if (p.prev == last.address && p.total_prev_len == last.total_prev_len + last.len) {
-        f.rom_pools.push_back(p);
-        grew = true;
-        break;
-      }
-  }
-  for (const QstrPoolFinding& p : f.rom_pools) {
-    f.evidence.push_back(fmt::format(
-        "qstr pool header at 0x{:x}: {} strings (qstrs {}..{}), all hashes verified ({}-byte "
-        "hashes, {}-byte lengths, {}){}",
-        p.address, p.len, p.total_prev_len, p.total_prev_len + p.len - 1, p.hash_bytes, p.len_bytes,
-        p.arrays ? "hash and length arrays" : "stored before each string",
-        p.prev != 0 ? fmt::format(", prev = 0x{:x}", p.prev) : std::string()));
+  const QstrPoolFinding& base = f.rom_pools.front();
+  for (const QstrPoolFinding& p : f.rom_pools)
     for (const std::string& s : p.strings) t.rom_qstrs.push_back(s);
-    t.symbols.push_back(
-        Symbol{&p == &f.rom_pools.front() ? "mp_qstr_const_pool" : "mp_qstr_frozen_const_pool",
-               p.address, 0, 'R', "image"});
-  }
   QstrPoolLayout& q = t.qstr_pool;
   q.prev = 0;
   q.total_prev_len = W;
   q.alloc = 2 * W;
   q.len = 3 * W;
-  q.hash_bytes = base->hash_bytes;
-  q.len_bytes = base->len_bytes;
-  if (base->arrays) {
+  q.hash_bytes = base.hash_bytes;
+  q.len_bytes = base.len_bytes;
+  if (base.arrays && base.hash_bytes != 0) {
     q.hashes = 4 * W;
     q.lengths = 5 * W;
     q.qstrs = q.size = 6 * W;
+  } else if (base.arrays) {
+    q.lengths = 4 * W;
+    q.qstrs = q.size = 5 * W;
   } else {
     q.qstrs = q.size = 4 * W;
   }
+
+  // Type objects, named by the qstrs.
+  auto found_types = find_type_objects(flash, t.word_size, t.little_endian, t.rom_qstrs, image_name,
+                                       source.function_indices);
+  if (!found_types) return found_types.error();
+  f.type_type = found_types->type_type;
+  t.objects = default_object_layout(t.word_size);
+  t.objects.type_name = found_types->name_offset;
+  t.objects.type_name_bytes = found_types->name_bytes;
+  t.types = std::move(found_types->types);
+  for (const TypeObject& ty : t.types)
+    if (!ty.symbol.empty()) t.symbols.push_back(Symbol{ty.symbol, ty.address, 0, 'R', "image"});
+  for (std::string& e : found_types->evidence) f.evidence.push_back(std::move(e));
+  f.evidence.push_back(fmt::format(
+      "mp_type_type at 0x{:x}: its base points at itself and its name qstr (at +{}, {} bytes) "
+      "is \"type\"; {} type objects have it as base and a type's shape{} ({} nameless, named "
+      "by address and methods; {} other words equal to it rejected: not a type's shape)",
+      f.type_type.value_or(0), found_types->name_offset, found_types->name_bytes, t.types.size(),
+      found_types->slot_table ? " (1.20+ layout: slot indices exactly 1..k, slots in the image)"
+                              : "",
+      found_types->nameless, found_types->rejected));
+
+  // The version, then what depends on it: the pools' names, the block map's digits.
+  ImageVersion iv = find_image_version(flash, t.word_size, t.little_endian, t.types, t.rom_qstrs);
+  f.version = iv.text;
+  f.version_number = iv.number;
+  t.firmware.micropython_version = iv.text;
+  t.firmware.version_source = iv.source;
+  t.firmware.banner = iv.banner;
+  t.firmware.mpy = iv.mpy;
+  if (iv.text.empty()) {
+    // Not a version, but what the layouts found bound it by (each since a known release).
+    struct Bound {
+      bool seen;
+      const char* since;
+      const char* what;
+    };
+    const bool sorted_second = f.rom_pools.size() >= 2 && f.rom_pools[1].sorted;
+    const Bound bounds[] = {
+        {base.arrays && base.hash_bytes == 0, "1.23", "qstr pools without a hash array"},
+        {sorted_second, "1.22", "a static qstr pool then a sorted one"},
+        {found_types->slot_table, "1.20", "type objects with slot tables"},
+        {base.arrays, "1.19", "qstr pools with length arrays"},
+    };
+    for (const Bound& b : bounds)
+      if (b.seen) {
+        iv.source += fmt::format("; the layouts bound it: {} or later ({})", b.since, b.what);
+        break;
+      }
+    t.firmware.version_source = iv.source;
+  }
+  f.evidence.push_back(iv.text.empty()
+                           ? fmt::format("MicroPython version {}", iv.source)
+                           : fmt::format("version \"{}\": from {}", iv.text, iv.source));
+  if (!iv.banner.empty()) f.evidence.push_back(fmt::format("banner: \"{}\"", iv.banner));
+  const auto version = iv.number;
+  const std::string named_by = name_rom_pools(f.rom_pools, version);
+  for (const QstrPoolFinding& p : f.rom_pools) {
+    f.evidence.push_back(fmt::format(
+        "qstr pool {} at 0x{:x}: {} strings (qstrs {}..{}), all {} ({}-byte hashes, {}-byte "
+        "lengths, {}){}{}",
+        p.name, p.address, p.len, p.total_prev_len, p.total_prev_len + p.len - 1,
+        p.hash_bytes != 0 ? "hashes verified" : "lengths verified (no hash array)", p.hash_bytes,
+        p.len_bytes,
+        !p.arrays           ? "stored before each string"
+        : p.hash_bytes != 0 ? "hash and length arrays"
+                            : "a length array, 5-word header",
+        p.sorted ? ", sorted" : "",
+        p.prev != 0 ? fmt::format(", prev = 0x{:x}", p.prev) : std::string()));
+    t.symbols.push_back(Symbol{p.name, p.address, 0, 'R', "image"});
+  }
+  f.evidence.push_back(
+      fmt::format("qstr pools named by their place in the chain, per {}", named_by));
   if (version && *version < std::make_pair(1, 20)) t.blockmap_offset_digits = 5;
   if (version) t.values.immediate_objs = *version >= std::make_pair(1, 13);
   if (version) {
-    bool want_arrays = *version >= std::make_pair(1, 19);
-    f.evidence.push_back(
-        fmt::format("the pool layout {} the version ({} hash and length arrays since 1.19)",
-                    want_arrays == base->arrays ? "agrees with" : "DISAGREES with",
-                    base->arrays ? "with" : "without"));
+    // Arrays since 1.19; without a hash array (MICROPY_QSTR_BYTES_IN_HASH 0) since 1.23.
+    const bool want_arrays = *version >= std::make_pair(1, 19);
+    const bool hashless_ok = base.hash_bytes != 0 || *version >= std::make_pair(1, 23);
+    f.evidence.push_back(fmt::format(
+        "the pool layout {} the version ({}; arrays since 1.19, pools without hashes since 1.23)",
+        want_arrays == base.arrays && hashless_ok ? "agrees with" : "DISAGREES with",
+        !base.arrays           ? "hash and length bytes before each string"
+        : base.hash_bytes != 0 ? "hash and length arrays"
+                               : "a length array, no hashes"));
   }
-  t.provenance.qstrs = fmt::format("ROM qstr pool(s) in {} at 0x{:x}", image_name, base->address);
-
-  // mp_type_type: its base points to itself; its name field reads "type".
-  auto qstr_name = [&](std::uint64_t q_index) -> const std::string* {
-    return q_index < t.rom_qstrs.size() ? &t.rom_qstrs[q_index] : nullptr;
-  };
-  static constexpr NameField kNameFields[] = {{4, 4}, {6, 2}, {4, 2}, {8, 2}};
-  std::optional<NameField> name_field;
-  for (const io::MemoryRange& r : flash.ranges()) {
-    for (std::uint64_t a = (r.address + W - 1) / W * W; a + W <= r.end() && !f.type_type; a += W) {
-      if (a == 0 || w.at(a) != a) continue;
-      for (const NameField& nf : kNameFields) {
-        auto qi = w.read(a + nf.offset, nf.bytes);
-        const std::string* s = qi ? qstr_name(*qi) : nullptr;
-        if (s != nullptr && *s == "type") {
-          f.type_type = a;
-          name_field = nf;
-          break;
-        }
-      }
-    }
-  }
-  if (!f.type_type || !name_field) {
-    return Error{image_name, 0, 0,
-                 "no mp_type_type found: no object in the image points at itself with a name "
-                 "field that reads \"type\" (tried name qstrs at +4 as a word, +4, +6, +8 as 16 "
-                 "bits)"};
-  }
-  t.objects = default_object_layout(t.word_size);
-  t.objects.type_name = name_field->offset;
-  t.objects.type_name_bytes = name_field->bytes;
-  // Every type object: base == &mp_type_type, a name qstr that is an identifier and, in the
-  // word-sized layout, slots that are NULL or point into the image. Code literal pools that
-  // happen to hold &mp_type_type fail these.
-  std::map<std::string, std::vector<std::uint64_t>> by_name;
-  std::uint64_t rejected = 0;
-  for (const io::MemoryRange& r : flash.ranges()) {
-    for (std::uint64_t a = (r.address + W - 1) / W * W; a + W <= r.end(); a += W) {
-      if (w.at(a) != f.type_type) continue;
-      auto qi = w.read(a + name_field->offset, name_field->bytes);
-      const std::string* s = qi ? qstr_name(*qi) : nullptr;
-      bool ok = s != nullptr && identifier_like(*s);
-      if (ok && name_field->bytes == W) {
-        for (std::uint64_t k = 2; k < 12 && ok; ++k) {
-          auto v = w.at(a + k * W);
-          ok = v && (*v == 0 || flash.covers(*v, 1));
-        }
-      }
-      if (!ok) {
-        ++rejected;
-        continue;
-      }
-      by_name[*s].push_back(a);
-    }
-  }
-  std::size_t type_count = 0;
-  for (auto& [name, addresses] : by_name) {
-    // Several types may share a Python name (tuple and attrtuple, the function types). The one
-    // Python code can construct (make_new set) is the one the name refers to in builtins.
-    std::optional<std::uint64_t> main =
-        addresses.size() == 1 ? std::optional(addresses[0]) : std::nullopt;
-    // Since 1.20 function types are told apart by their heap objects (mp_type_fun_bc below):
-    // fun_bc has make_new too where function attributes are enabled.
-    if (!main && !(name == "function" && name_field->bytes != W)) {
-      // make_new: the word after the name (word layout) or, since 1.20, the slot index byte
-      // slot_index_make_new right after the 16-bit flags and name (0 when there is none).
-      std::vector<std::uint64_t> constructible;
-      for (std::uint64_t a : addresses) {
-        auto mk = name_field->bytes == W                              ? w.at(a + 3 * W)
-                  : name_field->offset == 6 && name_field->bytes == 2 ? w.read(a + 8, 1)
-                                                                      : std::nullopt;
-        if (mk && *mk != 0) constructible.push_back(a);
-      }
-      if (constructible.size() == 1) {
-        main = constructible[0];
-        f.evidence.push_back(fmt::format(
-            "{} types are named \"{}\": the one at 0x{:x} has make_new, so it is mp_type_{}",
-            addresses.size(), name, *main, name));
-      }
-    }
-    for (std::uint64_t a : addresses) {
-      std::string symbol = main == a ? "mp_type_" + name : std::string();
-      t.types.push_back(TypeObject{a, symbol, name});
-      if (!symbol.empty()) t.symbols.push_back(Symbol{symbol, a, 0, 'R', "image"});
-      ++type_count;
-    }
-  }
-  f.evidence.push_back(fmt::format(
-      "mp_type_type at 0x{:x}: its base points at itself and its name qstr (at +{}, {} bytes) "
-      "is \"type\"; {} type objects have it as base and a valid name ({} other words equal to "
-      "it rejected: not a type's shape)",
-      *f.type_type, name_field->offset, name_field->bytes, type_count, rejected));
+  t.provenance.qstrs = fmt::format("ROM qstr pool(s) in {} at 0x{:x}", image_name, base.address);
   t.provenance.symbols = fmt::format(
       "{}: qstr pools and type objects found by shape, named mp_type_<Python name>", image_name);
   t.provenance.layout = "not known yet: needs a RAM dump";

@@ -6,7 +6,8 @@
 //  - mp_type_type: the object whose first word points at itself; every type object: objects
 //    whose first word is &mp_type_type, named by their name qstr (the field that makes
 //    mp_type_type's name "type");
-//  - the version string ("MicroPython v...");
+//  - the version (image_version.h), the pools' names by version (qstr_pools.h), the type
+//    objects' layouts (image_types.h), the load address of a raw image (load_address.h);
 //  - in RAM: the heap areas by the shape of their records (find_heap_areas_in_ram, the search
 //    that also works without an image), vm.last_pool (its prev chain, through pools in RAM whose
 //    qstr counts agree, reaches a ROM pool: what ties the dump to this image; a dump of another
@@ -18,26 +19,23 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mpheap/io/memory_image.h"
+#include "mpheap/target/image_version.h"
 #include "mpheap/target/layout_heuristics.h"
+#include "mpheap/target/qstr_pools.h"
 #include "mpheap/target/target.h"
 #include "mpheap/util/error.h"
 
 namespace mpheap::target {
 
-struct QstrPoolFinding {
-  std::uint64_t address = 0;
-  std::uint64_t prev = 0, total_prev_len = 0, alloc = 0, len = 0;
-  bool arrays = false;  // hashes/lengths arrays (MicroPython >= 1.19)
-  std::uint32_t hash_bytes = 2, len_bytes = 1;
-  std::vector<std::string> strings;
-};
-
 struct ImageFindings {
   Target target;
-  std::string version;                     // "MicroPython v1.9.2-34-gd64154c73 on 2017-09-01"
+  std::string version;  // "1.26.1" (a ROM version tuple) or a banner "MicroPython v1.9.2-..."
+  std::optional<std::pair<int, int>> version_number;
   std::vector<QstrPoolFinding> rom_pools;  // in chain order, the first (prev == NULL) first
   std::optional<std::uint64_t> type_type;  // &mp_type_type
   std::optional<std::uint64_t> fun_bc;     // &mp_type_fun_bc, when the RAM dump shows it
@@ -47,11 +45,6 @@ struct ImageFindings {
   std::optional<LayoutFindings> layout;  // the RAM side, when a dump was given
   std::vector<std::string> evidence;     // one line per fact, with what proves it
 };
-
-// Every qstr pool in `flash` whose strings all verify, in address order. Bounded work: each
-// word-aligned address is looked at once plus the strings of the pools that pass quick checks.
-std::vector<QstrPoolFinding> find_qstr_pools(const io::MemoryImage& flash, std::uint32_t word_size,
-                                             bool little_endian);
 
 // The vector table a Cortex-M image starts with, when its first words are one: an initial SP in
 // the SRAM region and Thumb handlers (odd addresses) inside the image.
@@ -68,5 +61,30 @@ std::optional<CortexMVectors> cortex_m_vector_table(const io::MemoryImage& flash
 // an error that says what was tried.
 Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
                                           const std::string& image_name = "firmware image");
+
+// What the image file told about the image before the search: an ELF's word size, byte order
+// and machine; the load address and where it came from; how the image was found in the file.
+struct ImageSource {
+  std::uint32_t word_size = 0;  // 0: not told (32-bit little endian assumed)
+  bool little_endian = true;
+  std::uint16_t elf_machine = 0;
+  std::optional<std::uint64_t> load_address;
+  std::string load_address_source;
+  std::vector<std::string> evidence;
+  // A WebAssembly module: function pointers (a type's slots) are indices into the function
+  // table, not addresses in the image.
+  bool function_indices = false;
+};
+Expected<ImageFindings> read_image_target(const io::MemoryImage& flash, const io::MemoryImage* ram,
+                                          const std::string& image_name, const ImageSource& source);
+
+// A firmware image file's bytes in any format io::read_firmware_image reads. A raw image with
+// no `base` (and no ELF inside) is placed at the inferred load address: the base at which most
+// aligned words point at the starts of strings in the image (load_address.h), confirmed by the
+// qstr pool chain found there; the evidence names the votes and the runner-up. A given `base`
+// at which no qstr pool chain is found is an error that names the base that would work.
+Expected<ImageFindings> read_image_file_target(std::string_view bytes, const std::string& name,
+                                               std::optional<std::uint64_t> base,
+                                               const io::MemoryImage* ram);
 
 }  // namespace mpheap::target

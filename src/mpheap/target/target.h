@@ -123,6 +123,20 @@ struct Provenance {
   std::string qstrs;
 };
 
+// What a firmware image says about itself (readers of an image alone fill it; "" = not known).
+struct FirmwareFacts {
+  std::string micropython_version;   // "1.26.1" or the banner; "" when unknown
+  std::string version_source;        // where it came from, or why it is unknown
+  std::string banner;                // a fork's banner ("Pybricks MicroPython ...")
+  std::optional<std::uint64_t> mpy;  // sys.implementation._mpy
+  std::optional<std::uint64_t> load_address;
+  std::string load_address_source;  // "given (--base)", "inferred: ...", "ELF program headers"
+  std::string cpu;                  // "ARM Cortex-M", "ARM7/ARM9 (ARM-state vectors)", ""
+  [[nodiscard]] bool empty() const {
+    return micropython_version.empty() && version_source.empty() && !load_address && cpu.empty();
+  }
+};
+
 struct Target {
   std::uint32_t word_size = 4;
   bool little_endian = true;
@@ -153,6 +167,7 @@ struct Target {
   ValueEncoding values;
   bool values_known = false;
   Provenance provenance;
+  FirmwareFacts firmware;  // from a firmware image alone; empty otherwise
 
   // The symbol containing `address` (or starting at it when sizes are unknown), if any.
   [[nodiscard]] const Symbol* symbol_at(std::uint64_t address) const;

@@ -121,6 +121,19 @@ std::string to_json(const Target& t) {
   j["provenance"] = {{"symbols", t.provenance.symbols},
                      {"layout", t.provenance.layout},
                      {"qstrs", t.provenance.qstrs}};
+  if (!t.firmware.empty()) {
+    const FirmwareFacts& f = t.firmware;
+    ordered_json fw = ordered_json::object();
+    fw["micropython_version"] =
+        f.micropython_version.empty() ? ordered_json() : ordered_json(f.micropython_version);
+    fw["version_source"] = f.version_source;
+    if (!f.banner.empty()) fw["banner"] = f.banner;
+    if (f.mpy) fw["mpy"] = hex(*f.mpy);
+    if (f.load_address) fw["load_address"] = hex(*f.load_address);
+    fw["load_address_source"] = f.load_address_source;
+    fw["cpu"] = f.cpu;
+    j["firmware"] = fw;
+  }
   ordered_json ctx = ordered_json::object();
   if (t.mp_state_ctx) ctx["address"] = hex(*t.mp_state_ctx);
   ctx["size"] = t.state.size;
@@ -222,6 +235,20 @@ Expected<Target> target_from_json(std::string_view text, const std::string& name
       t.provenance.symbols = get_string(j["provenance"], "symbols", "$.provenance");
       t.provenance.layout = get_string(j["provenance"], "layout", "$.provenance");
       t.provenance.qstrs = get_string(j["provenance"], "qstrs", "$.provenance");
+    }
+    if (j.contains("firmware")) {
+      const ordered_json& fw = j["firmware"];
+      if (!fw.is_object()) throw JsonError{"$.firmware: expected an object"};
+      FirmwareFacts& f = t.firmware;
+      if (fw.contains("micropython_version") && !fw["micropython_version"].is_null())
+        f.micropython_version = get_string(fw, "micropython_version", "$.firmware");
+      f.version_source = get_string(fw, "version_source", "$.firmware");
+      f.banner = get_string(fw, "banner", "$.firmware");
+      if (fw.contains("mpy")) f.mpy = parse_address(fw["mpy"], "$.firmware.mpy");
+      if (fw.contains("load_address"))
+        f.load_address = parse_address(fw["load_address"], "$.firmware.load_address");
+      f.load_address_source = get_string(fw, "load_address_source", "$.firmware");
+      f.cpu = get_string(fw, "cpu", "$.firmware");
     }
     auto object = [&](const ordered_json& parent, const char* key,
                       const std::string& path) -> const ordered_json& {
