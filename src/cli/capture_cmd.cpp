@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "mpheap/capture/elf_check.h"
 #include "mpheap/capture/gdb_run.h"
 #include "mpheap/capture/gdb_script.h"
 #include "mpheap/capture/link.h"
@@ -87,21 +88,36 @@ struct SnapshotArgs {
   bool no_registers = false;
 };
 
-// An address, or with --elf a function or object name.
-Expected<std::uint64_t> resolve_location(const std::string& loc, const std::string& elf_path) {
-  if (auto v = parse_uint(loc)) return *v;
-  if (elf_path.empty())
+// The ELF given with --elf, and the address of `loc` (an address, or with the ELF a function or
+// object name).
+struct Location {
+  std::uint64_t address = 0;
+  std::unique_ptr<target::elf::ElfImage> elf;  // null without --elf
+};
+Expected<Location> resolve_location(const std::string& loc, const std::string& elf_path) {
+  Location out;
+  if (!elf_path.empty()) {
+    auto bytes = io::read_whole_file(elf_path);
+    if (!bytes) return bytes.error();
+    auto image = target::elf::ElfImage::open(*bytes, elf_path);
+    if (!image) return image.error();
+    out.elf = std::move(*image);
+  }
+  if (auto v = parse_uint(loc)) {
+    out.address = *v;
+    return out;
+  }
+  if (!out.elf)
     return Error{
         "--on", 0, 0,
         fmt::format("expected an address (0x...), found '{}'; a symbol name needs --elf", loc)};
-  auto bytes = io::read_whole_file(elf_path);
-  if (!bytes) return bytes.error();
-  auto image = target::elf::ElfImage::open(*bytes, elf_path);
-  if (!image) return image.error();
-  auto symbols = (*image)->symbols();
+  auto symbols = out.elf->symbols();
   if (!symbols) return symbols.error();
   for (const target::elf::ElfSymbol& s : *symbols)
-    if (s.symbol.name == loc) return s.symbol.address;
+    if (s.symbol.name == loc) {
+      out.address = s.symbol.address;
+      return out;
+    }
   return Error{elf_path, 0, 0, fmt::format("no symbol '{}' for --on", loc)};
 }
 
@@ -112,6 +128,7 @@ int run_snapshots(const SnapshotArgs& a) {
   auto remote = capture::parse_remote(a.remote);
   if (!remote) return fail(cmd, remote.error());
   capture::SnapshotPlan plan;
+  Location location;
   plan.start = range->first;
   plan.end = range->second;
   plan.count = a.count;
@@ -120,8 +137,9 @@ int run_snapshots(const SnapshotArgs& a) {
     if (a.every_ms) return fail(cmd, Error{"--on", 0, 0, "give --every or --on, not both"});
     auto at = resolve_location(a.on, a.elf);
     if (!at) return fail(cmd, at.error());
-    plan.on_address = *at;
+    plan.on_address = at->address;
     plan.on_label = a.on;
+    location = std::move(*at);
   } else {
     plan.every_ms = a.every_ms.value_or(1000);
   }
@@ -131,6 +149,15 @@ int run_snapshots(const SnapshotArgs& a) {
   InterruptGuard guard;
   auto client = capture::RspClient::connect(*remote, a.timeout_ms);
   if (!client) return fail(cmd, client.error());
+  // Before the first breakpoint: the code where it goes must be the ELF's, or the stops would
+  // be somewhere else in another firmware.
+  if (location.elf && plan.on_address) {
+    const capture::CodeProbe probe{a.on, *plan.on_address};
+    if (auto same = capture::check_running_code(**client, *location.elf, {&probe, 1}); !same) {
+      (*client)->detach();
+      return fail(cmd, same.error());
+    }
+  }
 
   // OUT.part, renamed at the end: OUT is never half a snapshot.
   auto writer = io::SnapshotSequenceWriter::create(a.out);

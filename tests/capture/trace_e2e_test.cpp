@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -268,6 +269,35 @@ TEST_F(CaptureTrace, SnapshotsOnBreakpointUnderGdbserver) {
   EXPECT_EQ(text[data + 16], 2);
   EXPECT_EQ(text[data + 17], 0);
   EXPECT_NE(text.find("trigger=on:gc_log_change"), std::string::npos);
+}
+
+// The wrong ELF: a build of the same program with other flags (so gc_log_change's code differs)
+// is refused before the first breakpoint, with both byte strings, and nothing is written. The
+// right ELF passes the same check (SnapshotsOnBreakpointUnderGdbserver).
+TEST_F(CaptureTrace, SnapshotsRefuseAnElfThatIsNotTheRunningProgram) {
+  const std::string elf = dir_.file("hooked_nopie");
+  std::uint64_t table = 0;
+  ASSERT_NO_FATAL_FAILURE(build_fixed_address(elf, table));
+  const std::string other = dir_.file("hooked_nopie_O2");
+  ASSERT_TRUE(compile(kProgram, other, "-no-pie -O2"));
+  std::unique_ptr<ChildProcess> server;
+  const int port = serve(server, elf);
+  const std::string seq = dir_.file("wrong.seq");
+  auto run = mpheap::testing::run_mpheap(
+      fmt::format("capture snapshots --remote 127.0.0.1:{} --ram {:#x}+64 --on gc_log_change "
+                  "--elf {} --breakpoint-kind 1 -o {}",
+                  port, table, other, seq),
+      true);
+  EXPECT_EQ(run.status, 1) << run.out;
+  EXPECT_NE(run.out.find("the running firmware is not this ELF: at gc_log_change (0x"),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("the ELF has "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(" but the target has "), std::string::npos) << run.out;
+  EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 1) << run.out;  // one message
+  EXPECT_FALSE(std::filesystem::exists(seq));
+  EXPECT_FALSE(std::filesystem::exists(seq + ".part"));
+  server->kill();
 }
 
 // Ctrl-C: the capture ends with a complete log that mpheap trace reads.
