@@ -77,6 +77,21 @@ class CaptureTrace : public ::testing::Test {
     table = std::stoull(m[1].str(), nullptr, 16);
   }
 
+  // The fixed-address program under gdbserver, captured by `mpheap capture snapshots --on
+  // gc_log_change --elf ELF` into `seq` (`elf` empty: the program's own ELF).
+  void snapshots_on_hook(std::unique_ptr<ChildProcess>& server, const std::string& seq,
+                         mpheap::testing::CliRun* run, std::string elf = "") {
+    const std::string program = dir_.file("hooked_nopie");
+    std::uint64_t table = 0;
+    ASSERT_NO_FATAL_FAILURE(build_fixed_address(program, table));
+    const int port = serve(server, program);
+    *run = mpheap::testing::run_mpheap(
+        fmt::format("capture snapshots --remote 127.0.0.1:{} --ram {:#x}+64 --on gc_log_change "
+                    "--elf {} --breakpoint-kind 1 -o {}",
+                    port, table, elf.empty() ? program : elf, seq),
+        true);
+  }
+
   TempDir dir_{"trace"};
   std::string gdbserver_, gdb_;
 };
@@ -246,17 +261,10 @@ TEST_F(CaptureTrace, MaxEventsWithRamDumps) {
 // `mpheap capture snapshots --on SYMBOL --elf`: a snapshot at every hook call; the breakpoint is
 // stepped over each time, so all 20 calls are seen, and the capture ends with the program.
 TEST_F(CaptureTrace, SnapshotsOnBreakpointUnderGdbserver) {
-  const std::string elf = dir_.file("hooked_nopie");
-  std::uint64_t table = 0;
-  ASSERT_NO_FATAL_FAILURE(build_fixed_address(elf, table));
   std::unique_ptr<ChildProcess> server;
-  const int port = serve(server, elf);
   const std::string seq = dir_.file("on.seq");
-  auto run = mpheap::testing::run_mpheap(
-      fmt::format("capture snapshots --remote 127.0.0.1:{} --ram {:#x}+64 --on gc_log_change "
-                  "--elf {} --breakpoint-kind 1 -o {}",
-                  port, table, elf, seq),
-      true);
+  mpheap::testing::CliRun run;
+  ASSERT_NO_FATAL_FAILURE(snapshots_on_hook(server, seq, &run));
   ASSERT_EQ(run.status, 0) << run.out;
   EXPECT_NE(run.out.find("20 snapshots"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("the target's program ended"), std::string::npos) << run.out;
@@ -275,19 +283,12 @@ TEST_F(CaptureTrace, SnapshotsOnBreakpointUnderGdbserver) {
 // is refused before the first breakpoint, with both byte strings, and nothing is written. The
 // right ELF passes the same check (SnapshotsOnBreakpointUnderGdbserver).
 TEST_F(CaptureTrace, SnapshotsRefuseAnElfThatIsNotTheRunningProgram) {
-  const std::string elf = dir_.file("hooked_nopie");
-  std::uint64_t table = 0;
-  ASSERT_NO_FATAL_FAILURE(build_fixed_address(elf, table));
   const std::string other = dir_.file("hooked_nopie_O2");
   ASSERT_TRUE(compile(kProgram, other, "-no-pie -O2"));
   std::unique_ptr<ChildProcess> server;
-  const int port = serve(server, elf);
   const std::string seq = dir_.file("wrong.seq");
-  auto run = mpheap::testing::run_mpheap(
-      fmt::format("capture snapshots --remote 127.0.0.1:{} --ram {:#x}+64 --on gc_log_change "
-                  "--elf {} --breakpoint-kind 1 -o {}",
-                  port, table, other, seq),
-      true);
+  mpheap::testing::CliRun run;
+  ASSERT_NO_FATAL_FAILURE(snapshots_on_hook(server, seq, &run, other));
   EXPECT_EQ(run.status, 1) << run.out;
   EXPECT_NE(run.out.find("the running firmware is not this ELF: at gc_log_change (0x"),
             std::string::npos)
