@@ -222,15 +222,18 @@ void write_snapshot_json(std::string& out, const JsonFlush& flush, const heap::S
     j["garbage"] = {{"objects", objects}, {"bytes", bytes}};
     j["largest_free_run"] = summary->largest_free_run;
   }
-  static constexpr std::string_view kObjects = "\\u0001objects";
+  // The placeholder is found with its key at the root's indentation: a string value (a label)
+  // cannot hold a raw newline, so nothing else matches.
+  static constexpr std::string_view kKey = "\n \"objects\": ";
+  static constexpr std::string_view kPlaceholder = "\"\\u0001objects\"";
   j["objects"] = "\x01objects";
   Json diags = Json::array();
   for (const heap::Diagnostic& d : s.diagnostics)
     diags.push_back({{"address", fmt::format("{:#x}", d.address)}, {"what", d.what}});
   j["diagnostics"] = diags;
   const std::string document = j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
-  const std::size_t at = document.find(kObjects);
-  out.append(document, 0, at - 1);  // up to the placeholder's opening quote
+  const std::size_t at = document.find(std::string(kKey) + std::string(kPlaceholder));
+  out.append(document, 0, at + kKey.size());
 
   // One object per element, laid out as dump(1) lays out an element of a member of the root.
   auto key = [&](std::string_view k) {
@@ -292,7 +295,7 @@ void write_snapshot_json(std::string& out, const JsonFlush& flush, const heap::S
     if (out.size() >= kJsonFlushBytes) flush(out);
   }
   if (!s.objects.empty()) out += "\n ]";
-  out.append(document, at + kObjects.size() + 1);  // after the placeholder's closing quote
+  out.append(document, at + kKey.size() + kPlaceholder.size());
   flush(out);
 }
 
