@@ -44,6 +44,38 @@ bool e2e_required() {
   return v != nullptr && std::string(v) == "1";
 }
 
+// QEMU's micro:bit with the stock 1.28 ELF (its build expects 1 MiB of flash and 256 KiB of
+// RAM, and semihosting), or with a HEX file (Debian's 1.9.2 firmware).
+std::vector<std::string> stock_microbit(const std::string& elf) {
+  return {"-M",          "microbit",
+          "-global",     "nrf51-soc.flash-size=1048576",
+          "-global",     "nrf51-soc.sram-size=262144",
+          "-kernel",     elf,
+          "-semihosting"};
+}
+std::vector<std::string> hex_microbit(const std::string& hex) {
+  return {"-M", "microbit", "-device", "loader,file=" + hex};
+}
+
+// Starts `qemu` with `machine`, no display or monitor, `extra`, and the UART on TCP port
+// `uart_port`; waits until the port answers.
+void boot(std::unique_ptr<ChildProcess>& vm, const std::string& qemu,
+          std::vector<std::string> machine, int uart_port, const TempDir& dir,
+          const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {qemu};
+  args.insert(args.end(), machine.begin(), machine.end());
+  for (const char* a : {"-display", "none", "-monitor", "none"}) args.emplace_back(a);
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back("-chardev");
+  args.push_back(
+      fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port));
+  args.push_back("-serial");
+  args.push_back("chardev:uart");
+  vm = std::make_unique<ChildProcess>(args, dir.file("qemu.txt"));
+  ASSERT_TRUE(vm->started());
+  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+}
+
 struct Board {
   std::string firmware;                // the file QEMU loads
   std::vector<std::string> qemu_args;  // before the UART's
@@ -366,30 +398,9 @@ TEST(CaptureRepl, ThroughADamagingLinkTheSameHeapAsTheGdbstubSees) {
   const int uart_port = mpheap::testing::free_port();
   int gdb_port = mpheap::testing::free_port();
   while (gdb_port == uart_port) gdb_port = mpheap::testing::free_port();
-  ChildProcess vm(
-      {qemu,
-       "-M",
-       "microbit",
-       "-global",
-       "nrf51-soc.flash-size=1048576",
-       "-global",
-       "nrf51-soc.sram-size=262144",
-       "-kernel",
-       elf,
-       "-semihosting",
-       "-display",
-       "none",
-       "-monitor",
-       "none",
-       "-gdb",
-       fmt::format("tcp:127.0.0.1:{}", gdb_port),
-       "-chardev",
-       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
-       "-serial",
-       "chardev:uart"},
-      dir.file("qemu.txt"));
-  ASSERT_TRUE(vm.started());
-  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(boot(vm, qemu, stock_microbit(elf), uart_port, dir,
+                               {"-gdb", fmt::format("tcp:127.0.0.1:{}", gdb_port)}));
   DamagingProxy proxy(uart_port, 5000, 20000);
   ASSERT_NE(proxy.port(), 0);
 
@@ -487,15 +498,8 @@ TEST(CaptureRepl, CtrlCKeepsWholeSnapshotsAndLeavesTheBoardWorking) {
   }
   TempDir dir("repl-int");
   const int uart_port = mpheap::testing::free_port();
-  ChildProcess vm(
-      {qemu, "-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-       "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting", "-display", "none", "-monitor",
-       "none", "-chardev",
-       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
-       "-serial", "chardev:uart"},
-      dir.file("qemu.txt"));
-  ASSERT_TRUE(vm.started());
-  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(boot(vm, qemu, stock_microbit(elf), uart_port, dir));
   const std::string uart = fmt::format("tcp:127.0.0.1:{}", uart_port);
   const std::string seq = dir.file("ram.seq");
   ChildProcess capture(
@@ -582,15 +586,8 @@ TEST(CaptureRepl, RunTakesLabelledSnapshotsFromInsideTheProgram) {
   mpheap::testing::MemInfo want_a, want_b;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int uart_port = mpheap::testing::free_port();
-    ChildProcess vm(
-        {qemu, "-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-         "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting", "-display", "none",
-         "-monitor", "none", "-chardev",
-         fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
-         "-serial", "chardev:uart"},
-        dir.file("qemu.txt"));
-    ASSERT_TRUE(vm.started());
-    ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+    std::unique_ptr<ChildProcess> vm;
+    ASSERT_NO_FATAL_FAILURE(boot(vm, qemu, stock_microbit(elf), uart_port, dir));
     cap = mpheap::testing::run_mpheap(
         fmt::format("capture repl --connect tcp:127.0.0.1:{} --elf {} --run {} --ram "
                     "0x20001000:0x20040000 --ram 0x20000000:0x20001000 -o {} 2>{}; exit $?",
@@ -688,15 +685,8 @@ TEST(CaptureRepl, RunThroughADamagingLink) {
   }
   TempDir dir("repl-run-damage");
   const int uart_port = mpheap::testing::free_port();
-  ChildProcess vm(
-      {qemu, "-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-       "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting", "-display", "none", "-monitor",
-       "none", "-chardev",
-       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
-       "-serial", "chardev:uart"},
-      dir.file("qemu.txt"));
-  ASSERT_TRUE(vm.started());
-  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(boot(vm, qemu, stock_microbit(elf), uart_port, dir));
   // Damage from the board only: the program sent to it has no checksum of its own, and a changed
   // letter in a label would be the program's, not the link's.
   DamagingProxy proxy(uart_port, 5000, 1u << 30);
@@ -748,14 +738,8 @@ TEST(CaptureRepl, RunStopsAtCtrlC) {
   }
   TempDir dir("repl-run-int");
   const int uart_port = mpheap::testing::free_port();
-  ChildProcess vm(
-      {qemu, "-M", "microbit", "-device", "loader,file=" + hex, "-display", "none", "-monitor",
-       "none", "-chardev",
-       fmt::format("socket,id=uart,host=127.0.0.1,port={},server=on,wait=off", uart_port),
-       "-serial", "chardev:uart"},
-      dir.file("qemu.txt"));
-  ASSERT_TRUE(vm.started());
-  ASSERT_TRUE(mpheap::testing::wait_for_port(uart_port, std::chrono::seconds(10)));
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(boot(vm, qemu, hex_microbit(hex), uart_port, dir));
   const std::string app = dir.file("loop.py");
   std::ofstream(app) << "mpheap_snap('start')\ni = 0\nwhile True:\n    i += 1\n"
                         "    if i % 2000 == 0:\n        print('tick', i)\n";
@@ -801,7 +785,7 @@ TEST(CaptureRepl, RunStopsAtCtrlC) {
 TEST(CaptureRepl, DebianMicrobitMicroPython192) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;
   const Board b{hex,
-                {"-M", "microbit", "-device", "loader,file=" + hex},
+                hex_microbit(hex),
                 "--firmware " + hex,
                 "",  // all RAM: the chip table's nRF51822 row (sys.platform 'microbit')
                 kSmallWorkload,
@@ -817,13 +801,7 @@ TEST(CaptureRepl, DebianMicrobitMicroPython192) {
 // Through a unix socket (QEMU -chardev socket,path=...): Debian's 1.9.2 firmware.
 TEST(CaptureRepl, DebianMicrobitOverAUnixSocket) {
   const std::string hex = mpheap::testing::kDebianMicrobitHex;
-  Board b{hex,
-          {"-M", "microbit", "-device", "loader,file=" + hex},
-          "--firmware " + hex,
-          "",
-          kSmallWorkload,
-          628,
-          0x4000};
+  Board b{hex, hex_microbit(hex), "--firmware " + hex, "", kSmallWorkload, 628, 0x4000};
   b.unix_socket = true;
   bool no_room = false;
   check_board(b, &no_room);
@@ -833,28 +811,16 @@ TEST(CaptureRepl, DebianMicrobitOverAUnixSocket) {
 // The same through a serial device: QEMU's UART on a pseudo-terminal, opened with termios.
 TEST(CaptureRepl, StockMicroPython128OverASerialDevice) {
   const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
-  Board b{elf,
-          {"-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-           "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting"},
-          "--elf " + elf,
-          "--elf " + elf,
-          kSmallWorkload,
-          8752,
-          0x40000};
+  Board b{elf, stock_microbit(elf), "--elf " + elf, "--elf " + elf, kSmallWorkload, 8752, 0x40000};
   b.pty = true;
   check_board(b);
 }
 
 TEST(CaptureRepl, StockMicroPython128) {
   const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
-  check_board({elf,
-               {"-M", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-                "nrf51-soc.sram-size=262144", "-kernel", elf, "-semihosting"},
-               "--elf " + elf,
+  check_board({elf, stock_microbit(elf), "--elf " + elf,
                "--elf " + elf,  // all RAM the ELF names (QEMU gives this build 256 KiB)
-               kSmallWorkload,
-               8752,
-               0x40000});
+               kSmallWorkload, 8752, 0x40000});
 }
 
 }  // namespace
