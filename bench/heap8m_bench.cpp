@@ -54,16 +54,12 @@ Timing time_rounds(int rounds, F&& f) {
 }
 
 using ProcessRun = mpheap::bench::ChildRun;
-
-// Runs args with stdout read and counted through a pipe, stderr to /dev/null.
-ProcessRun run_process(const std::vector<std::string>& args) {
-  return mpheap::bench::run_child(args);
-}
+using mpheap::bench::run_child;  // stdout counted through a pipe, stderr dropped
 
 // The median run by wall time of `rounds`.
 ProcessRun median_run(int rounds, const std::vector<std::string>& args) {
   std::vector<ProcessRun> runs;
-  for (int i = 0; i < rounds; ++i) runs.push_back(run_process(args));
+  for (int i = 0; i < rounds; ++i) runs.push_back(run_child(args));
   std::sort(runs.begin(), runs.end(),
             [](const ProcessRun& a, const ProcessRun& b) { return a.seconds < b.seconds; });
   return runs[runs.size() / 2];

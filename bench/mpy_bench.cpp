@@ -29,16 +29,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 using ProcessRun = mpheap::bench::ChildRun;
-
-// Runs argv with stdout into a pipe that is read and counted, stderr to /dev/null.
-ProcessRun run_process(const std::vector<std::string>& args) {
-  return mpheap::bench::run_child(args);
-}
+using mpheap::bench::run_child;  // stdout counted through a pipe, stderr dropped
 
 ProcessRun best_of(int rounds, const std::vector<std::string>& args) {
   ProcessRun best;
   for (int i = 0; i < rounds; ++i) {
-    ProcessRun r = run_process(args);
+    ProcessRun r = run_child(args);
     if (i == 0 || r.seconds < best.seconds) best = r;
   }
   return best;
@@ -135,7 +131,7 @@ int main(int argc, char** argv) {
   if (!mpy_tool.empty()) {
     std::vector<std::string> args = {"python3", mpy_tool, "-d"};
     args.insert(args.end(), paths.begin(), paths.end());
-    ProcessRun tool = run_process(args);  // once: it takes a hundred times longer
+    ProcessRun tool = run_child(args);  // once: it takes a hundred times longer
     print_run("mpy-tool.py -d (1 run)", tool, bytes);
     fmt::print("mpy-tool.py -d / mpheap mpy --disasm: {:.0f}x\n", tool.seconds / disasm.seconds);
   }

@@ -196,16 +196,21 @@ TEST(WasmPyscriptCli, AnAreaTheLayoutCannotFollowIsReported) {
 
 // bytearray(60000) from the snap1 state succeeds on the firmware: the heap grows to 127,936
 // bytes (a new area of 3,996 blocks).
+// `mpheap heap snap1 --firmware micropython.wasm --can-alloc BYTES`.
+mpheap::testing::CliRun can_alloc_on_snap1(std::uint64_t bytes) {
+  return run_mpheap(
+      fmt::format("heap {}@0x0 --firmware {} --can-alloc {}", dump("snap1"), kWasm, bytes));
+}
+
 TEST(WasmPyscriptCli, CanAllocGrowsTheHeap) {
-  auto r = run_mpheap("heap " + dump("snap1") + "@0x0 --firmware " + kWasm + " --can-alloc 60000");
+  auto r = can_alloc_on_snap1(60000);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("can allocate 60000 bytes: yes, by adding a heap area of 65536 bytes"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("grows from 64000 to 127936 bytes"), std::string::npos) << r.out;
   // More than the port's 128 MiB limit for a new area: no.
-  auto big =
-      run_mpheap("heap " + dump("snap1") + "@0x0 --firmware " + kWasm + " --can-alloc 200000000");
+  auto big = can_alloc_on_snap1(200000000);
   ASSERT_EQ(big.status, 0) << big.out;
   EXPECT_NE(big.out.find("can allocate 200000000 bytes: no"), std::string::npos) << big.out;
   EXPECT_NE(big.out.find("no area is added"), std::string::npos) << big.out;
@@ -214,7 +219,7 @@ TEST(WasmPyscriptCli, CanAllocGrowsTheHeap) {
 // This port's gc_collect() only schedules a collection: a request that would fit once the garbage
 // is freed (3601 blocks free now, 3728 after a collection) grows the heap instead.
 TEST(WasmPyscriptCli, GarbageIsNotFreedBeforeTheHeapGrows) {
-  auto r = run_mpheap("heap " + dump("snap1") + "@0x0 --firmware " + kWasm + " --can-alloc 58000");
+  auto r = can_alloc_on_snap1(58000);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("can allocate 58000 bytes: yes, by adding a heap area of 65536 bytes"),
             std::string::npos)

@@ -23,31 +23,27 @@ TEST(HeapJson, DeepChainsAreWrittenFromAnchors) {
   summary.strings = {"", "mp_state_ctx.vm.dict_main['CHAIN']", "[1]"};
   std::string whole = "mp_state_ctx.vm.dict_main['CHAIN']";
   std::vector<std::string> expected;
-  for (std::uint32_t i = 0; i < kNodes; ++i) {
+  // Object `i`: one block at block i, in the snapshot and in its summary.
+  auto add = [&](std::uint32_t i) -> SnapshotObject& {
     heap::HeapObject o;
     o.address = 0x1000 + 16 * i;
     o.block = i;
     o.blocks = 1;
     s.objects.push_back(o);
-    SnapshotObject m;
+    SnapshotObject& m = summary.objects.emplace_back();
     m.block = i;
     m.blocks = 1;
+    return m;
+  };
+  for (std::uint32_t i = 0; i < kNodes; ++i) {
+    SnapshotObject& m = add(i);
     m.depth = i + 1;
     m.parent = i == 0 ? 0xffffffffu : i - 1;
     m.hop = i == 0 ? 1 : 2;
     if (i > 0) whole += "[1]";
     expected.push_back(whole);
-    summary.objects.push_back(m);
   }
-  // One garbage object: no path at all.
-  heap::HeapObject g;
-  g.address = 0x1000 + 16 * kNodes;
-  g.block = kNodes;
-  g.blocks = 1;
-  s.objects.push_back(g);
-  SnapshotObject gm;
-  gm.garbage = true;
-  summary.objects.push_back(gm);
+  add(kNodes).garbage = true;  // one garbage object: no path at all
 
   // Streamed through the flush callback: the same text as the whole document.
   std::string streamed, buffer;

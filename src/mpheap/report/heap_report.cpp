@@ -277,7 +277,7 @@ void write_snapshot_json(std::string& out, const JsonFlush& flush, const heap::S
         // stays linear in the length of a chain.
         std::uint32_t from = m.depth > kHeldByHops ? (m.depth - 1) / kHeldByHops * kHeldByHops : 0;
         std::uint32_t anchor = 0;
-        std::string path = retainer_path(*summary, static_cast<std::uint32_t>(i), from, &anchor);
+        std::string path = held_by(*summary, static_cast<std::uint32_t>(i), from, &anchor);
         if (from > 0) {
           key("held_by_from");
           fmt::format_to(std::back_inserter(out), "\"{:#x}\"", s.objects[anchor].address);

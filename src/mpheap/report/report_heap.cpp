@@ -52,8 +52,8 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
   return out;
 }
 
-std::string retainer_path(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth,
-                          std::uint32_t* anchor) {
+std::string held_by(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth,
+                    std::uint32_t* anchor) {
   std::vector<std::uint32_t> chain;
   std::uint32_t o = i;
   while (o < s.objects.size() && s.objects[o].depth > from_depth) {

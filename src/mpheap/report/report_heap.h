@@ -28,7 +28,7 @@ struct SnapshotObject {
   // SnapshotSummary::strings.
   std::uint32_t type = 0;
   // The retainer path in Python terms, as its last hop (heap::PythonHops): the path is the
-  // parent's path followed by `hop` (an index into SnapshotSummary::strings); `retainer_path`
+  // parent's path followed by `hop` (an index into SnapshotSummary::strings); `held_by`
   // writes it out.
   std::uint32_t hop = 0;
   std::uint32_t parent = 0xffffffffu;  // index in `objects`; none for root-held and garbage
@@ -61,7 +61,7 @@ SnapshotSummary summarize_snapshot(std::string label, const heap::Snapshot& s,
 // With `from_depth` > 0 the path starts below the ancestor at that depth, `*anchor` (an index
 // in `objects`); paths written from an anchor keep the text of every object's path linear in
 // the length of a chain.
-std::string retainer_path(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth = 0,
-                          std::uint32_t* anchor = nullptr);
+std::string held_by(const SnapshotSummary& s, std::uint32_t i, std::uint32_t from_depth = 0,
+                    std::uint32_t* anchor = nullptr);
 
 }  // namespace mpheap::report
