@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <unordered_map>
 
 #include "mpheap/io/registers.h"
@@ -127,6 +128,7 @@ struct DebugInfo::State {
   std::vector<FunctionSymbol> functions;
   std::unordered_map<std::uint64_t, std::vector<SourceFrame>> described;
   std::unordered_map<std::uint64_t, std::optional<Dwarf_Die>> subprograms;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint64_t>> tail_chains;
 
   ~State() {
     if (eh_frame != nullptr) dwarf_cfi_end(eh_frame);
@@ -335,6 +337,15 @@ struct DebugInfo::State {
   // function other than the callee's; when exactly one chain of tail calls leads from it to the
   // callee, the return pcs of those tail calls, innermost first. Link-time addresses.
   std::vector<std::uint64_t> tail_calls(std::uint64_t callee, std::uint64_t return_address) {
+    // The same return addresses come back at every stop.
+    const auto key = std::make_pair(callee, return_address);
+    if (auto it = tail_chains.find(key); it != tail_chains.end()) return it->second;
+    std::vector<std::uint64_t> chain = find_tail_calls(callee, return_address);
+    tail_chains.emplace(key, chain);
+    return chain;
+  }
+
+  std::vector<std::uint64_t> find_tail_calls(std::uint64_t callee, std::uint64_t return_address) {
     std::optional<Dwarf_Die> callee_sub = subprogram_at(callee);
     std::optional<Dwarf_Die> caller_sub = subprogram_at(return_address - 1);
     Dwarf_Addr callee_entry = 0;
