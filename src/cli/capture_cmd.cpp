@@ -25,6 +25,7 @@
 #include "mpheap/io/line_reader.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/report/output.h"
+#include "mpheap/session/native_capture.h"
 #include "mpheap/session/target_source.h"
 #include "mpheap/target/elf_image.h"
 #include "mpheap/trace/trace_analysis.h"
@@ -359,10 +360,140 @@ struct TraceArgs {
   std::string gdb;
   std::string hook = "gc_log_change";
   int timeout_ms = 3000;
+  std::string engine = "native";
+  bool engine_given = false;
+  bool no_hook = false;
+  std::vector<std::string> heap_at;
+  std::string heap_out;
+  std::string load_bias;
+  std::optional<double> idle_seconds;
 };
+
+const char* end_text(capture::NativeEnd end) {
+  switch (end) {
+    case capture::NativeEnd::program_exited:
+      return "the program ended";
+    case capture::NativeEnd::until_reached:
+      return "--until reached";
+    case capture::NativeEnd::max_events:
+      return "--max-events reached";
+    case capture::NativeEnd::interrupted:
+      return "interrupted (Ctrl-C): the log ends at the last whole stop";
+  }
+  return "";
+}
+
+int run_native(const TraceArgs& a) {
+  constexpr const char* cmd = "trace";
+  if (a.out.empty()) return fail(cmd, Error{"-o", 0, 0, "the log file is required"});
+  session::NativeCaptureOptions o;
+  o.elf = a.elf;
+  auto remote = capture::parse_remote(a.remote);
+  if (!remote) return fail(cmd, remote.error());
+  o.remote = *remote;
+  o.out = a.out;
+  o.hook = a.hook;
+  o.no_hook = a.no_hook;
+  o.max_events = a.max_events;
+  o.heap_at = a.heap_at;
+  o.heap_out = a.heap_out;
+  o.idle_seconds = a.idle_seconds;
+  o.timeout_ms = a.timeout_ms;
+  o.ram_out = a.ram_out;
+  if (!a.ram.empty()) {
+    auto range = capture::parse_range(a.ram, "--ram");
+    if (!range) return fail(cmd, range.error());
+    o.ram = *range;
+  }
+  if (!a.load_bias.empty()) {
+    auto bias = parse_uint(a.load_bias);
+    if (!bias)
+      return fail(
+          cmd, Error{"--load-bias", 0, 0,
+                     fmt::format("expected a number (0x... or decimal), found '{}'", a.load_bias),
+                     ErrorKind::usage});
+    o.load_bias = *bias;
+  }
+  if (!a.no_until) {
+    if (!a.until.empty()) {
+      o.until = a.until;
+    } else {
+      // The same default as the gdb engine: the friendly REPL, when the ELF has it.
+      auto hook = capture::find_hook(a.elf, a.hook);
+      if (hook) o.until = hook->default_until;
+    }
+  }
+  InterruptGuard guard;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  auto last_line = std::chrono::steady_clock::now();
+  auto progress = [&](const capture::NativeTraceStats& s) {
+    const double rate = s.seconds > 0 ? static_cast<double>(s.events) / s.seconds : 0;
+    const std::string text = fmt::format(
+        "mpheap capture trace: {} events, {:.0f} events/s, {:.1f} round trips/event", s.events,
+        rate,
+        s.events > 0 ? static_cast<double>(s.round_trips) / static_cast<double>(s.events) : 0.0);
+    if (tty) {
+      fmt::print(stderr, "\r{}   ", text);
+    } else if (std::chrono::steady_clock::now() - last_line > std::chrono::seconds(5)) {
+      last_line = std::chrono::steady_clock::now();
+      fmt::print(stderr, "{}\n", text);
+    }
+  };
+  auto note = [&](std::string_view text) {
+    fmt::print(stderr, "mpheap capture trace: {}\n", text);
+  };
+  auto result = session::run_native_capture(o, &g_interrupted, note, progress);
+  if (tty) fmt::print(stderr, "\n");
+  if (!result) return fail(cmd, result.error());
+  const capture::NativeTraceStats& s = result->stats;
+  const double rate = s.seconds > 0 ? static_cast<double>(s.events) / s.seconds : 0;
+  fmt::print(stderr, "mpheap capture trace: {} events logged to {} ({:.2f} s, {:.0f} events/s)\n",
+             s.events, a.out, s.seconds, rate);
+  if (!result->lost)
+    fmt::print(stderr, "  ended: {}{}\n", end_text(s.end),
+               s.exit_text.empty() ? "" : fmt::format(" ({})", s.exit_text));
+  fmt::print(
+      stderr,
+      "  {} stops ({} repeated by the stub, dropped); per event {:.2f} round trips, {:.2f} "
+      "packets; {} reads past the stack window (up to {} bytes per stop)\n",
+      s.stops, s.repeated_stops,
+      s.events > 0 ? static_cast<double>(s.round_trips) / static_cast<double>(s.events) : 0.0,
+      s.events > 0 ? static_cast<double>(s.packets) / static_cast<double>(s.events) : 0.0,
+      s.extra_reads, s.stack_window);
+  if (result->mode == capture::TraceMode::gc_functions && s.unseen_heads > 0)
+    fmt::print(stderr,
+               "  note: at the last collection {} live allocation(s) had been made before the "
+               "capture started (their allocation is not in the log)\n",
+               s.unseen_heads);
+  if (!result->heap_out.empty())
+    fmt::print(stderr, "  heap at {}: {} snapshot(s) in {}\n", fmt::join(a.heap_at, ", "),
+               s.checkpoints, result->heap_out);
+  if (!result->ram_out.empty()) fmt::print(stderr, "  RAM at every event: {}\n", result->ram_out);
+  fmt::print(stderr, "  read it with: mpheap trace {}\n", a.out);
+  if (result->lost) {
+    fmt::print(stderr, "mpheap capture {}: {} (the log keeps the {} events before it)\n", cmd,
+               result->lost->message(), s.events);
+    return 1;
+  }
+  return 0;
+}
 
 int run_trace(const TraceArgs& a) {
   constexpr const char* cmd = "trace";
+  if (a.engine != "native" && a.engine != "gdb")
+    return fail(cmd,
+                Error{"--engine", 0, 0, fmt::format("expected native or gdb, found '{}'", a.engine),
+                      ErrorKind::usage});
+  const bool gdb_only = a.print_script || !a.gdb.empty() || a.style != "backtrace";
+  if (a.engine == "native" && a.engine_given && gdb_only)
+    return fail(
+        cmd, Error{"--engine", 0, 0, "--print-script, --gdb and --style pup are for --engine gdb",
+                   ErrorKind::usage});
+  if (a.engine == "native" && !gdb_only) return run_native(a);
+  if (a.no_hook || !a.heap_at.empty() || !a.load_bias.empty())
+    return fail(cmd, Error{"--engine", 0, 0,
+                           "--no-hook, --heap-at and --load-bias are for the native engine",
+                           ErrorKind::usage});
   if (a.style != "backtrace" && a.style != "pup")
     return fail(
         cmd, Error{"--style", 0, 0, fmt::format("expected backtrace or pup, found '{}'", a.style)});
@@ -572,16 +703,38 @@ void add_capture_command(CLI::App& app, int* status) {
   auto t = std::make_shared<TraceArgs>();
   CLI::App* tr = capture->add_subcommand(
       "trace",
-      "Run gdb with a generated command file that logs every GC hook call (the log "
-      "mpheap trace reads).");
-  tr->add_option("--elf", t->elf, "the firmware ELF with the gc_log_change hook and line info")
+      "Log every change of the GC heap with its call stack (the log mpheap trace reads), over "
+      "the GDB remote protocol: natively, or by running gdb.");
+  tr->add_option("--elf", t->elf,
+                 "the firmware ELF with debug information (-g): with the gc_log_change hook, or "
+                 "a stock build (traced through gc_alloc, gc_free, gc_realloc, gc_collect_end)")
       ->required();
+  tr->add_option("--engine", t->engine,
+                 "native (default: mpheap talks to the gdb server itself and unwinds the stack "
+                 "offline from the ELF's call frame information) or gdb (runs gdb with a command "
+                 "file)")
+      ->each([t](const std::string&) { t->engine_given = true; });
+  tr->add_flag("--no-hook", t->no_hook,
+               "native: break on the collector's functions even when the ELF has the hook "
+               "(chosen by itself when it has none)");
+  tr->add_option("--heap-at", t->heap_at,
+                 "native: at every call of this FUNCTION copy the heap (allocation table and "
+                 "pool) into a snapshot sequence, e.g. gc_dump_alloc_table "
+                 "(micropython.mem_info(1)); repeatable");
+  tr->add_option("--heap-output", t->heap_out, "where --heap-at copies go (default: LOG.heaps)");
+  tr->add_option("--load-bias", t->load_bias,
+                 "native: run-time minus link-time addresses of a position-independent ELF "
+                 "(default: from the gdb server's auxiliary vector; 0 for firmware)");
+  tr->add_option("--idle-timeout", t->idle_seconds,
+                 "native: give up (exit 1, the log kept) when the target does not stop for this "
+                 "many seconds");
   tr->add_option("--remote", t->remote, kRemoteHelp)->required();
   tr->add_option("--style", t->style,
                  "backtrace (default) or pup (CircuitPython's p/x start_block, p/x length, up x4)")
       ->capture_default_str();
   tr->add_option("--until", t->until,
-                 "stop at this gdb location (default: pyexec_friendly_repl when the ELF has it)");
+                 "end at this function (gdb engine: any gdb location; default: "
+                 "pyexec_friendly_repl when the ELF has it)");
   tr->add_flag("--no-until", t->no_until, "no end location: run until Ctrl-C or the program ends");
   tr->add_option("--max-events", t->max_events, "stop after N hook calls");
   tr->add_option("--ram", t->ram, "also append RAM START:END to a dump file at every hook call");
@@ -595,8 +748,12 @@ void add_capture_command(CLI::App& app, int* status) {
   tr->add_option("--timeout", t->timeout_ms, "ms to wait for the gdb server to answer the check")
       ->capture_default_str();
   tr->footer(
-      "Breaks on the hook's first statement, found in the ELF's line table. Ctrl-C stops the "
-      "target and ends the log at a complete stop.\n"
+      "With the hook, breaks on its first statement (from the ELF's line table) and reads its "
+      "arguments from their DWARF locations; without it, breaks on the collector's functions "
+      "and on each call's return, and reads the allocation table after every collection, so "
+      "the log holds the same events. Each stop costs a register read, one stack read and the "
+      "step off the breakpoint. Ctrl-C stops the target and ends the log at a complete stop; a "
+      "lost connection keeps what was logged (exit 1).\n"
       "Example: mpheap capture trace --elf firmware.elf --remote localhost:3333 -o gc_log.txt && "
       "mpheap trace gc_log.txt");
   tr->callback([t, status] { *status = run_trace(*t); });

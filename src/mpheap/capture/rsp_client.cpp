@@ -183,6 +183,7 @@ Expected<bool> RspClient::fill(int timeout_ms) {
 
 Expected<bool> RspClient::send_packet(std::string_view payload) {
   last_sent_ = rsp::frame(payload);
+  ++packets_sent_;
   if (auto sent = send_raw(last_sent_); !sent) return sent;
   if (!ack_mode_) return true;
   // Wait for '+'; resend on '-' a few times.
@@ -234,6 +235,7 @@ Expected<std::string> RspClient::receive_packet(int timeout_ms, const std::atomi
 }
 
 Expected<std::string> RspClient::request(std::string_view payload, bool skip_stop_replies) {
+  ++round_trips_;
   if (auto sent = send_packet(payload); !sent) return sent.error();
   for (;;) {
     auto reply = receive_packet(timeout_ms_);
@@ -278,6 +280,54 @@ Expected<std::string> RspClient::read_registers() {
   return reply;
 }
 
+Expected<std::string> RspClient::read_registers_and_memory(std::uint64_t address,
+                                                           std::uint64_t length, std::uint8_t* out,
+                                                           bool* memory_read) {
+  *memory_read = false;
+  const std::uint64_t chunk = rsp::memory_chunk(features_.packet_size);
+  if (ack_mode_ || length == 0) {
+    auto g = read_registers();
+    if (!g) return g;
+    *memory_read = length == 0 || static_cast<bool>(read_memory(address, length, out));
+    return g;
+  }
+  std::string batch = rsp::frame("g");
+  std::size_t requests = 1;
+  for (std::uint64_t done = 0; done < length; done += chunk, ++requests)
+    batch += rsp::frame(rsp::read_memory_request(address + done, std::min(chunk, length - done)));
+  packets_sent_ += requests;
+  ++round_trips_;
+  if (auto sent = send_raw(batch); !sent) return sent.error();
+  // The replies come in order; a stop reported twice is skipped as in request().
+  auto next_reply = [&]() -> Expected<std::string> {
+    for (;;) {
+      auto reply = receive_packet(timeout_ms_);
+      if (!reply && reply.error().kind == ErrorKind::timeout)
+        return error(fmt::format("no reply to 'g' and 'm' within {} ms", timeout_ms_),
+                     ErrorKind::timeout);
+      if (reply && !reply->empty() && ((*reply)[0] == 'T' || (*reply)[0] == 'S')) continue;
+      return reply;
+    }
+  };
+  auto g = next_reply();
+  if (!g) return g;
+  bool ok = true;
+  for (std::uint64_t done = 0; done < length; done += chunk) {
+    const std::uint64_t n = std::min(chunk, length - done);
+    auto reply = next_reply();
+    if (!reply) return reply.error();
+    auto bytes = rsp::memory_reply(*reply, address + done, n);
+    if (!bytes) {
+      ok = false;
+      continue;
+    }
+    std::memcpy(out + done, bytes->data(), bytes->size());
+  }
+  if (auto e = rsp::error_reply(*g)) return error(fmt::format("'g' answered {}", *e));
+  *memory_read = ok;
+  return g;
+}
+
 Expected<rsp::StopReply> RspClient::halt() {
   if (auto sent = send_raw(std::string_view("\x03", 1)); !sent) return sent.error();
   auto stop = wait_stop(timeout_ms_);
@@ -296,6 +346,7 @@ Expected<bool> RspClient::resume() {
   }
   while (decoder_.next()) {
   }
+  ++round_trips_;
   if (auto sent = send_packet("c"); !sent) return sent;
   stopped_ = false;
   return true;
@@ -305,6 +356,7 @@ Expected<rsp::StopReply> RspClient::step() {
   // The stopped thread explicitly: gdbserver's bare `s` steps whatever its continue thread is,
   // which need not be the one at the breakpoint.
   std::string packet = thread_.empty() ? std::string("s") : "vCont;s:" + thread_;
+  ++round_trips_;
   if (auto sent = send_packet(packet); !sent) return sent.error();
   stopped_ = false;
   return wait_stop(timeout_ms_);
@@ -319,6 +371,7 @@ Expected<rsp::StopReply> RspClient::wait_stop(int timeout_ms, const std::atomic<
     if (!stop || stop->kind == rsp::StopReply::Kind::output) continue;
     stopped_ = true;
     if (auto t = rsp::stop_thread(*stop)) thread_ = *t;
+    last_stop_ = *stop;
     return *stop;
   }
 }
@@ -334,6 +387,65 @@ Expected<bool> RspClient::set_breakpoint(bool insert, std::uint64_t address, int
     // Empty: software breakpoints not supported; try a hardware one.
   }
   return error(fmt::format("the gdb server supports no breakpoints (Z0/Z1) at {:#x}", address));
+}
+
+Expected<int> RspClient::insert_breakpoint(std::uint64_t address, int kind, int first_type) {
+  std::string refused;
+  for (int type : {first_type, 1 - first_type}) {
+    auto reply = request(rsp::breakpoint_request(true, type, address, kind));
+    if (!reply) return reply.error();
+    if (*reply == "OK") return type;
+    if (!reply->empty()) refused = *reply;  // E NN: e.g. no hardware comparator left
+  }
+  return error(refused.empty()
+                   ? fmt::format("the gdb server supports no breakpoints (Z0/Z1) at {:#x}", address)
+                   : fmt::format("cannot set a breakpoint at {:#x}: the target answered {}",
+                                 address, refused));
+}
+
+Expected<bool> RspClient::remove_breakpoint(std::uint64_t address, int kind, int type) {
+  auto reply = request(rsp::breakpoint_request(false, type, address, kind));
+  if (!reply) return reply.error();
+  if (*reply != "OK")
+    return error(fmt::format("cannot remove the breakpoint at {:#x}: the target answered '{}'",
+                             address, rsp::printable(*reply)));
+  return true;
+}
+
+Expected<rsp::StopReply> RspClient::step_off_and_continue(std::uint64_t address, int kind,
+                                                          int type) {
+  if (ack_mode_) {
+    if (auto r = remove_breakpoint(address, kind, type); !r) return r.error();
+    auto stepped = step();
+    if (!stepped || stepped->kind != rsp::StopReply::Kind::signal) return stepped;
+    if (auto r = insert_breakpoint(address, kind, type); !r) return r.error();
+    if (auto r = resume(); !r) return r.error();
+    return stepped;
+  }
+  const std::string step_packet = thread_.empty() ? std::string("s") : "vCont;s:" + thread_;
+  std::string batch = rsp::frame(rsp::breakpoint_request(false, type, address, kind));
+  batch += rsp::frame(step_packet);
+  batch += rsp::frame(rsp::breakpoint_request(true, type, address, kind));
+  batch += rsp::frame("c");
+  packets_sent_ += 4;
+  ++round_trips_;
+  if (auto sent = send_raw(batch); !sent) return sent.error();
+  auto expect_ok = [&](const char* what) -> Expected<bool> {
+    auto reply = receive_packet(timeout_ms_);
+    if (!reply) return reply.error();
+    if (*reply != "OK")
+      return error(fmt::format("{} the breakpoint at {:#x}: the target answered '{}'", what,
+                               address, rsp::printable(*reply)));
+    return true;
+  };
+  if (auto r = expect_ok("cannot remove"); !r) return r.error();
+  stopped_ = false;
+  auto stepped = wait_stop(timeout_ms_);
+  if (!stepped) return stepped;
+  if (stepped->kind != rsp::StopReply::Kind::signal) return stepped;  // the program ended
+  if (auto r = expect_ok("cannot set"); !r) return r.error();
+  stopped_ = false;  // the `c` of the batch: the target runs
+  return stepped;
 }
 
 void RspClient::detach() {

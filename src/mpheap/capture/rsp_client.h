@@ -45,6 +45,14 @@ class RspClient {
   Expected<bool> read_memory(std::uint64_t address, std::uint64_t length, std::uint8_t* out);
   // The `g` reply: all registers in the target's order, as hex.
   Expected<std::string> read_registers();
+  // `g` and `length` bytes at `address` together: in one write (one round trip) when the stub
+  // does not acknowledge packets, else one after the other. The memory read failing is not an
+  // error: `*memory_read` says whether `out` was filled.
+  Expected<std::string> read_registers_and_memory(std::uint64_t address, std::uint64_t length,
+                                                  std::uint8_t* out, bool* memory_read);
+  // The last stop reply (its expedited registers).
+  [[nodiscard]] const rsp::StopReply& last_stop() const { return last_stop_; }
+  [[nodiscard]] bool acknowledges() const { return ack_mode_; }
   // Stops a running target (0x03) and waits for its stop reply.
   Expected<rsp::StopReply> halt();
   // Lets a stopped target run (`c`); the stop reply comes later, to wait_stop().
@@ -55,11 +63,25 @@ class RspClient {
   // an Error of kind timeout when none came, cancelled when `*cancel` was set.
   Expected<rsp::StopReply> wait_stop(int timeout_ms, const std::atomic<bool>* cancel = nullptr);
   Expected<bool> set_breakpoint(bool insert, std::uint64_t address, int kind);
+  // Inserts a breakpoint of `first_type` (0 software, 1 hardware), else of the other type;
+  // returns the type the stub took. Removal names the type.
+  Expected<int> insert_breakpoint(std::uint64_t address, int kind, int first_type);
+  Expected<bool> remove_breakpoint(std::uint64_t address, int kind, int type);
+  // From a stop at a breakpoint at `address` that the stub would report again (gdbserver,
+  // OpenOCD): removes it, steps, inserts it again and continues. Without acknowledgements the
+  // four packets go in one write and cost one round trip; else one after the other. Returns the
+  // step's stop reply: the target runs on only when it is a signal (else the program ended).
+  Expected<rsp::StopReply> step_off_and_continue(std::uint64_t address, int kind, int type = 0);
   // Lets the target run on and closes the connection (`D`); errors are ignored.
   void detach();
 
   // Bytes sent and received so far (for the benchmark).
   [[nodiscard]] std::uint64_t bytes_received() const { return received_bytes_; }
+  // Packets sent so far, and the waits for answers among them (packets sent together in one
+  // write wait once; `c` waits for the next stop): the round trips decide the speed over a slow
+  // link such as a debug probe's.
+  [[nodiscard]] std::uint64_t packets_sent() const { return packets_sent_; }
+  [[nodiscard]] std::uint64_t round_trips() const { return round_trips_; }
 
  private:
   RspClient(int fd, RemoteAddress remote, int timeout_ms);
@@ -78,10 +100,13 @@ class RspClient {
   bool ack_mode_ = true;
   bool stopped_ = true;
   std::string thread_;  // the thread of the last stop reply (`thread:` in T), if any
+  rsp::StopReply last_stop_;
   rsp::Features features_;
   rsp::PacketDecoder decoder_;
   std::string last_sent_;
   std::uint64_t received_bytes_ = 0;
+  std::uint64_t packets_sent_ = 0;
+  std::uint64_t round_trips_ = 0;
 };
 
 }  // namespace mpheap::capture

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace mpheap::capture::rsp {
 namespace {
@@ -238,6 +239,39 @@ std::optional<std::string> stop_thread(const StopReply& stop) {
     auto semi = pairs.find(';');
     std::string_view item = pairs.substr(0, semi);
     if (item.starts_with("thread:") && item.size() > 7) return std::string(item.substr(7));
+    if (semi == std::string_view::npos) break;
+    pairs.remove_prefix(semi + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> stop_register(const StopReply& stop, int number, bool little_endian) {
+  std::string_view pairs = stop.text;
+  while (!pairs.empty()) {
+    auto semi = pairs.find(';');
+    std::string_view item = pairs.substr(0, semi);
+    auto colon = item.find(':');
+    if (colon != std::string_view::npos && colon > 0 && colon <= 2) {
+      unsigned n = 0;
+      bool hex = true;
+      for (char c : item.substr(0, colon)) {
+        const int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                      : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+                                                                  : -1;
+        if (d < 0) hex = false;
+        n = n * 16 + static_cast<unsigned>(d < 0 ? 0 : d);
+      }
+      if (hex && static_cast<int>(n) == number) {
+        auto bytes = decode_hex(item.substr(colon + 1));
+        if (!bytes || bytes->empty() || bytes->size() > 8) return std::nullopt;
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < bytes->size(); ++i) {
+          const std::size_t k = little_endian ? bytes->size() - 1 - i : i;
+          v = (v << 8) | (*bytes)[k];
+        }
+        return v;
+      }
+    }
     if (semi == std::string_view::npos) break;
     pairs.remove_prefix(semi + 1);
   }

@@ -91,6 +91,9 @@ struct StopReply {
 std::optional<StopReply> parse_stop_reply(std::string_view payload);
 // The `thread:ID;` pair of a T reply.
 std::optional<std::string> stop_thread(const StopReply& stop);
+// A register the stub sent along with a T reply (`NN:hex;`, NN its number in the `g` order:
+// gdbserver sends the frame pointer, stack pointer and pc), in the target's byte order.
+std::optional<std::uint64_t> stop_register(const StopReply& stop, int number, bool little_endian);
 
 // Bytes as a readable string for messages and traces: \xNN for control bytes, cut at 200.
 std::string printable(std::string_view bytes, std::size_t max = 200);

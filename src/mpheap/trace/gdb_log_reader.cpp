@@ -161,6 +161,12 @@ Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
   }
   switch (text[0]) {
     case '#':
+      // `mpheap capture trace --no-hook` says so on its first line: its stops are in the
+      // collector's functions, and frame #0 is the function that changed the heap.
+      if (line.number == 1 && text.starts_with(kNoHookHeader)) {
+        gc_functions_ = true;
+        return Step::more;
+      }
       if (!pending_.active) return Step::more;
       if (!gdb::frame_line_looks_complete(text)) {
         wrapped_.assign(text);
@@ -225,6 +231,11 @@ bool GdbLogReader::is_hook_frame_text(std::string_view frame_text) const {
   return frame_text.starts_with(hook_) && frame_text.substr(hook_.size()).starts_with(" (");
 }
 
+bool GdbLogReader::is_gc_function(std::string_view function) {
+  return function == "gc_alloc" || function == "gc_free" || function == "gc_realloc" ||
+         function == "gc_collect_end" || function == "gc_sweep_all";
+}
+
 std::string_view GdbLogReader::stop_args(const Pending& p) {
   if (!p.header_is_frame_text) return p.header_args;
   auto frame = gdb::parse_frame_text(p.header_args);
@@ -242,7 +253,8 @@ Expected<GdbLogReader::Step> GdbLogReader::consume_stop(std::string_view text,
     if (!frame) return Step::more;
   }
   if (pending_.active) pending_.terminated = true;
-  if (!hook_stop && frame->function != hook_) {
+  if (!hook_stop && frame->function != hook_ &&
+      !(gc_functions_ && is_gc_function(frame->function))) {
     if (stats_.stops == 0) return Step::more;  // a stop before the trace starts
     ended_ = true;
     stats_.end_reason = fmt::format("stop at breakpoint {} in {} (line {})", stop->breakpoint,

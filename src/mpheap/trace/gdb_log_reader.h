@@ -5,6 +5,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mpheap/io/line_reader.h"
@@ -13,6 +14,11 @@
 #include "mpheap/util/error.h"
 
 namespace mpheap::trace {
+
+// The first line of a log that `mpheap capture trace --no-hook` wrote: its stops are in the
+// collector's functions (gc_alloc, gc_free, gc_realloc, gc_collect_end, gc_sweep_all), not in a
+// hook, and frame #0 (that function) is part of each event's stack.
+inline constexpr std::string_view kNoHookHeader = "# mpheap capture trace --no-hook";
 
 // How the callers of each stop were printed.
 enum class LogStyle {
@@ -88,6 +94,7 @@ class GdbLogReader {
   [[nodiscard]] bool matches_last_shape(const Pending& p) const;
   [[nodiscard]] static std::string_view stop_args(const Pending& p);
   [[nodiscard]] bool is_hook_frame_text(std::string_view frame_text) const;
+  [[nodiscard]] static bool is_gc_function(std::string_view function);
 
   io::LineReader& input_;
   StackTable& stacks_;
@@ -104,6 +111,7 @@ class GdbLogReader {
   bool last_frame_open_ = false;  // the last frame line had no location (gdb may wrap it)
   bool ended_ = false;
   bool done_ = false;
+  bool gc_functions_ = false;  // a --no-hook log (kNoHookHeader)
   std::uint64_t emitted_ = 0;
 };
 

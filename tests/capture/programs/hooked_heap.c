@@ -6,8 +6,11 @@
  *   live at the end: 5 allocations, 15 blocks (build_a 4, helper_b 6, grow_b 5).
  * Built with -g -O0 by the test and run under gdbserver; program_done is the end marker.
  * With the argument "loop" it then allocates and frees one block every millisecond for at most
- * 20 seconds (the Ctrl-C test, which also kills it). */
+ * 20 seconds (the Ctrl-C test, which also kills it). With "idle" it first sleeps 30 seconds
+ * without calling the hook (a target that never stops); with "bench N" it makes N more
+ * allocations and frees after the pattern (bench/run_native_trace_bench.sh). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -99,6 +102,7 @@ __attribute__((noinline)) void make_garbage(void) {
 __attribute__((noinline)) void program_done(void) { gc_log_sink = 0; }
 
 int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "idle") == 0) sleep(30); /* a target that never stops */
   build_a();
   build_b();
   drop_a();
@@ -107,6 +111,9 @@ int main(int argc, char** argv) {
   gc_collect();
   program_done();
   printf("hooked_heap done\n");
+  /* "bench N": N more allocations and frees, as fast as the tracer lets them run. */
+  for (long i = 0, n = argc > 2 && strcmp(argv[1], "bench") == 0 ? atol(argv[2]) : 0; i < n; ++i)
+    m_free(m_malloc(1 + (unsigned)(i % 3)));
   for (int i = 0; argc > 1 && strcmp(argv[1], "loop") == 0 && i < 20000; ++i) {
     m_free(m_malloc(1));
     usleep(1000);

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The native tracer against gdb, whole processes, in one run (bench/README.md has the figures):
+#   1. the hooked test program (tests/capture/programs/hooked_heap.c "bench N": 20 + 2N hook
+#      calls) under gdbserver: `mpheap capture trace` native, then the same with --engine gdb;
+#   2. the stock MicroPython 1.28 unix build running the fixture's workload under gdbserver,
+#      traced without the hook (native only: gdb cannot trace a build without the hook);
+#   3. the stock 1.28 micro:bit ELF in QEMU from reset, the workload run over the raw REPL by
+#      `mpheap capture repl --run`: native without the hook, and as gdb's figure for the same
+#      stops, gdb-multiarch breaking on gc_alloc/gc_free/gc_realloc with a backtrace at each.
+# Each line: events, wall seconds, events/s, round trips and packets per event (native), and
+# the tracer's peak RSS (GNU time).
+#
+#   bench/run_native_trace_bench.sh [--events N] [--no-qemu]
+set -euo pipefail
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd -- "$script_dir/.." && pwd)
+cd "$repo"
+
+pairs=5000
+qemu=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --events) pairs=$2; shift 2 ;;
+    --no-qemu) qemu=0; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "run_native_trace_bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+for tool in gdbserver gdb /usr/bin/time gcc; do
+  command -v "$tool" > /dev/null || { echo "run_native_trace_bench.sh: needs $tool" >&2; exit 1; }
+done
+mpheap=$repo/build/release/bin/mpheap
+[[ -x $mpheap ]] || cmake --build --preset release -j"${JOBS:-2}" --target mpheap_cli
+work=$(mktemp -d /tmp/mpheap-native-bench.XXXXXX)
+trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# A port nothing listens on (random, checked).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# One line from a capture's stderr: events, seconds, events/s, round trips and packets per event.
+report() {
+  local name=$1 err=$2 rss
+  rss=$(sed -n 's/^MAXRSS //p' "$err")
+  local events secs rt pk
+  events=$(sed -n 's/.* \([0-9]*\) events logged to .*/\1/p' "$err" | tail -1)
+  secs=$(sed -n 's/^WALL //p' "$err")
+  rt=$(sed -n 's/.*per event \([0-9.]*\) round trips, \([0-9.]*\) packets.*/\1/p' "$err")
+  pk=$(sed -n 's/.*per event \([0-9.]*\) round trips, \([0-9.]*\) packets.*/\2/p' "$err")
+  printf '%-44s %7s events %7.2f s %8.0f events/s  %5s rt/event %5s packets/event  %6.1f MiB\n' \
+    "$name" "${events:-?}" "$secs" "$(echo "${events:-0} / $secs" | bc -l)" "${rt:--}" "${pk:--}" \
+    "$(echo "${rss:-0} / 1024" | bc -l)"
+}
+timed() {  # timed ERRFILE CMD...: runs CMD, appends WALL and MAXRSS lines to ERRFILE
+  local err=$1; shift
+  /usr/bin/time -f 'WALL %e\nMAXRSS %M' -a -o "$err" "$@" 2>> "$err" > /dev/null
+}
+
+gcc -g -O0 -o "$work/hooked" tests/capture/programs/hooked_heap.c
+echo "hooked_heap.c bench $pairs under gdbserver ($((20 + 2 * pairs)) hook calls):"
+for engine in native gdb; do
+  port=$(free_port)
+  gdbserver "127.0.0.1:$port" "$work/hooked" bench "$pairs" > "$work/gs.txt" 2>&1 &
+  wait_port "$port"; sleep 0.1
+  : > "$work/$engine.err"
+  timed "$work/$engine.err" "$mpheap" capture trace --engine "$engine" --elf "$work/hooked" \
+    --remote "127.0.0.1:$port" --no-until -o "$work/$engine.txt"
+  wait || true
+  report "  mpheap capture trace --engine $engine" "$work/$engine.err"
+done
+
+elf=tests/data/stock-v1.28/unix-x64/micropython
+echo "stock MicroPython 1.28 unix, workload.py, no hook, under gdbserver:"
+port=$(free_port)
+gdbserver "127.0.0.1:$port" "$elf" -X heapsize=64K tests/data/stock-v1.28/workload.py > "$work/gs.txt" 2>&1 &
+wait_port "$port"; sleep 0.1
+: > "$work/stock.err"
+timed "$work/stock.err" "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$port" \
+  -o "$work/stock.txt"
+wait || true
+report "  mpheap capture trace (gc functions)" "$work/stock.err"
+
+if [[ $qemu == 1 ]] && command -v qemu-system-arm > /dev/null; then
+  elf=tests/data/stock-v1.28/qemu-microbit/firmware.elf
+  echo "stock MicroPython 1.28 micro:bit in QEMU, from reset, workload.py over the raw REPL:"
+  for engine in native gdb; do
+    gport=$(free_port); uport=$(free_port)
+    qemu-system-arm -M microbit -global nrf51-soc.flash-size=1048576 \
+      -global nrf51-soc.sram-size=262144 -kernel "$elf" -semihosting -display none \
+      -monitor none -S -gdb "tcp:127.0.0.1:$gport" \
+      -chardev "socket,id=uart,host=127.0.0.1,port=$uport,server=on,wait=off" \
+      -serial chardev:uart > "$work/qemu.txt" 2>&1 &
+    qpid=$!
+    wait_port "$uport"
+    : > "$work/q$engine.err"
+    if [[ $engine == native ]]; then
+      "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$gport" --no-until \
+        -o "$work/qemu.txt.log" 2>> "$work/q$engine.err" &
+    else
+      cat > "$work/q.gdb" <<EOF
+set pagination off
+set confirm off
+file $elf
+target remote 127.0.0.1:$gport
+break gc_alloc
+break gc_free
+break gc_realloc
+commands 1-3
+bt
+continue
+end
+continue
+EOF
+      gdb-multiarch -nx -batch -x "$work/q.gdb" > "$work/qemu.gdb.log" 2>> "$work/q$engine.err" &
+    fi
+    tracer=$!
+    start=$(date +%s.%N)
+    "$mpheap" capture repl --connect "tcp:127.0.0.1:$uport" \
+      --run tests/data/stock-v1.28/workload.py -o "$work/q.seq" > /dev/null 2>> "$work/repl.err" || true
+    end=$(date +%s.%N)
+    kill -INT "$tracer" 2>/dev/null || true
+    wait "$tracer" 2>/dev/null || true
+    kill "$qpid" 2>/dev/null || true
+    wait "$qpid" 2>/dev/null || true
+    if [[ $engine == native ]]; then
+      sed -n 's/.*events logged to .*(\([0-9.]*\) s,.*/WALL \1/p' "$work/q$engine.err" >> "$work/q$engine.err"
+      report "  mpheap capture trace (gc functions)" "$work/q$engine.err"
+    else
+      stops=$(grep -c '^Breakpoint [123], ' "$work/qemu.gdb.log" || true)
+      printf '%-44s %7s stops  %7.2f s %8.0f stops/s (boot + workload, wall of the REPL run)\n' \
+        "  gdb-multiarch break + bt (gc_alloc/free/realloc)" "$stops" \
+        "$(echo "$end - $start" | bc -l)" "$(echo "$stops / ($end - $start)" | bc -l)"
+    fi
+  done
+fi

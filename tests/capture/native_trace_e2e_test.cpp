@@ -1,0 +1,411 @@
+// The native tracer (`mpheap capture trace`, engine native) end to end on real programs:
+// - the hooked test program under gdbserver: the native log and gdb's log of the same program
+//   give the same events with the same call stacks, frame for frame (function, file, line);
+// - the unmodified MicroPython 1.28 unix build under gdbserver, traced without the hook while it
+//   runs the fixture's workload: at every micropython.mem_info(1) (gc_dump_alloc_table), at
+//   mp_deinit and at the end, the blocks the replay of the log believes live equal the
+//   allocation table read from RAM at that same stop, head for head and length for length;
+// - the same with the stock 1.28 micro:bit ELF in QEMU, the workload sent over the raw REPL;
+// - bad input: one message each, non-zero exit, no log.
+// Without gdbserver or QEMU the tests skip, unless MPHEAP_REQUIRE_E2E=1 (CI), where they fail.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "capture/process_util.h"
+#include "capture/qemu_boot.h"
+#include "cli/cli_runner.h"
+#include "mpheap/capture/link.h"
+#include "mpheap/capture/native_trace.h"
+#include "mpheap/capture/raw_repl.h"
+#include "mpheap/io/line_reader.h"
+#include "mpheap/io/snapshot_sequence.h"
+#include "mpheap/target/from_elf.h"
+#include "mpheap/trace/gdb_log_reader.h"
+#include "mpheap/trace/replay.h"
+#include "trace/test_util.h"
+
+namespace mpheap::capture {
+namespace {
+
+using namespace std::chrono_literals;
+using mpheap::testing::ChildProcess;
+using mpheap::testing::data_path;
+using mpheap::testing::TempDir;
+
+const std::string kProgram = std::string(MPHEAP_CAPTURE_PROGRAMS) + "/hooked_heap.c";
+
+bool e2e_required() {
+  const char* v = std::getenv("MPHEAP_REQUIRE_E2E");
+  return v != nullptr && std::string(v) == "1";
+}
+
+bool compile(const std::string& source, const std::string& out, const std::string& flags = "") {
+  return mpheap::testing::run_shell(
+             fmt::format("gcc -g -O0 {} -o '{}' '{}' 2>/dev/null", flags, out, source)) == 0;
+}
+
+// One event of a log as `mpheap trace` reads it: the values and the stack as text.
+struct LoggedEvent {
+  std::uint64_t start_block = 0, length = 0;
+  std::vector<std::string> frames;  // "function file:line", innermost first
+  bool operator==(const LoggedEvent&) const = default;
+};
+
+std::vector<LoggedEvent> read_log(const std::string& path, std::uint64_t* duplicates = nullptr) {
+  std::vector<LoggedEvent> events;
+  auto input = io::LineReader::open(path);
+  EXPECT_TRUE(input) << input.error().message();
+  if (!input) return events;
+  trace::StackTable stacks;
+  trace::GdbLogReader reader(**input, stacks);
+  for (;;) {
+    auto e = reader.next();
+    EXPECT_TRUE(e) << e.error().message();
+    if (!e || !*e) break;
+    LoggedEvent le{(*e)->start_block, (*e)->length, {}};
+    for (trace::FrameId f : stacks.frames_innermost_first((*e)->stack))
+      le.frames.push_back(stacks.frame(f).function + " " + stacks.frame(f).location);
+    events.push_back(std::move(le));
+  }
+  if (duplicates != nullptr) *duplicates = reader.stats().duplicates;
+  return events;
+}
+
+// A heap copy of `--heap-at`: the number of events before it and the allocation table's heads.
+struct Checkpoint {
+  std::string trigger;
+  std::uint64_t events = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> heads;  // start block -> blocks
+};
+
+// Reads the copies: mp_state_ctx (where the target's DWARF says the first area's fields are)
+// gives the allocation table's address and length, the other part holds the table.
+std::vector<Checkpoint> read_checkpoints(const std::string& seq, const std::string& elf,
+                                         std::uint64_t bias) {
+  std::vector<Checkpoint> out;
+  auto t = target::read_elf_target(elf);
+  EXPECT_TRUE(t) << t.error().message();
+  if (!t) return out;
+  auto idx = io::index_snapshot_sequence_file(seq);
+  EXPECT_TRUE(idx) << idx.error().message();
+  if (!idx) return out;
+  const std::string bytes = mpheap::testing::read_file(seq);
+  const std::uint64_t area = *t->mp_state_ctx + *t->state.mem_area + bias;
+  auto word_at = [&](const std::vector<io::SnapshotEntry>& parts,
+                     std::uint64_t address) -> std::optional<std::uint64_t> {
+    for (const auto& p : parts)
+      if (address >= p.header.start && address + t->word_size <= p.header.end) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, bytes.data() + p.data_offset + (address - p.header.start), t->word_size);
+        return v;
+      }
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < idx->size();) {
+    const io::SnapshotHeader& first = (*idx)[i].header;
+    std::vector<io::SnapshotEntry> parts(
+        idx->begin() + static_cast<std::ptrdiff_t>(i),
+        idx->begin() + static_cast<std::ptrdiff_t>(i + first.parts));
+    i += first.parts;
+    Checkpoint c;
+    c.trigger = first.trigger;
+    EXPECT_TRUE(first.label.starts_with("events=")) << first.label;
+    c.events = std::stoull(first.label.substr(7));
+    auto table = word_at(parts, area + *t->state.area.gc_alloc_table_start);
+    auto table_len = word_at(parts, area + *t->state.area.gc_alloc_table_byte_len);
+    EXPECT_TRUE(table && table_len);
+    if (!table || !table_len) continue;
+    for (const auto& p : parts)
+      if (*table >= p.header.start && *table + *table_len <= p.header.end) {
+        const auto* at = reinterpret_cast<const std::uint8_t*>(bytes.data() + p.data_offset +
+                                                               (*table - p.header.start));
+        c.heads = allocation_table_heads({at, *table_len}, *table_len * 4);
+      }
+    EXPECT_FALSE(c.heads.empty()) << "no allocation table in checkpoint " << c.trigger;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// The ground truth: replaying the log up to each checkpoint gives exactly the table's heads.
+void expect_replay_equals_tables(const std::string& log, const std::vector<Checkpoint>& cps,
+                                 std::size_t at_least) {
+  ASSERT_GE(cps.size(), at_least);
+  auto input = io::LineReader::open(log);
+  ASSERT_TRUE(input) << input.error().message();
+  trace::StackTable stacks;
+  trace::GdbLogReader reader(**input, stacks);
+  trace::Replay replay(stacks);
+  std::vector<trace::EndedAllocation> ended;
+  std::uint64_t t = 0;
+  for (const Checkpoint& c : cps) {
+    SCOPED_TRACE(fmt::format("checkpoint {} after {} events", c.trigger, c.events));
+    while (t < c.events) {
+      auto e = reader.next();
+      ASSERT_TRUE(e) << e.error().message();
+      ASSERT_TRUE(*e) << "the log ends before event " << c.events;
+      replay.apply(**e, t++, ended);
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
+    for (const auto& [start, a] : replay.live()) live.emplace_back(start, a.size);
+    EXPECT_EQ(live.size(), c.heads.size());
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < std::max(live.size(), c.heads.size()) && shown < 10; ++i) {
+      auto l = i < live.size() ? live[i] : std::pair<std::uint64_t, std::uint64_t>{};
+      auto h = i < c.heads.size() ? c.heads[i] : std::pair<std::uint64_t, std::uint64_t>{};
+      if (l != h) {
+        ADD_FAILURE() << fmt::format("replay has block {} ({} blocks), the table has {} ({})",
+                                     l.first, l.second, h.first, h.second);
+        ++shown;
+      }
+    }
+    // Nothing was patched up by the replay: no allocation over a live one, no free of nothing.
+    EXPECT_EQ(replay.unlogged(), 0u);
+    EXPECT_EQ(replay.unmatched(), 0u);
+  }
+  EXPECT_EQ(reader.stats().duplicates, 0u);
+}
+
+class NativeTrace : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gdbserver_ = mpheap::testing::which("gdbserver");
+    gdb_ = mpheap::testing::which("gdb-multiarch");
+    if (gdb_.empty()) gdb_ = mpheap::testing::which("gdb");
+    if (gdbserver_.empty() || gdb_.empty()) {
+      if (e2e_required()) FAIL() << "gdbserver or gdb is not installed and MPHEAP_REQUIRE_E2E=1";
+      GTEST_SKIP() << "gdbserver or gdb is not installed";
+    }
+  }
+
+  int serve(std::unique_ptr<ChildProcess>& server, const std::vector<std::string>& program) {
+    const int port = mpheap::testing::free_port();
+    std::vector<std::string> argv = {gdbserver_, fmt::format("127.0.0.1:{}", port)};
+    argv.insert(argv.end(), program.begin(), program.end());
+    server = std::make_unique<ChildProcess>(argv, dir_.file("gdbserver.txt"));
+    EXPECT_TRUE(mpheap::testing::wait_for_port(port, 5s));
+    std::this_thread::sleep_for(100ms);
+    return port;
+  }
+
+  TempDir dir_{"native"};
+  std::string gdbserver_, gdb_;
+};
+
+// The hooked program, once natively and once through gdb: the same events, the same stacks.
+TEST_F(NativeTrace, SameEventsAndStacksAsGdb) {
+  const std::string program = dir_.file("hooked");
+  ASSERT_TRUE(compile(kProgram, program));
+  std::map<std::string, std::vector<LoggedEvent>> logs;
+  for (const char* engine : {"native", "gdb"}) {
+    SCOPED_TRACE(engine);
+    std::unique_ptr<ChildProcess> server;
+    const int port = serve(server, {program});
+    const std::string log = dir_.file(fmt::format("{}.txt", engine));
+    auto run = mpheap::testing::run_mpheap(
+        fmt::format("capture trace --engine {} --elf {} --remote 127.0.0.1:{} --until "
+                    "program_done -o {}",
+                    engine, program, port, log),
+        true);
+    ASSERT_EQ(run.status, 0) << run.out;
+    EXPECT_NE(run.out.find("20 events logged"), std::string::npos) << run.out;
+    logs[engine] = read_log(log);
+    EXPECT_EQ(server->wait(10s), 0);
+  }
+  const auto& native = logs["native"];
+  const auto& gdb = logs["gdb"];
+  ASSERT_EQ(native.size(), 20u);
+  ASSERT_EQ(gdb.size(), 20u);
+  for (std::size_t i = 0; i < native.size(); ++i) {
+    SCOPED_TRACE(fmt::format("event {}", i));
+    EXPECT_EQ(native[i].start_block, gdb[i].start_block);
+    EXPECT_EQ(native[i].length, gdb[i].length);
+    EXPECT_EQ(native[i].frames, gdb[i].frames);
+  }
+  // A known stack: the realloc of grow_b (event 9, after 7 allocations and 2 frees) from main
+  // through m_realloc.
+  ASSERT_GE(native[9].frames.size(), 4u);
+  EXPECT_TRUE(native[9].frames[0].starts_with("gc_realloc ")) << native[9].frames[0];
+  EXPECT_TRUE(native[9].frames[1].starts_with("m_realloc ")) << native[9].frames[1];
+  EXPECT_TRUE(native[9].frames[2].starts_with("grow_b ")) << native[9].frames[2];
+  EXPECT_TRUE(native[9].frames[3].starts_with("main ")) << native[9].frames[3];
+}
+
+// The stock unix build with no hook: the replay equals the allocation table at every checkpoint.
+TEST_F(NativeTrace, StockUnixWithoutHookReplayEqualsTheAllocationTable) {
+  const std::string elf = data_path("stock-v1.28/unix-x64/micropython");
+  const std::string workload = data_path("stock-v1.28/workload.py");
+  std::unique_ptr<ChildProcess> server;
+  const int port = serve(server, {elf, "-X", "heapsize=64K", workload});
+  const std::string log = dir_.file("stock.txt");
+  const std::string heaps = dir_.file("stock.heaps");
+  auto run = mpheap::testing::run_mpheap(
+      fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --heap-at gc_dump_alloc_table "
+                  "--heap-at mp_deinit --heap-output {} -o {}",
+                  elf, port, heaps, log),
+      true);
+  ASSERT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("no gc_log_change in this ELF: breaking on the collector's functions"),
+            std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("ended: the program ended (exited with status 0)"), std::string::npos)
+      << run.out;
+  auto cps = read_checkpoints(heaps, elf, 0x555555554000);
+  // mem_info(1) twice, mp_deinit once.
+  ASSERT_EQ(cps.size(), 3u);
+  EXPECT_EQ(cps[0].trigger, "on:gc_dump_alloc_table");
+  EXPECT_EQ(cps[2].trigger, "on:mp_deinit");
+  expect_replay_equals_tables(log, cps, 3);
+  // Every kind of event was seen, the sweep among them.
+  auto summary = mpheap::testing::run_mpheap(fmt::format("trace {} -q --summary-json -", log));
+  ASSERT_EQ(summary.status, 0) << summary.out;
+  auto j = nlohmann::json::parse(summary.out);
+  EXPECT_GT(j["kinds"]["alloc"].get<int>(), 500);
+  EXPECT_GT(j["kinds"]["sweep"].get<int>(), 100);
+  EXPECT_GE(j["collections"].get<int>(), 4);  // the workload's four gc.collect()
+  EXPECT_GT(j["kinds"]["realloc"].get<int>(), 0);
+  EXPECT_GT(j["kinds"]["free"].get<int>(), 0);
+  EXPECT_EQ(j["classified_by_caller"], j["events"]);
+  EXPECT_NE(j["end_reason"].get<std::string>().find("the program ended"), std::string::npos)
+      << j["end_reason"];
+  EXPECT_EQ(server->wait(10s), 0);
+}
+
+// Bad input: one message each, a non-zero exit, no log (and no part file) left behind.
+TEST_F(NativeTrace, BadInputOneMessageNothingWritten) {
+  const std::string log = dir_.file("bad.txt");
+  // `lines`: 2 when the capture had started (its first line says how it traces).
+  auto one_message = [&](const mpheap::testing::CliRun& run, const std::string& says,
+                         int lines = 1) {
+    EXPECT_EQ(run.status, 1) << run.out;
+    EXPECT_NE(run.out.find(says), std::string::npos) << run.out;
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), lines) << run.out;
+    EXPECT_FALSE(std::filesystem::exists(log));
+    EXPECT_FALSE(std::filesystem::exists(log + ".part"));
+  };
+  // An ELF with neither the hook nor the collector's functions.
+  ASSERT_TRUE(compile(std::string(MPHEAP_CAPTURE_PROGRAMS) + "/no_hook.c", dir_.file("no_gc")));
+  one_message(
+      mpheap::testing::run_mpheap(
+          fmt::format("capture trace --elf {} --remote :1 -o {}", dir_.file("no_gc"), log), true),
+      "has neither the GC hook nor the collector's functions (no gc_log_change or gc_alloc "
+      "symbol)");
+  // The hook without line information.
+  ASSERT_EQ(mpheap::testing::run_shell(fmt::format("gcc -g0 -O0 -o '{}' '{}' 2>/dev/null",
+                                                   dir_.file("no_lines"), kProgram)),
+            0);
+  one_message(mpheap::testing::run_mpheap(fmt::format("capture trace --elf {} --remote :1 -o {}",
+                                                      dir_.file("no_lines"), log),
+                                          true),
+              "has no line table");
+  // No gdb server there.
+  ASSERT_TRUE(compile(kProgram, dir_.file("hooked")));
+  one_message(
+      mpheap::testing::run_mpheap(
+          fmt::format("capture trace --elf {} --remote :1 -o {}", dir_.file("hooked"), log), true),
+      "localhost:1: cannot connect");
+  // A server that accepts the connection and never answers.
+  int port = 0;
+  const int silent = mpheap::testing::listen_on_loopback(port);
+  ASSERT_GE(silent, 0);
+  one_message(mpheap::testing::run_mpheap(
+                  fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --timeout 500 -o {}",
+                              dir_.file("hooked"), port, log),
+                  true),
+              "within 500 ms");
+  ::close(silent);
+  // An ELF that is not the running program: the same source built with -O2.
+  ASSERT_TRUE(compile(kProgram, dir_.file("hooked_O2"), "-O2"));
+  {
+    std::unique_ptr<ChildProcess> server;
+    const int p = serve(server, {dir_.file("hooked")});
+    one_message(mpheap::testing::run_mpheap(
+                    fmt::format("capture trace --elf {} --remote 127.0.0.1:{} -o {}",
+                                dir_.file("hooked_O2"), p, log),
+                    true),
+                "the running firmware is not this ELF: at gc_log_change (0x");
+    server->kill();
+  }
+  // A target that never stops: the log is not written (no event), one message.
+  {
+    std::unique_ptr<ChildProcess> server;
+    const int p = serve(server, {dir_.file("hooked"), "idle"});
+    one_message(mpheap::testing::run_mpheap(
+                    fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --idle-timeout 2 "
+                                "-o {}",
+                                dir_.file("hooked"), p, log),
+                    true),
+                "the target did not stop for 2 s (after 0 events)", 2);
+    server->kill();
+  }
+}
+
+// The stock 1.28 micro:bit ELF in QEMU, traced from reset without the hook while the workload
+// runs over the raw REPL; QEMU's gdbstub repeats a stop now and then (dropped by the tracer).
+TEST(NativeTraceQemu, StockMicrobitWithoutHookReplayEqualsTheAllocationTable) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  if (qemu.empty()) {
+    if (e2e_required()) FAIL() << "qemu-system-arm is not installed and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << "qemu-system-arm is not installed";
+  }
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  TempDir dir("native-qemu");
+  const int uart_port = mpheap::testing::free_port();
+  int gdb_port = mpheap::testing::free_port();
+  while (gdb_port == uart_port) gdb_port = mpheap::testing::free_port();
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(
+      mpheap::testing::boot(vm, qemu, mpheap::testing::stock_microbit(elf), uart_port, dir,
+                            {"-gdb", fmt::format("tcp:127.0.0.1:{}", gdb_port), "-S"}));
+  const std::string log = dir.file("microbit.txt");
+  const std::string heaps = dir.file("microbit.heaps");
+  ChildProcess capture({MPHEAP_CLI, "capture", "trace", "--elf", elf, "--remote",
+                        fmt::format("127.0.0.1:{}", gdb_port), "--no-until", "--heap-at",
+                        "gc_dump_alloc_table", "--heap-output", heaps, "-o", log},
+                       dir.file("capture.txt"));
+  const std::string workload = mpheap::testing::read_file(data_path("stock-v1.28/workload.py"));
+  std::string output;
+  {
+    auto link = Link::open(fmt::format("tcp:127.0.0.1:{}", uart_port), 115200, 10000);
+    ASSERT_TRUE(link) << link.error().message();
+    RawRepl repl(**link);
+    auto entered = repl.enter(60000);
+    ASSERT_TRUE(entered) << entered.error().message() << "\n"
+                         << mpheap::testing::read_file(dir.file("capture.txt"));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto r = repl.exec(workload, 120000);
+      if (r && r->errors.empty() && r->output.find("=== workload done ===") != std::string::npos) {
+        output = r->output;
+        break;
+      }
+      (void)repl.recover();
+    }
+    repl.leave();
+  }
+  EXPECT_NE(output.find("=== workload done ==="), std::string::npos);
+  capture.signal(SIGINT);
+  const std::string said_file = dir.file("capture.txt");
+  EXPECT_EQ(capture.wait(60s), 0) << mpheap::testing::read_file(said_file);
+  const std::string said = mpheap::testing::read_file(said_file);
+  fmt::print("{}", said);
+  EXPECT_NE(said.find("no gc_log_change in this ELF"), std::string::npos) << said;
+  // Two mem_info(1) per run of the workload, and the heap at the end.
+  auto cps = read_checkpoints(heaps, elf, 0);
+  ASSERT_GE(cps.size(), 3u);
+  EXPECT_EQ(cps.back().trigger, "on:end");
+  expect_replay_equals_tables(log, cps, 3);
+}
+
+}  // namespace
+}  // namespace mpheap::capture
