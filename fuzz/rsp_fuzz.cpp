@@ -18,7 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (auto unit = decoder.next()) {
       const std::string& p = unit->payload;
       (void)parse_supported(p);
-      (void)parse_stop_reply(p);
+      if (auto stop = parse_stop_reply(p)) {
+        for (int r : {7, 13, 16}) (void)stop_register(*stop, r, data[0] & 1);
+        (void)stop_thread(*stop);
+      }
+      (void)auxv_value(p, 9, (data[0] & 2) ? 8 : 4, data[0] & 1);
       (void)error_reply(p);
       (void)decode_hex(p);
       auto m = memory_reply(p, 0x20000000, p.size() / 2);

@@ -243,43 +243,107 @@ TEST_F(NativeTrace, SameEventsAndStacksAsGdb) {
 }
 
 // The stock unix build with no hook: the replay equals the allocation table at every checkpoint.
+// With a 16 KiB heap the workload also fills the heap, so gc_alloc collects: the sweep's events
+// come before the allocation that asked for it, as a hooked build logs them.
 TEST_F(NativeTrace, StockUnixWithoutHookReplayEqualsTheAllocationTable) {
   const std::string elf = data_path("stock-v1.28/unix-x64/micropython");
   const std::string workload = data_path("stock-v1.28/workload.py");
+  for (const char* heap : {"64K", "16K"}) {
+    SCOPED_TRACE(heap);
+    std::unique_ptr<ChildProcess> server;
+    const int port = serve(server, {elf, "-X", fmt::format("heapsize={}", heap), workload});
+    const std::string log = dir_.file(fmt::format("stock_{}.txt", heap));
+    const std::string heaps = dir_.file(fmt::format("stock_{}.heaps", heap));
+    auto run = mpheap::testing::run_mpheap(
+        fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --heap-at gc_dump_alloc_table "
+                    "--heap-at mp_deinit --heap-output {} -o {}",
+                    elf, port, heaps, log),
+        true);
+    ASSERT_EQ(run.status, 0) << run.out;
+    EXPECT_NE(run.out.find("no gc_log_change in this ELF: breaking on the collector's functions"),
+              std::string::npos)
+        << run.out;
+    EXPECT_NE(run.out.find("ended: the program ended (exited with status 0)"), std::string::npos)
+        << run.out;
+    auto cps = read_checkpoints(heaps, elf, 0x555555554000);
+    // mem_info(1) twice, mp_deinit once.
+    ASSERT_EQ(cps.size(), 3u);
+    EXPECT_EQ(cps[0].trigger, "on:gc_dump_alloc_table");
+    EXPECT_EQ(cps[2].trigger, "on:mp_deinit");
+    expect_replay_equals_tables(log, cps, 3);
+    // Every kind of event was seen, the sweep among them.
+    auto summary = mpheap::testing::run_mpheap(fmt::format("trace {} -q --summary-json -", log));
+    ASSERT_EQ(summary.status, 0) << summary.out;
+    auto j = nlohmann::json::parse(summary.out);
+    EXPECT_GT(j["kinds"]["alloc"].get<int>(), 500);
+    EXPECT_GT(j["kinds"]["sweep"].get<int>(), 100);
+    EXPECT_GT(j["kinds"]["realloc"].get<int>(), 0);
+    EXPECT_GT(j["kinds"]["free"].get<int>(), 0);
+    EXPECT_GE(j["collections"].get<int>(), 4);  // the workload's four gc.collect()
+    EXPECT_EQ(j["classified_by_caller"], j["events"]);
+    EXPECT_NE(j["end_reason"].get<std::string>().find("the program ended"), std::string::npos)
+        << j["end_reason"];
+    EXPECT_EQ(server->wait(10s), 0);
+    if (std::string(heap) != "16K") continue;
+    // Collections inside gc_alloc: each sweep run is followed by the allocation that asked for
+    // it, with the same callers.
+    const auto events = read_log(log);
+    int inside = 0;
+    for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+      const auto& f = events[i].frames;
+      if (f.empty() || !f[0].starts_with("gc_collect_end ") ||
+          events[i + 1].frames[0].starts_with("gc_collect_end "))
+        continue;
+      auto in_alloc = std::find_if(f.begin(), f.end(),
+                                   [](const std::string& s) { return s.starts_with("gc_alloc "); });
+      if (in_alloc == f.end()) continue;
+      ++inside;
+      const auto& next = events[i + 1].frames;
+      ASSERT_FALSE(next.empty());
+      EXPECT_TRUE(next[0].starts_with("gc_alloc ")) << next[0];
+      EXPECT_EQ(std::vector<std::string>(next.begin() + 1, next.end()),
+                std::vector<std::string>(in_alloc + 1, f.end()));
+      EXPECT_GT(events[i + 1].length, 0u);
+    }
+    EXPECT_GE(inside, 1) << "no collection inside gc_alloc with a 16 KiB heap";
+  }
+}
+
+// The link lost in the middle: the log keeps every whole stop before it, and the exit is 1.
+TEST_F(NativeTrace, LostConnectionKeepsTheLog) {
+  const std::string program = dir_.file("hooked");
+  ASSERT_TRUE(compile(kProgram, program));
   std::unique_ptr<ChildProcess> server;
-  const int port = serve(server, {elf, "-X", "heapsize=64K", workload});
-  const std::string log = dir_.file("stock.txt");
-  const std::string heaps = dir_.file("stock.heaps");
-  auto run = mpheap::testing::run_mpheap(
-      fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --heap-at gc_dump_alloc_table "
-                  "--heap-at mp_deinit --heap-output {} -o {}",
-                  elf, port, heaps, log),
-      true);
-  ASSERT_EQ(run.status, 0) << run.out;
-  EXPECT_NE(run.out.find("no gc_log_change in this ELF: breaking on the collector's functions"),
-            std::string::npos)
-      << run.out;
-  EXPECT_NE(run.out.find("ended: the program ended (exited with status 0)"), std::string::npos)
-      << run.out;
-  auto cps = read_checkpoints(heaps, elf, 0x555555554000);
-  // mem_info(1) twice, mp_deinit once.
-  ASSERT_EQ(cps.size(), 3u);
-  EXPECT_EQ(cps[0].trigger, "on:gc_dump_alloc_table");
-  EXPECT_EQ(cps[2].trigger, "on:mp_deinit");
-  expect_replay_equals_tables(log, cps, 3);
-  // Every kind of event was seen, the sweep among them.
+  const int port = serve(server, {program, "loop"});
+  const std::string log = dir_.file("lost.txt");
+  ChildProcess capture({MPHEAP_CLI, "capture", "trace", "--elf", program, "--remote",
+                        fmt::format("127.0.0.1:{}", port), "--no-until", "-o", log},
+                       dir_.file("capture_out.txt"));
+  // Some events past the fixed pattern (the part file grows), then gdbserver goes away.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto written = [&] {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(log + ".part", ec);
+    return ec ? 0 : size;
+  };
+  while (std::chrono::steady_clock::now() < deadline && written() < 70000)
+    std::this_thread::sleep_for(50ms);
+  server->kill();
+  EXPECT_EQ(capture.wait(30s), 1);
+  const std::string said = mpheap::testing::read_file(dir_.file("capture_out.txt"));
+  EXPECT_NE(said.find("(the log keeps the "), std::string::npos) << said;
+  ASSERT_TRUE(std::filesystem::exists(log)) << said;
+  EXPECT_FALSE(std::filesystem::exists(log + ".part"));
   auto summary = mpheap::testing::run_mpheap(fmt::format("trace {} -q --summary-json -", log));
   ASSERT_EQ(summary.status, 0) << summary.out;
   auto j = nlohmann::json::parse(summary.out);
-  EXPECT_GT(j["kinds"]["alloc"].get<int>(), 500);
-  EXPECT_GT(j["kinds"]["sweep"].get<int>(), 100);
-  EXPECT_GE(j["collections"].get<int>(), 4);  // the workload's four gc.collect()
-  EXPECT_GT(j["kinds"]["realloc"].get<int>(), 0);
-  EXPECT_GT(j["kinds"]["free"].get<int>(), 0);
-  EXPECT_EQ(j["classified_by_caller"], j["events"]);
-  EXPECT_NE(j["end_reason"].get<std::string>().find("the program ended"), std::string::npos)
-      << j["end_reason"];
-  EXPECT_EQ(server->wait(10s), 0);
+  EXPECT_GT(j["events"].get<int>(), 100);
+  EXPECT_EQ(j["incomplete_last_event"], false);
+  // gdbserver's inferior outlives it: end it too.
+  std::smatch pid;
+  std::string served = mpheap::testing::read_file(dir_.file("gdbserver.txt"));
+  if (std::regex_search(served, pid, std::regex("pid = (\\d+)")))
+    ::kill(static_cast<pid_t>(std::stol(pid[1].str())), SIGKILL);
 }
 
 // Bad input: one message each, a non-zero exit, no log (and no part file) left behind.

@@ -138,3 +138,43 @@ TEST(CaptureRspPacket, StopReplies) {
 
 }  // namespace
 }  // namespace mpheap::capture::rsp
+
+namespace mpheap::capture::rsp {
+namespace {
+
+// gdbserver's T reply sends rbp (06), rsp (07) and rip (10 = 16) along, little endian, with
+// run-length encoding undone by the decoder.
+TEST(RspStopRegisters, ExpeditedRegistersOfAStop) {
+  auto stop = parse_stop_reply(
+      "T05swbreak:;06:f0e5ffffff7f0000;07:e8e5ffffff7f0000;10:8351555555550000;thread:p145d.145d;"
+      "core:1;");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop_register(*stop, 7, true), 0x7fffffffe5e8u);
+  EXPECT_EQ(stop_register(*stop, 16, true), 0x555555555183u);
+  EXPECT_EQ(stop_register(*stop, 6, false), 0xf0e5ffffff7f0000u);
+  EXPECT_FALSE(stop_register(*stop, 13, true));       // not sent
+  auto bare = parse_stop_reply("T05thread:p01.01;");  // QEMU sends none
+  ASSERT_TRUE(bare);
+  EXPECT_FALSE(stop_register(*bare, 13, true));
+  auto odd = parse_stop_reply("T0507:e8e5f;10:zz;");  // odd and non-hex values are ignored
+  ASSERT_TRUE(odd);
+  EXPECT_FALSE(stop_register(*odd, 7, true));
+  EXPECT_FALSE(stop_register(*odd, 16, true));
+}
+
+TEST(RspStopRegisters, AuxiliaryVectorEntry) {
+  // AT_PHDR (3) = 0x555555554040, AT_ENTRY (9) = 0x555555555080, AT_NULL.
+  std::string auxv;
+  auto put = [&](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) auxv.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  for (std::uint64_t v : {3ULL, 0x555555554040ULL, 9ULL, 0x555555555080ULL, 0ULL, 0ULL}) put(v);
+  EXPECT_EQ(auxv_value(auxv, 9, 8, true), 0x555555555080u);
+  EXPECT_EQ(auxv_value(auxv, 3, 8, true), 0x555555554040u);
+  EXPECT_FALSE(auxv_value(auxv, 25, 8, true));               // after AT_NULL: not looked at
+  EXPECT_FALSE(auxv_value(auxv.substr(0, 20), 9, 8, true));  // cut short
+  EXPECT_FALSE(auxv_value(auxv, 9, 3, true));                // no such word size
+}
+
+}  // namespace
+}  // namespace mpheap::capture::rsp

@@ -278,6 +278,25 @@ std::optional<std::uint64_t> stop_register(const StopReply& stop, int number, bo
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> auxv_value(std::string_view auxv, std::uint64_t type,
+                                        std::uint32_t word_size, bool little_endian) {
+  if (word_size != 4 && word_size != 8) return std::nullopt;
+  auto word = [&](std::size_t off) {
+    std::uint64_t v = 0;
+    for (std::uint32_t i = 0; i < word_size; ++i) {
+      const std::uint32_t k = little_endian ? word_size - 1 - i : i;
+      v = (v << 8) | static_cast<unsigned char>(auxv[off + k]);
+    }
+    return v;
+  };
+  for (std::size_t at = 0; at + 2 * word_size <= auxv.size(); at += 2 * word_size) {
+    const std::uint64_t t = word(at);
+    if (t == type) return word(at + word_size);
+    if (t == 0) break;
+  }
+  return std::nullopt;
+}
+
 std::string read_memory_request(std::uint64_t address, std::uint64_t length) {
   return fmt::format("m{:x},{:x}", address, length);
 }

@@ -94,6 +94,10 @@ std::optional<std::string> stop_thread(const StopReply& stop);
 // A register the stub sent along with a T reply (`NN:hex;`, NN its number in the `g` order:
 // gdbserver sends the frame pointer, stack pointer and pc), in the target's byte order.
 std::optional<std::uint64_t> stop_register(const StopReply& stop, int number, bool little_endian);
+// The value of `type` in an auxiliary vector (`qXfer:auxv:read`: pairs of words, ended by
+// type 0), e.g. AT_ENTRY (9), the program's run-time entry point.
+std::optional<std::uint64_t> auxv_value(std::string_view auxv, std::uint64_t type,
+                                        std::uint32_t word_size, bool little_endian);
 
 // Bytes as a readable string for messages and traces: \xNN for control bytes, cut at 200.
 std::string printable(std::string_view bytes, std::size_t max = 200);

@@ -12,6 +12,7 @@
 
 #include "mpheap/capture/elf_check.h"
 #include "mpheap/capture/gdb_script.h"
+#include "mpheap/capture/rsp_packet.h"
 #include "mpheap/capture/trace_log_writer.h"
 #include "mpheap/io/file.h"
 #include "mpheap/io/snapshot_sequence.h"
@@ -23,6 +24,7 @@ namespace mpheap::session {
 namespace {
 
 using capture::TraceMode;
+namespace rsp = capture::rsp;
 
 constexpr std::uint64_t kAtEntry = 9;  // AT_ENTRY in the auxiliary vector
 
@@ -40,19 +42,7 @@ Expected<std::optional<std::uint64_t>> runtime_entry(capture::RspClient& client,
     auxv.append(reply->substr(1));
     if ((*reply)[0] == 'l') break;
   }
-  for (std::size_t at = 0; at + 2 * word_size <= auxv.size(); at += 2 * word_size) {
-    auto word = [&](std::size_t off) {
-      std::uint64_t v = 0;
-      for (std::uint32_t i = 0; i < word_size; ++i) {
-        const std::uint32_t k = little ? word_size - 1 - i : i;
-        v = (v << 8) | static_cast<unsigned char>(auxv[off + k]);
-      }
-      return v;
-    };
-    if (word(at) == kAtEntry) return std::optional<std::uint64_t>(word(at + word_size));
-    if (word(at) == 0) break;
-  }
-  return std::optional<std::uint64_t>();
+  return rsp::auxv_value(auxv, kAtEntry, word_size, little);
 }
 
 const target::elf::ElfSymbol* function_symbol(const std::vector<target::elf::ElfSymbol>& symbols,
