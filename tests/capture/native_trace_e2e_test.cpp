@@ -365,6 +365,13 @@ TEST_F(NativeTrace, BadInputOneMessageNothingWritten) {
           fmt::format("capture trace --elf {} --remote :1 -o {}", dir_.file("no_gc"), log), true),
       "has neither the GC hook nor the collector's functions (no gc_log_change or gc_alloc "
       "symbol)");
+  // Collector functions of another signature.
+  ASSERT_TRUE(compile(std::string(MPHEAP_CAPTURE_PROGRAMS) + "/other_gc.c", dir_.file("other")));
+  one_message(
+      mpheap::testing::run_mpheap(
+          fmt::format("capture trace --elf {} --remote :1 -o {}", dir_.file("other"), log), true),
+      "does not declare 2 parameters in the DWARF: mpheap knows `void *gc_alloc(size_t "
+      "n_bytes, unsigned int alloc_flags)`");
   // The hook without line information.
   ASSERT_EQ(mpheap::testing::run_shell(fmt::format("gcc -g0 -O0 -o '{}' '{}' 2>/dev/null",
                                                    dir_.file("no_lines"), kProgram)),

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mpheap/capture/rsp_client.h"
@@ -24,6 +25,23 @@
 namespace mpheap::capture {
 
 enum class TraceMode { hook, gc_functions };
+
+// The collector's functions the hookless mode breaks on, as MicroPython 1.19 to 1.28 and
+// CircuitPython 9 and 10 declare them (py/gc.c at those tags): the parameters it reads are the
+// leading ones, by position. An ELF whose DWARF declares fewer is another signature, refused.
+struct GcSignature {
+  std::string_view name;
+  bool required = true;
+  int parameters = 0;  // declared parameters, at least
+  std::string_view declaration;
+};
+inline constexpr GcSignature kGcSignatures[] = {
+    {"gc_alloc", true, 2, "void *gc_alloc(size_t n_bytes, unsigned int alloc_flags)"},
+    {"gc_free", true, 1, "void gc_free(void *ptr)"},
+    {"gc_realloc", false, 3, "void *gc_realloc(void *ptr_in, size_t n_bytes, bool allow_move)"},
+    {"gc_collect_end", true, 0, "void gc_collect_end(void)"},
+    {"gc_sweep_all", false, 0, "void gc_sweep_all(void)"},
+};
 
 // Link-time entry addresses of the collector's functions; nullopt where the ELF has none.
 struct GcFunctions {

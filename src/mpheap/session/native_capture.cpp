@@ -98,21 +98,14 @@ Expected<NativeCaptureResult> run_native_capture(
                                o.hook)};
     }
     plan.mode = TraceMode::gc_functions;
-    struct Want {
-      const char* name;
-      std::optional<std::uint64_t>* slot;
-      bool required;
-    };
-    const Want wants[] = {{"gc_alloc", &plan.gc.alloc, true},
-                          {"gc_free", &plan.gc.free, true},
-                          {"gc_realloc", &plan.gc.realloc, false},
-                          {"gc_collect_end", &plan.gc.collect_end, true},
-                          {"gc_sweep_all", &plan.gc.sweep_all, false}};
+    std::optional<std::uint64_t>* slots[] = {&plan.gc.alloc, &plan.gc.free, &plan.gc.realloc,
+                                             &plan.gc.collect_end, &plan.gc.sweep_all};
     std::vector<std::string> missing;
-    for (const Want& w : wants) {
+    for (std::size_t k = 0; k < std::size(capture::kGcSignatures); ++k) {
+      const capture::GcSignature& w = capture::kGcSignatures[k];
       if (const auto* s = function_symbol(*symbols, w.name)) {
-        *w.slot = s->symbol.address;
-        probes.push_back({w.name, s->symbol.address});
+        *slots[k] = s->symbol.address;
+        probes.push_back({std::string(w.name), s->symbol.address});
       } else if (w.required) {
         missing.emplace_back(w.name);
       }
@@ -122,7 +115,7 @@ Expected<NativeCaptureResult> run_native_capture(
       const std::string part = std::string(w.name) + ".part.";
       for (const auto& sym : *symbols)
         if (sym.symbol.name.starts_with(part) && (sym.symbol.kind == 't' || sym.symbol.kind == 'T'))
-          plan.gc.parts.push_back({sym.symbol.name, sym.symbol.address, w.name});
+          plan.gc.parts.push_back({sym.symbol.name, sym.symbol.address, std::string(w.name)});
     }
     if (!missing.empty())
       return Error{o.elf, 0, 0,
@@ -134,6 +127,34 @@ Expected<NativeCaptureResult> run_native_capture(
                   : fmt::format("no {} in this ELF: breaking on the collector's functions "
                                 "(gc_alloc, gc_free, gc_realloc, gc_collect_end{})",
                                 o.hook, plan.gc.sweep_all ? ", gc_sweep_all" : ""));
+  }
+  // The functions' parameters as the DWARF declares them: another signature is refused here,
+  // not misread at the first stop.
+  {
+    auto checked = target::elf::DebugInfo::open(image, 0);
+    if (!checked) return checked.error();
+    auto too_few = [&](std::uint64_t address, int wanted) {
+      auto count = (*checked)->parameter_count(address);
+      return !count || *count < wanted;
+    };
+    if (plan.mode == TraceMode::hook && too_few(plan.hook_address, 2))
+      return Error{o.elf, 0, 0,
+                   fmt::format("{} at {:#x} does not declare two parameters (start_block, "
+                               "length) in the DWARF: build with -g, or trace with --no-hook",
+                               plan.hook_function, plan.hook_address)};
+    if (plan.mode == TraceMode::gc_functions) {
+      const std::optional<std::uint64_t> addresses[] = {
+          plan.gc.alloc, plan.gc.free, plan.gc.realloc, plan.gc.collect_end, plan.gc.sweep_all};
+      for (std::size_t k = 0; k < std::size(capture::kGcSignatures); ++k) {
+        const capture::GcSignature& w = capture::kGcSignatures[k];
+        if (addresses[k] && w.parameters > 0 && too_few(*addresses[k], w.parameters))
+          return Error{o.elf, 0, 0,
+                       fmt::format("{} at {:#x} does not declare {} parameters in the DWARF: "
+                                   "mpheap knows `{}` (MicroPython 1.19 to 1.28, CircuitPython 9 "
+                                   "and 10); build with -g, or with the GC hook",
+                                   w.name, *addresses[k], w.parameters, w.declaration)};
+      }
+    }
   }
   // The heap's geometry, for the hookless mode and checkpoints.
   if (plan.mode == TraceMode::gc_functions || !o.heap_at.empty()) {
