@@ -3,7 +3,9 @@
 #   1. the hooked test program (tests/capture/programs/hooked_heap.c "bench N": 20 + 2N hook
 #      calls) under gdbserver: `mpheap capture trace` native, then the same with --engine gdb;
 #   2. the stock MicroPython 1.28 unix build running the fixture's workload under gdbserver,
-#      traced without the hook (native only: gdb cannot trace a build without the hook);
+#      traced without the hook (native only: gdb cannot trace a build without the hook), and the
+#      same run in hook mode with gc_alloc standing in for the hook (the hook mode's cost per
+#      event at MicroPython's stack depth, for the ratio of the two modes);
 #   3. the stock 1.28 micro:bit ELF in QEMU from reset, the workload run over the raw REPL by
 #      `mpheap capture repl --run`: native without the hook, and as gdb's figure for the same
 #      stops, gdb-multiarch breaking on gc_alloc/gc_free/gc_realloc with a backtrace at each.
@@ -86,6 +88,17 @@ timed "$work/stock.err" "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1
   -o "$work/stock.txt"
 wait || true
 report "  mpheap capture trace (gc functions)" "$work/stock.err"
+# Hook mode on the same firmware, for the ratio: one stop per event with the full stack and two
+# arguments read, at gc_alloc's first statement (--hook gc_alloc: the events are only allocations,
+# their values gc_alloc's arguments; what matters here is the cost per stop at this stack depth).
+port=$(free_port)
+gdbserver "127.0.0.1:$port" "$elf" -X heapsize=64K tests/data/stock-v1.28/workload.py > "$work/gs.txt" 2>&1 &
+wait_port "$port"; sleep 0.1
+: > "$work/proxy.err"
+timed "$work/proxy.err" "$mpheap" capture trace --elf "$elf" --hook gc_alloc --no-until \
+  --remote "127.0.0.1:$port" -o "$work/proxy.txt"
+wait || true
+report "  mpheap capture trace --hook gc_alloc (proxy)" "$work/proxy.err"
 
 if [[ $qemu == 1 ]] && command -v qemu-system-arm > /dev/null; then
   elf=tests/data/stock-v1.28/qemu-microbit/firmware.elf
@@ -101,7 +114,8 @@ if [[ $qemu == 1 ]] && command -v qemu-system-arm > /dev/null; then
     wait_port "$uport"
     : > "$work/q$engine.err"
     if [[ $engine == native ]]; then
-      "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$gport" --no-until \
+      /usr/bin/time -f 'MAXRSS %M' -a -o "$work/q$engine.err" \
+        "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$gport" --no-until \
         -o "$work/qemu.txt.log" 2>> "$work/q$engine.err" &
     else
       cat > "$work/q.gdb" <<EOF
@@ -125,7 +139,11 @@ EOF
     "$mpheap" capture repl --connect "tcp:127.0.0.1:$uport" \
       --run tests/data/stock-v1.28/workload.py -o "$work/q.seq" > /dev/null 2>> "$work/repl.err" || true
     end=$(date +%s.%N)
-    kill -INT "$tracer" 2>/dev/null || true
+    if [[ $engine == native ]]; then
+      pkill -INT -P "$tracer" 2>/dev/null || true  # mpheap, under GNU time
+    else
+      kill -INT "$tracer" 2>/dev/null || true
+    fi
     wait "$tracer" 2>/dev/null || true
     kill "$qpid" 2>/dev/null || true
     wait "$qpid" 2>/dev/null || true

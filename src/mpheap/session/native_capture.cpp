@@ -130,9 +130,9 @@ Expected<NativeCaptureResult> run_native_capture(
   }
   // The functions' parameters as the DWARF declares them: another signature is refused here,
   // not misread at the first stop.
+  auto checked = target::elf::DebugInfo::open(image, 0);
+  if (!checked) return checked.error();
   {
-    auto checked = target::elf::DebugInfo::open(image, 0);
-    if (!checked) return checked.error();
     auto too_few = [&](std::uint64_t address, int wanted) {
       auto count = (*checked)->parameter_count(address);
       return !count || *count < wanted;
@@ -232,7 +232,9 @@ Expected<NativeCaptureResult> run_native_capture(
     c.detach();
     return same.error();
   }
-  auto debug = target::elf::DebugInfo::open(image, plan.load_bias);
+  // The one opened for the checks serves a firmware (no load bias).
+  auto debug = plan.load_bias == 0 ? std::move(checked)
+                                   : target::elf::DebugInfo::open(image, plan.load_bias);
   if (!debug) {
     c.detach();
     return debug.error();
