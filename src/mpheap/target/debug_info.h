@@ -25,7 +25,8 @@ namespace mpheap::target::elf {
 using RegisterFile = std::vector<std::optional<std::uint64_t>>;
 
 // Reads `size` bytes of target memory at `address` into `out`; false when it cannot.
-using MemoryReader = std::function<bool(std::uint64_t address, std::size_t size, std::uint8_t* out)>;
+using MemoryReader =
+    std::function<bool(std::uint64_t address, std::size_t size, std::uint8_t* out)>;
 
 // One frame as gdb's backtrace prints it.
 struct SourceFrame {
@@ -60,7 +61,10 @@ class DebugInfo {
   // The pcs of the call chain, innermost first (the stop's pc, then each return address), at
   // most `max_frames`; the chain ends where the CFI says the return address is undefined, at a
   // pc outside the ELF's code, or when memory cannot be read (`read` is asked for each word;
-  // the caller serves it from a window read once per stop).
+  // the caller serves it from a window read once per stop). Between two of them come the frames
+  // gdb shows for tail calls (a caller that jumped to its callee, so it has no stack frame),
+  // found from the DWARF call-site entries when exactly one chain of them fits: their pcs are
+  // the call sites' return addresses, as gdb prints them.
   [[nodiscard]] std::vector<std::uint64_t> unwind(const RegisterFile& registers,
                                                   const MemoryReader& read,
                                                   std::size_t max_frames = 256) const;
@@ -72,8 +76,7 @@ class DebugInfo {
 
   // The value of parameter number `index` (0-based, in declaration order) of the function whose
   // code holds `pc`, at `pc`, from its DWARF location (registers, the frame base / CFA, memory).
-  [[nodiscard]] ParameterValue parameter(std::uint64_t pc, int index,
-                                         const RegisterFile& registers,
+  [[nodiscard]] ParameterValue parameter(std::uint64_t pc, int index, const RegisterFile& registers,
                                          const MemoryReader& read) const;
   // The number of parameters the function at `pc` declares, nullopt without DWARF for it.
   [[nodiscard]] std::optional<int> parameter_count(std::uint64_t pc) const;
