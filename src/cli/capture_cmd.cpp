@@ -532,6 +532,16 @@ int run_trace(const TraceArgs& a) {
   {
     auto probe = capture::RspClient::connect(*remote, a.timeout_ms);
     if (!probe) return fail(cmd, probe.error());
+    // The code at the hook must be the ELF's: a wrong ELF would log nonsense.
+    auto bytes = io::read_whole_file(a.elf);
+    if (!bytes) return fail(cmd, bytes.error());
+    auto image = target::elf::ElfImage::open(*bytes, a.elf);
+    if (!image) return fail(cmd, image.error());
+    auto bias = capture::running_load_bias(**probe, **image);
+    if (!bias) return fail(cmd, bias.error());
+    const capture::CodeProbe at_hook{hook->function, hook->function_address};
+    if (auto same = capture::check_running_code(**probe, **image, {&at_hook, 1}, *bias); !same)
+      return fail(cmd, same.error());
     // Closed without `D`: the target stays as it is for gdb.
   }
   auto tmp = std::filesystem::temp_directory_path(ec) /

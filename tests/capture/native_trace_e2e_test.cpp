@@ -408,6 +408,17 @@ TEST_F(NativeTrace, BadInputOneMessageNothingWritten) {
                 "the running firmware is not this ELF: at gc_log_change (0x");
     server->kill();
   }
+  {
+    // The gdb engine checks the same before it runs gdb.
+    std::unique_ptr<ChildProcess> server;
+    const int p = serve(server, {dir_.file("hooked")});
+    one_message(mpheap::testing::run_mpheap(
+                    fmt::format("capture trace --engine gdb --elf {} --remote 127.0.0.1:{} -o {}",
+                                dir_.file("hooked_O2"), p, log),
+                    true),
+                "the running firmware is not this ELF: at gc_log_change (0x");
+    server->kill();
+  }
   // A target that never stops: the log is not written (no event), one message.
   {
     std::unique_ptr<ChildProcess> server;

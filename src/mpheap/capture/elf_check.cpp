@@ -2,6 +2,7 @@
 #include "mpheap/capture/elf_check.h"
 
 #include <fmt/format.h>
+#include <gelf.h>
 
 #include <array>
 #include <string_view>
@@ -43,6 +44,28 @@ Expected<bool> check_running_code(RspClient& client, const target::elf::ElfImage
                              "loaded segments",
                              probes.size(), probes.front().name)};
   return true;
+}
+
+Expected<std::uint64_t> running_load_bias(RspClient& client, const target::elf::ElfImage& elf) {
+  GElf_Ehdr ehdr{};
+  if (gelf_getehdr(elf.elf(), &ehdr) == nullptr || ehdr.e_type != ET_DYN) return 0;
+  constexpr std::uint64_t kAtEntry = 9;
+  std::string auxv;
+  bool complete = false;
+  for (int guard = 0; guard < 64 && !complete; ++guard) {
+    auto reply =
+        client.request(fmt::format("qXfer:auxv:read::{:x},{:x}", auxv.size(), 0x800), true);
+    if (!reply) return reply.error();
+    if (reply->empty() || ((*reply)[0] != 'm' && (*reply)[0] != 'l')) break;
+    auxv.append(reply->substr(1));
+    complete = (*reply)[0] == 'l';
+  }
+  auto entry = rsp::auxv_value(auxv, kAtEntry, elf.word_size(), elf.little_endian());
+  if (!entry)
+    return Error{elf.name(), 0, 0,
+                 "is position-independent and the gdb server does not say where it is loaded "
+                 "(no auxiliary vector): give --load-bias"};
+  return *entry - ehdr.e_entry;
 }
 
 }  // namespace mpheap::capture

@@ -30,4 +30,9 @@ inline constexpr std::uint64_t kCodeProbeBytes = 16;
 Expected<bool> check_running_code(RspClient& client, const target::elf::ElfImage& elf,
                                   std::span<const CodeProbe> probes, std::uint64_t load_bias = 0);
 
+// Run-time minus link-time addresses of the running program: 0 for a program linked where it
+// runs (firmware); for a position-independent one, from the stub's auxiliary vector (AT_ENTRY
+// against the ELF's entry; gdbserver). An error when the stub does not say.
+Expected<std::uint64_t> running_load_bias(RspClient& client, const target::elf::ElfImage& elf);
+
 }  // namespace mpheap::capture

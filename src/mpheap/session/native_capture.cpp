@@ -2,7 +2,6 @@
 #include "mpheap/session/native_capture.h"
 
 #include <fmt/format.h>
-#include <gelf.h>
 
 #include <chrono>
 #include <cstdio>
@@ -12,7 +11,6 @@
 
 #include "mpheap/capture/elf_check.h"
 #include "mpheap/capture/gdb_script.h"
-#include "mpheap/capture/rsp_packet.h"
 #include "mpheap/capture/trace_log_writer.h"
 #include "mpheap/io/file.h"
 #include "mpheap/io/snapshot_sequence.h"
@@ -24,26 +22,6 @@ namespace mpheap::session {
 namespace {
 
 using capture::TraceMode;
-namespace rsp = capture::rsp;
-
-constexpr std::uint64_t kAtEntry = 9;  // AT_ENTRY in the auxiliary vector
-
-// The program's run-time entry point from the stub's copy of the auxiliary vector
-// (gdbserver: qXfer:auxv:read), nullopt when the stub has none.
-Expected<std::optional<std::uint64_t>> runtime_entry(capture::RspClient& client,
-                                                     std::uint32_t word_size, bool little) {
-  std::string auxv;
-  for (int guard = 0; guard < 64; ++guard) {
-    auto reply =
-        client.request(fmt::format("qXfer:auxv:read::{:x},{:x}", auxv.size(), 0x800), true);
-    if (!reply) return reply.error();
-    if (reply->empty() || (*reply)[0] == 'E') return std::optional<std::uint64_t>();
-    if ((*reply)[0] != 'm' && (*reply)[0] != 'l') return std::optional<std::uint64_t>();
-    auxv.append(reply->substr(1));
-    if ((*reply)[0] == 'l') break;
-  }
-  return rsp::auxv_value(auxv, kAtEntry, word_size, little);
-}
 
 const target::elf::ElfSymbol* function_symbol(const std::vector<target::elf::ElfSymbol>& symbols,
                                               std::string_view name) {
@@ -204,23 +182,16 @@ Expected<NativeCaptureResult> run_native_capture(
   plan.breakpoint_kind = machine == "ARM" ? 2 : 1;
   plan.little_endian = image.little_endian();
 
-  GElf_Ehdr ehdr{};
-  const bool pie = gelf_getehdr(image.elf(), &ehdr) != nullptr && ehdr.e_type == ET_DYN;
-
   // The target.
   auto client = capture::RspClient::connect(o.remote, o.timeout_ms);
   if (!client) return client.error();
   capture::RspClient& c = **client;
   if (o.load_bias) {
     plan.load_bias = *o.load_bias;
-  } else if (pie) {
-    auto entry = runtime_entry(c, image.word_size(), image.little_endian());
-    if (!entry) return entry.error();
-    if (!*entry)
-      return Error{o.elf, 0, 0,
-                   "is position-independent and the gdb server does not say where it is loaded "
-                   "(no auxiliary vector): give --load-bias"};
-    plan.load_bias = **entry - ehdr.e_entry;
+  } else {
+    auto bias = capture::running_load_bias(c, image);
+    if (!bias) return bias.error();
+    plan.load_bias = *bias;
   }
   result.load_bias = plan.load_bias;
   if (const auto* top = function_symbol(*symbols, "_estack"); top != nullptr)
