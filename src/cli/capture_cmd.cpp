@@ -460,10 +460,16 @@ int run_native(const TraceArgs& a) {
       s.events > 0 ? static_cast<double>(s.round_trips) / static_cast<double>(s.events) : 0.0,
       s.events > 0 ? static_cast<double>(s.packets) / static_cast<double>(s.events) : 0.0,
       s.extra_reads, s.stack_window);
-  if (result->mode == capture::TraceMode::gc_functions && s.unseen_heads > 0)
+  if (s.preexisting > 0)
     fmt::print(stderr,
-               "  note: at the last collection {} live allocation(s) had been made before the "
-               "capture started (their allocation is not in the log)\n",
+               "  note: {} allocation(s) were live before the capture started: their frees and "
+               "sweeps are in the log, their allocations are not\n",
+               s.preexisting);
+  if (s.unseen_heads > 0)
+    fmt::print(stderr,
+               "  warning: at the last collection {} live block(s) of the allocation table had "
+               "never been seen allocated: events were missed (a soft reset clears the heap "
+               "without one)\n",
                s.unseen_heads);
   if (!result->heap_out.empty())
     fmt::print(stderr, "  heap at {}: {} snapshot(s) in {}\n", fmt::join(a.heap_at, ", "),

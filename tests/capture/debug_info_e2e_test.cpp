@@ -396,9 +396,9 @@ TEST(DebugInfoQemu, MicrobitBootMatchesGdb) {
     if (s.symbol.name == "gc_alloc") gc_alloc = s.symbol.address;
   // Ours on another run. QEMU's gdbstub now and then repeats a stop reply; one that answers our
   // `c` leaves the target running while we step, and a breakpoint hit is lost. Such a run is
-  // not the same sequence, so it is tried again (at most three runs).
+  // not the same sequence, so it is tried again (at most five runs).
   std::vector<OurStop> ours;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
     const int port = mpheap::testing::free_port();
     auto q = qemu_on(port, dir.file("qemu2.txt"));
     ASSERT_TRUE(mpheap::testing::wait_for_port(port, 10s));

@@ -489,5 +489,79 @@ TEST(NativeTraceQemu, StockMicrobitWithoutHookReplayEqualsTheAllocationTable) {
   expect_replay_equals_tables(log, cps, 3);
 }
 
+// Attached to a board that already runs (no -S: the REPL is up, its heap in use). What was live
+// before is counted, not logged; everything the log says is live is live in the table, with its
+// length, at every checkpoint.
+TEST(NativeTraceQemu, AttachedToARunningBoard) {
+  const std::string qemu = mpheap::testing::which("qemu-system-arm");
+  if (qemu.empty()) {
+    if (e2e_required()) FAIL() << "qemu-system-arm is not installed and MPHEAP_REQUIRE_E2E=1";
+    GTEST_SKIP() << "qemu-system-arm is not installed";
+  }
+  const std::string elf = data_path("stock-v1.28/qemu-microbit/firmware.elf");
+  TempDir dir("native-qemu-attach");
+  const int uart_port = mpheap::testing::free_port();
+  int gdb_port = mpheap::testing::free_port();
+  while (gdb_port == uart_port) gdb_port = mpheap::testing::free_port();
+  std::unique_ptr<ChildProcess> vm;
+  ASSERT_NO_FATAL_FAILURE(
+      mpheap::testing::boot(vm, qemu, mpheap::testing::stock_microbit(elf), uart_port, dir,
+                            {"-gdb", fmt::format("tcp:127.0.0.1:{}", gdb_port)}));
+  auto link = Link::open(fmt::format("tcp:127.0.0.1:{}", uart_port), 115200, 10000);
+  ASSERT_TRUE(link) << link.error().message();
+  RawRepl repl(**link);
+  ASSERT_TRUE(repl.enter(20000));  // the board is up and its REPL has allocated
+  const std::string log = dir.file("attached.txt");
+  const std::string heaps = dir.file("attached.heaps");
+  ChildProcess capture({MPHEAP_CLI, "capture", "trace", "--elf", elf, "--remote",
+                        fmt::format("127.0.0.1:{}", gdb_port), "--no-until", "--heap-at",
+                        "gc_dump_alloc_table", "--heap-output", heaps, "-o", log},
+                       dir.file("capture.txt"));
+  const std::string workload = mpheap::testing::read_file(data_path("stock-v1.28/workload.py"));
+  bool done = false;
+  for (int attempt = 0; attempt < 3 && !done; ++attempt) {
+    auto r = repl.exec(workload, 120000);
+    done = r && r->errors.empty() && r->output.find("=== workload done ===") != std::string::npos;
+    if (!done) (void)repl.recover();
+  }
+  repl.leave();
+  EXPECT_TRUE(done);
+  capture.signal(SIGINT);
+  EXPECT_EQ(capture.wait(60s), 0) << mpheap::testing::read_file(dir.file("capture.txt"));
+  const std::string said = mpheap::testing::read_file(dir.file("capture.txt"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(said, m,
+                                std::regex("note: (\\d+) allocation\\(s\\) were live "
+                                           "before the capture started")))
+      << said;
+  EXPECT_GT(std::stoi(m[1].str()), 0);
+  EXPECT_EQ(said.find("warning:"), std::string::npos) << said;
+  auto cps = read_checkpoints(heaps, elf, 0);
+  ASSERT_GE(cps.size(), 3u);
+  auto input = io::LineReader::open(log);
+  ASSERT_TRUE(input);
+  trace::StackTable stacks;
+  trace::GdbLogReader reader(**input, stacks);
+  trace::Replay replay(stacks);
+  std::vector<trace::EndedAllocation> ended;
+  std::uint64_t t = 0;
+  for (const Checkpoint& c : cps) {
+    SCOPED_TRACE(fmt::format("checkpoint {} after {} events", c.trigger, c.events));
+    while (t < c.events) {
+      auto e = reader.next();
+      ASSERT_TRUE(e && *e);
+      replay.apply(**e, t++, ended);
+    }
+    std::map<std::uint64_t, std::uint64_t> heads(c.heads.begin(), c.heads.end());
+    for (const auto& [start, a] : replay.live()) {
+      auto h = heads.find(start);
+      ASSERT_NE(h, heads.end()) << "block " << start << " is live in the log, not in the table";
+      EXPECT_EQ(h->second, a.size) << "block " << start;
+    }
+    EXPECT_LT(replay.live().size(), heads.size());  // the allocations from before are not logged
+    EXPECT_EQ(replay.unlogged(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace mpheap::capture

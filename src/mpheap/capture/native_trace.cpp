@@ -129,6 +129,8 @@ class Tracer {
   std::vector<PendingCall> pending_;
   std::map<std::uint64_t, std::uint64_t> live_;  // start block -> blocks
   std::optional<HeapGeometry> geometry_;
+  bool seeded_ = false;          // live_ holds what the table had at the first look
+  std::uint64_t returning_ = 0;  // the pointer a gc_alloc being handled returned
   std::vector<std::uint8_t> ram_;
   bool finished_ = false;
 };
@@ -309,6 +311,19 @@ Expected<HeapGeometry> Tracer::geometry(bool fresh) {
   g.pool = word(h.pool_start);
   g.pool_end = word(h.pool_end);
   geometry_ = g;
+  if (plan_.mode == TraceMode::gc_functions && !seeded_ && g.valid()) {
+    // The first look at the heap: what is live already was allocated before the capture (none
+    // when it starts at reset). Their frees and sweeps are then reported like any other.
+    seeded_ = true;
+    auto table = read_table(g);
+    if (!table) return table.error();
+    // The allocation being returned (the first stop that reads the heap) is not one of them.
+    const std::uint64_t own = returning_ >= g.pool && returning_ < g.pool_end
+                                  ? (returning_ - g.pool) / plan_.heap->block_size
+                                  : ~std::uint64_t{0};
+    for (const auto& [start, length] : allocation_table_heads(*table, g.table_bytes * 4))
+      if (start != own && live_.emplace(start, length).second) ++stats_.preexisting;
+  }
   return g;
 }
 
@@ -428,7 +443,7 @@ Expected<bool> Tracer::sweep(std::span<const SourceFrame> frames, std::string_vi
     live_.erase(b);
     if (auto r = emit(b, 0, frames, function, ""); !r) return r;
   }
-  // Heads nobody saw allocated: allocations made before the capture started.
+  // Heads nobody saw allocated, though live_ started from the table: missed events.
   std::uint64_t unseen = 0;
   for (std::uint64_t b = 0; b < blocks; ++b)
     if (kind(b) == 1 && !live_.contains(b)) ++unseen;
@@ -448,6 +463,7 @@ Expected<bool> Tracer::on_return(std::size_t index) {
   switch (call.kind) {
     case Kind::alloc: {
       if (result == 0) return true;  // no memory, or the collector was locked
+      returning_ = result;
       auto g = geometry();
       if (!g) return g.error();
       if (!block_of(*g, result)) g = geometry(true);

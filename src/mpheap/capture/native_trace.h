@@ -126,7 +126,11 @@ struct NativeTraceStats {
   std::uint64_t extra_reads = 0;     // reads beyond the stack window (unwinding asked for more)
   std::uint64_t bytes_received = 0;
   std::uint64_t checkpoints = 0;
-  std::uint64_t unseen_heads = 0;  // gc_functions: live blocks in the table never seen allocated
+  // gc_functions: allocations live at the first look at the heap (made before the capture), and
+  // heads in the table at the last collection that the trace never saw allocated (missed events:
+  // a soft reset's gc_init, a path into the collector it does not break on).
+  std::uint64_t preexisting = 0;
+  std::uint64_t unseen_heads = 0;
   std::uint64_t stack_window = 0;  // bytes read per stop at the end
   double seconds = 0;
   NativeEnd end = NativeEnd::program_exited;
