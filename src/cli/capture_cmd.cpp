@@ -746,22 +746,23 @@ void add_capture_command(CLI::App& app, int* status) {
                  "many seconds");
   tr->add_option("--remote", t->remote, kRemoteHelp)->required();
   tr->add_option("--style", t->style,
-                 "backtrace (default) or pup (CircuitPython's p/x start_block, p/x length, up x4)")
+                 "gdb engine: backtrace (default) or pup (CircuitPython's p/x start_block, p/x "
+                 "length, up x4)")
       ->capture_default_str();
   tr->add_option("--until", t->until,
                  "end at this function (gdb engine: any gdb location; default: "
                  "pyexec_friendly_repl when the ELF has it)");
   tr->add_flag("--no-until", t->no_until, "no end location: run until Ctrl-C or the program ends");
-  tr->add_option("--max-events", t->max_events, "stop after N hook calls");
-  tr->add_option("--ram", t->ram, "also append RAM START:END to a dump file at every hook call");
+  tr->add_option("--max-events", t->max_events, "stop after N events");
+  tr->add_option("--ram", t->ram, "also append RAM START:END to a dump file at every event");
   tr->add_option("--ram-output", t->ram_out, "where --ram dumps go (default: LOG.ram)");
-  tr->add_option("-o,--output", t->out, "the log file gdb writes");
+  tr->add_option("-o,--output", t->out, "the log file (what mpheap trace reads)");
   tr->add_flag("--print-script", t->print_script,
-               "print the gdb command file instead of running gdb (run it with gdb -nx -batch -x "
-               "FILE)");
-  tr->add_option("--gdb", t->gdb, "the gdb to run (default: gdb-multiarch, else gdb)");
+               "gdb engine: print the gdb command file instead of running gdb (run it with gdb "
+               "-nx -batch -x FILE)");
+  tr->add_option("--gdb", t->gdb, "gdb engine: the gdb to run (default: gdb-multiarch, else gdb)");
   tr->add_option("--hook", t->hook, "the hook's function name")->capture_default_str();
-  tr->add_option("--timeout", t->timeout_ms, "ms to wait for the gdb server to answer the check")
+  tr->add_option("--timeout", t->timeout_ms, "ms to wait for each answer of the gdb server")
       ->capture_default_str();
   tr->footer(
       "With the hook, breaks on its first statement (from the ELF's line table) and reads its "
@@ -770,8 +771,12 @@ void add_capture_command(CLI::App& app, int* status) {
       "the log holds the same events. Each stop costs a register read, one stack read and the "
       "step off the breakpoint. Ctrl-C stops the target and ends the log at a complete stop; a "
       "lost connection keeps what was logged (exit 1).\n"
-      "Example: mpheap capture trace --elf firmware.elf --remote localhost:3333 -o gc_log.txt && "
-      "mpheap trace gc_log.txt");
+      "Examples: mpheap capture trace --elf firmware.elf --remote localhost:3333 -o gc_log.txt && "
+      "mpheap trace gc_log.txt\n"
+      "  a stock build in QEMU from reset, with the heap at every mem_info(1): mpheap capture "
+      "trace --elf firmware.elf --remote localhost:1234 --no-until --heap-at "
+      "gc_dump_alloc_table -o gc_log.txt\n"
+      "  docs/capture.md");
   tr->callback([t, status] { *status = run_trace(*t); });
 }
 
