@@ -465,6 +465,11 @@ int run_native(const TraceArgs& a) {
                "  note: {} allocation(s) were live before the capture started: their frees and "
                "sweeps are in the log, their allocations are not\n",
                s.preexisting);
+  if (s.outside_first_area > 0)
+    fmt::print(stderr,
+               "  warning: {} change(s) of blocks outside the first heap area (a split heap's "
+               "other areas) are not in the log: it numbers blocks in the first area only\n",
+               s.outside_first_area);
   if (s.unseen_heads > 0)
     fmt::print(stderr,
                "  warning: at the last collection {} live block(s) of the allocation table had "

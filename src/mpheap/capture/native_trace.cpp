@@ -469,7 +469,10 @@ Expected<bool> Tracer::on_return(std::size_t index) {
       if (!block_of(*g, result)) g = geometry(true);
       if (!g) return g.error();
       auto b = block_of(*g, result);
-      if (!b) return true;
+      if (!b) {
+        ++stats_.outside_first_area;  // another area of a split heap: not in this log
+        return true;
+      }
       const std::uint64_t blocks = (call.bytes + bs - 1) / bs;
       live_[*b] = blocks;
       return emit(*b, blocks, call.frames, call.function, "");
@@ -478,7 +481,10 @@ Expected<bool> Tracer::on_return(std::size_t index) {
       auto g = geometry();
       if (!g) return g.error();
       auto b = block_of(*g, call.pointer);
-      if (!b) return true;
+      if (!b) {
+        ++stats_.outside_first_area;  // another area of a split heap: not in this log
+        return true;
+      }
       std::uint8_t byte = 0;
       if (auto r = client_.read_memory(g->table + *b / 4, 1, &byte); !r) return r.error();
       if (((byte >> (2 * (*b % 4))) & 3U) != 0) return true;  // locked: nothing was freed
@@ -491,7 +497,10 @@ Expected<bool> Tracer::on_return(std::size_t index) {
       auto g = geometry();
       if (!g) return g.error();
       auto b = block_of(*g, call.pointer);
-      if (!b) return true;
+      if (!b) {
+        ++stats_.outside_first_area;  // another area of a split heap: not in this log
+        return true;
+      }
       const std::uint64_t blocks = (call.bytes + bs - 1) / bs;
       auto it = live_.find(*b);
       if (it != live_.end() && it->second == blocks) return true;

@@ -131,6 +131,9 @@ struct NativeTraceStats {
   // a soft reset's gc_init, a path into the collector it does not break on).
   std::uint64_t preexisting = 0;
   std::uint64_t unseen_heads = 0;
+  // Changes of blocks outside the first heap area (a split heap's other areas): the log's
+  // start_block counts in the first area only, so they are left out, and counted here.
+  std::uint64_t outside_first_area = 0;
   std::uint64_t stack_window = 0;  // bytes read per stop at the end
   double seconds = 0;
   NativeEnd end = NativeEnd::program_exited;
