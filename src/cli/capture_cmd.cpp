@@ -476,9 +476,12 @@ int run_native(const TraceArgs& a) {
                "never been seen allocated: events were missed (a soft reset clears the heap "
                "without one)\n",
                s.unseen_heads);
-  if (!result->heap_out.empty())
+  if (!result->heap_out.empty() && s.checkpoints > 0)
     fmt::print(stderr, "  heap at {}: {} snapshot(s) in {}\n", fmt::join(a.heap_at, ", "),
                s.checkpoints, result->heap_out);
+  else if (!result->heap_out.empty())
+    fmt::print(stderr, "  heap at {}: never reached, so no snapshot (and no {})\n",
+               fmt::join(a.heap_at, ", "), result->heap_out);
   if (!result->ram_out.empty()) fmt::print(stderr, "  RAM at every event: {}\n", result->ram_out);
   fmt::print(stderr, "  read it with: mpheap trace {}\n", a.out);
   if (result->lost) {

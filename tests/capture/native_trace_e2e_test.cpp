@@ -309,6 +309,27 @@ TEST_F(NativeTrace, StockUnixWithoutHookReplayEqualsTheAllocationTable) {
   }
 }
 
+// A --heap-at function the program never calls: the trace is fine, no heap file, and it says so.
+TEST_F(NativeTrace, HeapAtAFunctionNeverReached) {
+  const std::string elf = data_path("stock-v1.28/unix-x64/micropython");
+  std::unique_ptr<ChildProcess> server;
+  const int port = serve(server, {elf, "-X", "heapsize=64K", data_path("stock-v1.28/workload.py")});
+  const std::string log = dir_.file("never.txt");
+  auto run = mpheap::testing::run_mpheap(
+      fmt::format("capture trace --elf {} --remote 127.0.0.1:{} --heap-at mp_raw_code_load_file "
+                  "-o {}",
+                  elf, port, log),
+      true);
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("heap at mp_raw_code_load_file: never reached, so no snapshot"),
+            std::string::npos)
+      << run.out;
+  EXPECT_TRUE(std::filesystem::exists(log));
+  EXPECT_FALSE(std::filesystem::exists(log + ".heaps"));
+  EXPECT_FALSE(std::filesystem::exists(log + ".heaps.part"));
+  EXPECT_EQ(server->wait(10s), 0);
+}
+
 // The link lost in the middle: the log keeps every whole stop before it, and the exit is 1.
 TEST_F(NativeTrace, LostConnectionKeepsTheLog) {
   const std::string program = dir_.file("hooked");

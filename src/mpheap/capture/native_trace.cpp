@@ -97,7 +97,6 @@ class Tracer {
                ? *regs_[dwarf]
                : 0;
   }
-  [[nodiscard]] bool done() const { return finished_; }
   void progress(bool force);
 
   RspClient& client_;

@@ -283,7 +283,9 @@ Expected<NativeCaptureResult> run_native_capture(
     if (result.lost) return *result.lost;
     return committed.error();
   }
-  if (heaps) {
+  // No stop at a --heap-at function (the program never called it) is not an error of the
+  // trace: no file, and the caller says so.
+  if (heaps && heaps->count() > 0) {
     if (auto committed = heaps->commit(); !committed && !result.lost) return committed.error();
   }
   return result;
