@@ -162,6 +162,13 @@ std::vector<OurStop> capture_stops(RspClient& client, DebugInfo& info, std::uint
       out.push_back(std::move(s));
     }
     // Off the breakpoint: gdbserver reports the same stop again unless it is removed first.
+    // QEMU's single step passes its own breakpoints, so there (`dedupe`) it is only stepped, as
+    // the native tracer learns to do: removing and inserting it around the step lost an early
+    // hit of gc_alloc in every try of one CI run (not reproduced here).
+    if (dedupe) {
+      if (!client.step()) break;
+      continue;
+    }
     EXPECT_TRUE(client.set_breakpoint(false, address, kind));
     if (!client.step()) break;
     EXPECT_TRUE(client.set_breakpoint(true, address, kind));
