@@ -538,6 +538,16 @@ TEST(NativeTraceQemu, AttachedToARunningBoard) {
                         fmt::format("127.0.0.1:{}", gdb_port), "--no-until", "--heap-at",
                         "gc_dump_alloc_table", "--heap-output", heaps, "-o", log},
                        dir.file("capture.txt"));
+  // The workload only once the tracer holds the board: it has connected (QEMU halts the board
+  // for a debugger) when it says how it traces; the UART keeps what is sent meanwhile.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         mpheap::testing::read_file(dir.file("capture.txt")).find("breaking on the collector") ==
+             std::string::npos)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_NE(mpheap::testing::read_file(dir.file("capture.txt")).find("breaking on the collector"),
+            std::string::npos)
+      << mpheap::testing::read_file(dir.file("capture.txt"));
   const std::string workload = mpheap::testing::read_file(data_path("stock-v1.28/workload.py"));
   bool done = false;
   for (int attempt = 0; attempt < 3 && !done; ++attempt) {
