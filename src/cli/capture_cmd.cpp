@@ -363,6 +363,7 @@ struct TraceArgs {
   std::string engine = "native";
   bool engine_given = false;
   bool no_hook = false;
+  bool no_python = false;
   std::vector<std::string> heap_at;
   std::string heap_out;
   std::string load_bias;
@@ -394,6 +395,7 @@ int run_native(const TraceArgs& a) {
   o.out = a.out;
   o.hook = a.hook;
   o.no_hook = a.no_hook;
+  o.python_frames = !a.no_python;
   o.max_events = a.max_events;
   o.heap_at = a.heap_at;
   o.heap_out = a.heap_out;
@@ -460,6 +462,15 @@ int run_native(const TraceArgs& a) {
       s.events > 0 ? static_cast<double>(s.round_trips) / static_cast<double>(s.events) : 0.0,
       s.events > 0 ? static_cast<double>(s.packets) / static_cast<double>(s.events) : 0.0,
       s.extra_reads, s.stack_window);
+  if (s.python_frames > 0)
+    fmt::print(
+        stderr,
+        "  Python frames: {} ({:.2f} per event), {} not resolved (the reason is in the "
+        "frame); {} reads for them over the link ({:.3f} per event)\n",
+        s.python_frames,
+        s.events > 0 ? static_cast<double>(s.python_frames) / static_cast<double>(s.events) : 0.0,
+        s.python_unresolved, s.python_reads,
+        s.events > 0 ? static_cast<double>(s.python_reads) / static_cast<double>(s.events) : 0.0);
   if (s.preexisting > 0)
     fmt::print(stderr,
                "  note: {} allocation(s) were live before the capture started: their frees and "
@@ -504,9 +515,10 @@ int run_trace(const TraceArgs& a) {
         cmd, Error{"--engine", 0, 0, "--print-script, --gdb and --style pup are for --engine gdb",
                    ErrorKind::usage});
   if (a.engine == "native" && !gdb_only) return run_native(a);
-  if (a.no_hook || !a.heap_at.empty() || !a.load_bias.empty())
+  if (a.no_hook || a.no_python || !a.heap_at.empty() || !a.load_bias.empty())
     return fail(cmd, Error{"--engine", 0, 0,
-                           "--no-hook, --heap-at and --load-bias are for the native engine",
+                           "--no-hook, --no-python-frames, --heap-at and --load-bias are for the "
+                           "native engine (gdb's logs have no Python frames)",
                            ErrorKind::usage});
   if (a.style != "backtrace" && a.style != "pup")
     return fail(
@@ -741,6 +753,11 @@ void add_capture_command(CLI::App& app, int* status) {
   tr->add_flag("--no-hook", t->no_hook,
                "native: break on the collector's functions even when the ELF has the hook "
                "(chosen by itself when it has none)");
+  tr->add_flag("--no-python-frames", t->no_python,
+               "native: leave out the Python frames. By default each frame of the bytecode VM "
+               "(mp_execute_bytecode) is preceded by a `[py] FUNCTION at FILE:LINE` frame naming "
+               "the Python function it runs and the line, read from the VM's code_state at that "
+               "frame (`mpheap trace --python-only` shows only them)");
   tr->add_option("--heap-at", t->heap_at,
                  "native: at every call of this FUNCTION copy the heap (allocation table and "
                  "pool) into a snapshot sequence, e.g. gc_dump_alloc_table "

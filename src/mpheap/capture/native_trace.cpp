@@ -78,6 +78,8 @@ class Tracer {
   Expected<bool> read_stop_state(std::optional<std::uint64_t> window_sp);
   [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> window_range(std::uint64_t sp) const;
   Expected<std::vector<SourceFrame>> stack();
+  // The Python frame a VM frame runs (`outer`: its pc is a return address).
+  SourceFrame python_frame(const target::elf::DebugInfo::UnwoundFrame& vm, bool outer);
   // Target memory for unwinding and arguments: from this stop's window, else read (counted).
   bool read_memory(std::uint64_t address, std::size_t n, std::uint8_t* out);
   // The heap's geometry, read once and again when `fresh` (after a collection) or when a
@@ -279,17 +281,42 @@ Expected<std::vector<SourceFrame>> Tracer::stack() {
     window_ready_ = true;
   }
   stats_.stack_window = std::max<std::uint64_t>(stats_.stack_window, window_.size());
-  std::vector<std::uint64_t> pcs = debug_.unwind(regs_, reader_);
-  if (pcs.empty()) pcs.push_back(pc);
+  std::vector<target::elf::DebugInfo::UnwoundFrame> unwound = debug_.unwind_frames(regs_, reader_);
+  if (unwound.empty()) unwound.push_back({pc, regs_});
   std::vector<SourceFrame> frames;
-  for (std::size_t i = 0; i < pcs.size(); ++i) {
-    const auto& at = debug_.describe(pcs[i], i > 0);
-    frames.insert(frames.end(), at.begin(), at.end());
+  for (std::size_t i = 0; i < unwound.size(); ++i) {
+    const auto& at = debug_.describe(unwound[i].pc, i > 0);
+    if (plan_.python && !at.empty() && at.back().function == plan_.python->vm_function) {
+      // The Python function this VM frame runs, just before the VM's own frame.
+      frames.insert(frames.end(), at.begin(), at.end() - 1);
+      frames.push_back(python_frame(unwound[i], i > 0));
+      frames.push_back(at.back());
+    } else {
+      frames.insert(frames.end(), at.begin(), at.end());
+    }
     // gdb's backtrace ends at main (`backtrace past-main` is off); so does ours, so that the
     // two logs have the same stacks (the C library's or the reset handler's frames are noise).
     if (!at.empty() && at.back().function == "main") break;
   }
   return frames;
+}
+
+SourceFrame Tracer::python_frame(const target::elf::DebugInfo::UnwoundFrame& vm, bool outer) {
+  ++stats_.python_frames;
+  const std::uint64_t reads_before = stats_.extra_reads;
+  SourceFrame f;
+  target::elf::ParameterValue code_state = debug_.parameter(vm.pc, 0, vm.registers, reader_, outer);
+  if (code_state.value) {
+    f = plan_.python->resolve(*code_state.value, reader_);
+  } else {
+    f.function = fmt::format("?? (code_state: {})", code_state.missing);
+  }
+  f.python = true;
+  f.pc = 0;
+  f.inlined = false;
+  if (f.function.starts_with("?? (")) ++stats_.python_unresolved;
+  stats_.python_reads += stats_.extra_reads - reads_before;
+  return f;
 }
 
 Expected<HeapGeometry> Tracer::geometry(bool fresh) {
@@ -342,6 +369,11 @@ Expected<bool> Tracer::emit(std::uint64_t start_block, std::uint64_t length,
   e.function = function;
   e.arguments = arguments;
   if (auto r = sink_.event(e); !r) return r;
+  if (length == 0 && plan_.python && plan_.python->forget && plan_.heap) {
+    // What the Python frames' reader keeps of an object there is stale from now on.
+    if (auto g = geometry(); g && g->valid())
+      plan_.python->forget(g->pool + start_block * plan_.heap->block_size);
+  }
   ++stats_.events;
   if (plan_.ram && sink_.ram) {
     ram_.resize(plan_.ram->second - plan_.ram->first);

@@ -75,6 +75,19 @@ struct HeapCheckpoint {
   std::uint64_t address = 0;  // link-time
 };
 
+// Python frames in the stacks: at every frame of mp_execute_bytecode, its code_state (parameter
+// 0, from its DWARF location with that frame's unwound registers) is handed to `resolve`, whose
+// frame (SourceFrame::python) is listed just before the VM's. `forget` hears of every block
+// freed (its run-time address), so that what the resolver keeps of a function object is not
+// taken for a new object at the same address.
+struct PythonFrameSource {
+  std::function<target::elf::SourceFrame(std::uint64_t code_state,
+                                         const target::elf::MemoryReader& read)>
+      resolve;
+  std::function<void(std::uint64_t address)> forget;
+  std::string vm_function = "mp_execute_bytecode";
+};
+
 struct NativeTracePlan {
   TraceMode mode = TraceMode::hook;
   std::uint64_t load_bias = 0;
@@ -89,8 +102,9 @@ struct NativeTracePlan {
   std::string until_name;
   std::optional<std::uint64_t> max_events;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> ram;  // RAM range copied per event
-  std::optional<std::uint64_t> stack_top;  // run-time end of the stack, bounds the window read
-  std::optional<double> idle_seconds;      // an error when no stop comes for this long
+  std::optional<std::uint64_t> stack_top;   // run-time end of the stack, bounds the window read
+  std::optional<double> idle_seconds;       // an error when no stop comes for this long
+  std::optional<PythonFrameSource> python;  // needs `heap` (freed blocks' addresses)
 };
 
 // One event, as a hooked firmware would report it.
@@ -135,6 +149,9 @@ struct NativeTraceStats {
   // start_block counts in the first area only, so they are left out, and counted here.
   std::uint64_t outside_first_area = 0;
   std::uint64_t stack_window = 0;  // bytes read per stop at the end
+  // Python frames: how many were listed, how many of them could not be named (the reason is in
+  // the frame), and the reads over the link they cost (beyond the stack window).
+  std::uint64_t python_frames = 0, python_unresolved = 0, python_reads = 0;
   double seconds = 0;
   NativeEnd end = NativeEnd::program_exited;
   std::string exit_text;                    // how the program ended ("exited with status 0")

@@ -29,9 +29,19 @@ void format_stop(const NativeEvent& e, std::uint32_t word_size, std::uint64_t fi
   for (std::size_t i = 0; i < e.frames.size(); ++i) {
     const target::elf::SourceFrame& f = e.frames[i];
     fmt::format_to(it, "#{:<2} ", i);
+    if (f.python) {
+      // `[py] squares at workload.py:47`, or `[py] ?? (why)` when it could not be named.
+      fmt::format_to(it, "[py] {}", f.function.empty() ? "??" : f.function);
+      if (!f.file.empty() && f.line > 0) fmt::format_to(it, " at {}:{}", f.file, f.line);
+      out += '\n';
+      continue;
+    }
     // gdb prints a caller's return address, except for the frames an inlined call sits in
-    // (they share the pc of the inlined frame printed just before them).
-    const bool starts_pc = i > 0 && !e.frames[i - 1].inlined;
+    // (they share the pc of the inlined frame printed just before them; a Python frame
+    // between them does not count).
+    std::size_t before = i;
+    while (before > 0 && e.frames[before - 1].python) --before;
+    const bool starts_pc = before > 0 && !e.frames[before - 1].inlined;
     if (starts_pc) fmt::format_to(it, "0x{:0{}x} in ", f.pc, digits);
     fmt::format_to(it, "{} ({})", f.function.empty() ? "??" : f.function,
                    i == 0 ? e.arguments : std::string_view());

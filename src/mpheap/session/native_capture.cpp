@@ -12,6 +12,7 @@
 #include "mpheap/capture/elf_check.h"
 #include "mpheap/capture/gdb_script.h"
 #include "mpheap/capture/trace_log_writer.h"
+#include "mpheap/heap/python_frames.h"
 #include "mpheap/io/file.h"
 #include "mpheap/io/snapshot_sequence.h"
 #include "mpheap/target/debug_info.h"
@@ -134,17 +135,39 @@ Expected<NativeCaptureResult> run_native_capture(
       }
     }
   }
-  // The heap's geometry, for the hookless mode and checkpoints.
-  if (plan.mode == TraceMode::gc_functions || !o.heap_at.empty()) {
-    auto t = target::read_elf_target(o.elf);
-    if (!t) return t.error();
+  // Python frames need the VM's function, the target's layouts and qstrs.
+  // (An ELF without the bytecode VM runs no Python: nothing to say.)
+  bool python = o.python_frames && function_symbol(*symbols, "mp_execute_bytecode") != nullptr;
+  std::optional<target::Target> layout;
+  if (plan.mode == TraceMode::gc_functions || !o.heap_at.empty() || python) {
+    auto t = target::read_elf_target_from_memory(*bytes, o.elf);
+    if (!t && plan.mode == TraceMode::hook && o.heap_at.empty()) {
+      python = false;
+      say(fmt::format("no Python frames: {}", t.error().message()));
+    } else if (!t) {
+      return t.error();
+    } else {
+      layout = std::move(*t);
+    }
+  }
+  if (layout) {
+    const target::Target* t = &*layout;
     const auto& a = t->state.area;
-    if (!t->mp_state_ctx || !t->state.mem_area || !a.gc_alloc_table_start ||
-        !a.gc_alloc_table_byte_len || !a.gc_pool_start || !a.gc_pool_end)
+    const bool described = t->mp_state_ctx && t->state.mem_area && a.gc_alloc_table_start &&
+                           a.gc_alloc_table_byte_len && a.gc_pool_start && a.gc_pool_end;
+    if (!described && plan.mode == TraceMode::hook && o.heap_at.empty()) {
+      // Only for Python frames (freed blocks' addresses): without them, none.
+      python = false;
+      say("no Python frames: the DWARF does not describe mp_state_ctx.mem.area");
+    } else if (!described)
       return Error{o.elf, 0, 0,
                    "the DWARF does not describe mp_state_ctx.mem.area (gc_alloc_table_start, "
                    "gc_alloc_table_byte_len, gc_pool_start, gc_pool_end): the hookless trace "
                    "reads the allocation table there; build with -g"};
+  }
+  if (layout && (plan.mode == TraceMode::gc_functions || !o.heap_at.empty() || python)) {
+    const target::Target* t = &*layout;
+    const auto& a = t->state.area;
     capture::HeapAreaLayout h;
     h.state_address = *t->mp_state_ctx;
     h.state_size = t->state.size;
@@ -158,6 +181,9 @@ Expected<NativeCaptureResult> run_native_capture(
     h.little_endian = t->little_endian;
     plan.heap = h;
   }
+  if (python && layout && layout->rom_qstrs.empty())
+    say("Python frames: the ELF's ROM qstr pools were not read (" + layout->provenance.qstrs +
+        "): functions named by ROM qstrs show as unresolved");
   for (const std::string& name : o.heap_at) {
     const auto* s = function_symbol(*symbols, name);
     if (s == nullptr)
@@ -269,6 +295,41 @@ Expected<NativeCaptureResult> run_native_capture(
   sink.progress = progress;
   if (note)
     for (const std::string& n : notes) note(n);
+  // Python frames: read from the target, and from the ELF where it holds the bytes (frozen
+  // bytecode and the qstr tables in flash cost no read over the link).
+  std::optional<heap::PythonFrameReader> python_reader;
+  if (python && layout) {
+    python_reader.emplace(*layout, plan.load_bias);
+    capture::PythonFrameSource source;
+    source.resolve = [&](std::uint64_t code_state, const target::elf::MemoryReader& read) {
+      heap::MemoryRead from_elf_or_target = [&](std::uint64_t a, std::size_t n, std::uint8_t* out) {
+        if (a >= plan.load_bias)
+          for (const target::elf::ElfSegment& seg : image.segments()) {
+            const std::uint64_t link = a - plan.load_bias;
+            if ((seg.flags & 2U) != 0 || link < seg.vaddr || link + n > seg.vaddr + seg.filesz)
+              continue;  // PF_W: written at run time, read from the target
+            if (auto b = image.bytes_at(link, n)) {
+              std::memcpy(out, b->data(), n);
+              return true;
+            }
+          }
+        return read(a, n, out);
+      };
+      heap::PythonFrame p = python_reader->frame(code_state, from_elf_or_target);
+      target::elf::SourceFrame f;
+      f.python = true;
+      if (p.resolved()) {
+        f.function = p.function;
+        f.file = p.file;
+        f.line = static_cast<int>(p.line);
+      } else {
+        f.function = fmt::format("?? ({})", p.missing);
+      }
+      return f;
+    };
+    source.forget = [&](std::uint64_t address) { python_reader->forget(address); };
+    plan.python = std::move(source);
+  }
   auto stats = capture::run_native_trace(c, **debug, plan, sink, stop);
   if (!stats) {
     result.lost = stats.error();

@@ -33,6 +33,9 @@ struct NativeCaptureOptions {
   std::string heap_out;                    // default: OUT.heaps (a snapshot sequence)
   std::optional<std::uint64_t> load_bias;  // default: 0, or from the auxiliary vector for a PIE
   std::optional<double> idle_seconds;      // give up when no stop comes for this long
+  // Python frames (`[py]` lines) before each frame of the bytecode VM: the function and line of
+  // the Python code it runs.
+  bool python_frames = true;
   int timeout_ms = 3000;
 };
 

@@ -471,8 +471,16 @@ int DebugInfo::sp_register() const {
 std::vector<std::uint64_t> DebugInfo::unwind(const RegisterFile& registers,
                                              const MemoryReader& read,
                                              std::size_t max_frames) const {
-  State& s = *state_;
   std::vector<std::uint64_t> pcs;
+  for (const UnwoundFrame& f : unwind_frames(registers, read, max_frames)) pcs.push_back(f.pc);
+  return pcs;
+}
+
+std::vector<DebugInfo::UnwoundFrame> DebugInfo::unwind_frames(const RegisterFile& registers,
+                                                              const MemoryReader& read,
+                                                              std::size_t max_frames) const {
+  State& s = *state_;
+  std::vector<UnwoundFrame> pcs;
   const auto pc_index = static_cast<std::size_t>(s.regs.pc);
   if (s.regs.pc < 0 || registers.size() <= pc_index || !registers[pc_index]) return pcs;
   RegisterFile regs = registers;
@@ -482,7 +490,7 @@ std::vector<std::uint64_t> DebugInfo::unwind(const RegisterFile& registers,
   while (pcs.size() < max_frames) {
     const bool innermost = pcs.empty();
     if (!innermost && (pc == 0 || pc < s.bias || !s.in_code(pc - s.bias))) break;
-    pcs.push_back(pc);
+    pcs.push_back({pc, regs});
     if (pc < s.bias + (innermost ? 0 : 1)) break;
     // A caller's pc is a return address: its call is the instruction before it.
     FramePtr frame = s.frame_at(pc - s.bias - (innermost ? 0 : 1));
@@ -537,7 +545,7 @@ std::vector<std::uint64_t> DebugInfo::unwind(const RegisterFile& registers,
     previous_cfa = cfa;
     if (s.dwarf != nullptr && next > s.bias && s.in_code(next - s.bias))
       for (std::uint64_t tail : s.tail_calls(pc - s.bias - (innermost ? 0 : 1), next - s.bias))
-        if (pcs.size() < max_frames) pcs.push_back(tail + s.bias);
+        if (pcs.size() < max_frames) pcs.push_back({tail + s.bias, {}});
     pc = next;
   }
   return pcs;
@@ -625,10 +633,10 @@ std::optional<ExpressionResult> location(Dwarf_Attribute* attr, std::uint64_t ad
 }  // namespace
 
 ParameterValue DebugInfo::parameter(std::uint64_t pc, int index, const RegisterFile& registers,
-                                    const MemoryReader& read) const {
+                                    const MemoryReader& read, bool return_address) const {
   State& s = *state_;
-  if (pc < s.bias) return no_value("no DWARF for this pc");
-  const std::uint64_t address = pc - s.bias;
+  if (pc < s.bias + (return_address ? 1 : 0)) return no_value("no DWARF for this pc");
+  const std::uint64_t address = pc - s.bias - (return_address ? 1 : 0);
   std::optional<Dwarf_Die> sub = s.subprogram_at(address);
   if (!sub) return no_value("no DWARF for this pc");
   std::optional<Dwarf_Die> param = formal_parameter(*sub, index);

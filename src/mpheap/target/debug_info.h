@@ -35,6 +35,9 @@ struct SourceFrame {
   std::string file;      // the line table's name for the file, "" when unknown
   int line = 0;          // 0 when unknown
   bool inlined = false;  // a call inlined into the next frame out (gdb prints no address)
+  // A Python frame (the native tracer's): `function` the Python function ("?? (why)" when it
+  // could not be named), `file` and `line` its source; `pc` 0.
+  bool python = false;
 };
 
 // A parameter's value, or why there is none ("optimized out", "no location at this pc").
@@ -69,6 +72,16 @@ class DebugInfo {
                                                   const MemoryReader& read,
                                                   std::size_t max_frames = 256) const;
 
+  // The same chain with each frame's registers as the CFI restores them (what that frame saw at
+  // its pc: the callee-saved registers and sp; the others nullopt). A tail-call frame has none.
+  struct UnwoundFrame {
+    std::uint64_t pc = 0;
+    RegisterFile registers;  // empty for a tail-call frame
+  };
+  [[nodiscard]] std::vector<UnwoundFrame> unwind_frames(const RegisterFile& registers,
+                                                        const MemoryReader& read,
+                                                        std::size_t max_frames = 256) const;
+
   // The frames at one pc, innermost (inlined) first and the containing function last, named as
   // gdb names them. `return_address`: the pc is a caller's return address, so its call
   // instruction (pc - 1) is what is described. Results are cached per pc.
@@ -76,8 +89,11 @@ class DebugInfo {
 
   // The value of parameter number `index` (0-based, in declaration order) of the function whose
   // code holds `pc`, at `pc`, from its DWARF location (registers, the frame base / CFA, memory).
+  // `return_address`: `pc` is a caller's return address (an outer frame of unwind_frames, with
+  // that frame's registers): the location at its call instruction is used.
   [[nodiscard]] ParameterValue parameter(std::uint64_t pc, int index, const RegisterFile& registers,
-                                         const MemoryReader& read) const;
+                                         const MemoryReader& read,
+                                         bool return_address = false) const;
   // The number of parameters the function at `pc` declares, nullopt without DWARF for it.
   [[nodiscard]] std::optional<int> parameter_count(std::uint64_t pc) const;
 

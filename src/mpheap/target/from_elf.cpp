@@ -392,6 +392,17 @@ Expected<Target> read_elf_target_from_memory(std::string_view bytes, const std::
   }
   target.types = read_types(image, *dwarf, symbols, target.rom_qstrs);
   target.finalize();
+  // A running function's frame, as this build declares it (the settrace and stackless builds
+  // insert fields before state[]).
+  if (auto code_state = dwarf->named_type("mp_code_state_t")) {
+    auto at = [&](const char* field, std::uint64_t& out) {
+      if (auto m = DwarfIndex::member(*code_state, field)) out = m->offset;
+    };
+    at("fun_bc", target.objects.code_state_fun_bc);
+    at("ip", target.objects.code_state_ip);
+    at("n_state", target.objects.code_state_n_state);
+    at("state", target.objects.code_state_state);
+  }
   return target;
 }
 

@@ -52,6 +52,10 @@ ObjectLayout default_object_layout(std::uint32_t w) {
   o.context_qstr_table = 2 * w;
   o.context_obj_table = 3 * w;
   o.raw_code_fun_data = w;
+  o.code_state_fun_bc = 0;
+  o.code_state_ip = w;
+  o.code_state_n_state = 3 * w;
+  o.code_state_state = 5 * w;  // n_state and exc_sp_idx share a word, old_globals is aligned
   o.raw_code_children = 2 * w;
   o.set_alloc = w;
   o.set_used = 2 * w;

@@ -107,6 +107,10 @@ struct ObjectLayout {
   std::uint64_t mpz_bits = 0, mpz_len = 0, mpz_digits = 0;
   // mp_obj_instance_t: {base, members map}.
   std::uint64_t instance_members = 0;
+  // mp_code_state_t (a running bytecode function's frame): {fun_bc, ip, sp, uint16 n_state,
+  // uint16 exc_sp_idx, old_globals, [prev (stackless), prev_state and frame (settrace)], state[]}.
+  std::uint64_t code_state_fun_bc = 0, code_state_ip = 0, code_state_n_state = 0,
+                code_state_state = 0;
 };
 ObjectLayout default_object_layout(std::uint32_t word_size);
 
