@@ -78,8 +78,9 @@ class Tracer {
   Expected<bool> read_stop_state(std::optional<std::uint64_t> window_sp);
   [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> window_range(std::uint64_t sp) const;
   Expected<std::vector<SourceFrame>> stack();
-  // The Python frame a VM frame runs (`outer`: its pc is a return address).
-  SourceFrame python_frame(const target::elf::DebugInfo::UnwoundFrame& vm, bool outer);
+  // The Python frame that VM frame `i` of the chain runs.
+  SourceFrame python_frame(std::span<const target::elf::DebugInfo::UnwoundFrame> frames,
+                           std::size_t i);
   // Target memory for unwinding and arguments: from this stop's window, else read (counted).
   bool read_memory(std::uint64_t address, std::size_t n, std::uint8_t* out);
   // The heap's geometry, read once and again when `fresh` (after a collection) or when a
@@ -289,7 +290,7 @@ Expected<std::vector<SourceFrame>> Tracer::stack() {
     if (plan_.python && !at.empty() && at.back().function == plan_.python->vm_function) {
       // The Python function this VM frame runs, just before the VM's own frame.
       frames.insert(frames.end(), at.begin(), at.end() - 1);
-      frames.push_back(python_frame(unwound[i], i > 0));
+      frames.push_back(python_frame(unwound, i));
       frames.push_back(at.back());
     } else {
       frames.insert(frames.end(), at.begin(), at.end());
@@ -301,11 +302,12 @@ Expected<std::vector<SourceFrame>> Tracer::stack() {
   return frames;
 }
 
-SourceFrame Tracer::python_frame(const target::elf::DebugInfo::UnwoundFrame& vm, bool outer) {
+SourceFrame Tracer::python_frame(std::span<const target::elf::DebugInfo::UnwoundFrame> frames,
+                                 std::size_t i) {
   ++stats_.python_frames;
   const std::uint64_t reads_before = stats_.extra_reads;
   SourceFrame f;
-  target::elf::ParameterValue code_state = debug_.parameter(vm.pc, 0, vm.registers, reader_, outer);
+  target::elf::ParameterValue code_state = debug_.parameter(frames, i, 0, reader_);
   if (code_state.value) {
     f = plan_.python->resolve(*code_state.value, reader_);
   } else {

@@ -627,13 +627,108 @@ std::optional<ExpressionResult> location(Dwarf_Attribute* attr, std::uint64_t ad
   Dwarf_Op* ops = nullptr;
   std::size_t n = 0;
   if (dwarf_getlocation_addr(attr, address, &ops, &n, 1) <= 0) return std::nullopt;
-  return evaluate_expression({ops, n}, context);
+  ExpressionContext with_attribute = context;
+  with_attribute.attribute = attr;
+  return evaluate_expression({ops, n}, with_attribute);
+}
+
+// The frame base of `subprogram` at `address` (DW_AT_frame_base), into `context`.
+void set_frame_base(Dwarf_Die subprogram, std::uint64_t address, ExpressionContext& context) {
+  Dwarf_Attribute base_attr;
+  if (dwarf_attr(&subprogram, DW_AT_frame_base, &base_attr) == nullptr) return;
+  if (auto base = location(&base_attr, address, context)) {
+    if (base->kind == ExpressionResult::Kind::memory)
+      context.frame_base = base->number;
+    else if (base->kind == ExpressionResult::Kind::register_number &&
+             context.registers != nullptr && base->number < context.registers->size())
+      context.frame_base = (*context.registers)[base->number];
+  }
 }
 
 }  // namespace
 
+ParameterValue DebugInfo::parameter(std::span<const UnwoundFrame> frames, std::size_t i, int index,
+                                    const MemoryReader& read) const {
+  return parameter_in(frames, i, index, read, 0);
+}
+
+ParameterValue DebugInfo::parameter_in(std::span<const UnwoundFrame> frames, std::size_t i,
+                                       int index, const MemoryReader& read, int depth) const {
+  if (i >= frames.size() || frames[i].registers.empty())
+    return no_value("no registers for this frame (a tail call)");
+  const std::function<std::optional<std::uint64_t>(std::uint64_t)> entry =
+      [&](std::uint64_t regno) { return entry_value(frames, i + 1, regno, read, depth + 1); };
+  return parameter_at(frames[i].pc, index, frames[i].registers, read, i > 0, &entry);
+}
+
+std::optional<std::uint64_t> DebugInfo::entry_value(std::span<const UnwoundFrame> frames,
+                                                    std::size_t i, std::uint64_t regno,
+                                                    const MemoryReader& read, int depth) const {
+  State& s = *state_;
+  if (depth > 4 || i >= frames.size() || frames[i].registers.empty() || frames[i].pc <= s.bias)
+    return std::nullopt;
+  const std::uint64_t return_pc = frames[i].pc - s.bias;
+  std::optional<Dwarf_Die> caller = s.subprogram_at(return_pc - 1);
+  if (!caller) return std::nullopt;
+  std::vector<Dwarf_Die> sites;
+  State::call_sites(&*caller, sites, 0);
+  for (Dwarf_Die& site : sites) {
+    if (State::return_pc(&site) != return_pc) continue;
+    Dwarf_Die parameter;
+    if (dwarf_child(&site, &parameter) != 0) return std::nullopt;
+    do {
+      const int tag = dwarf_tag(&parameter);
+      if (tag != DW_TAG_call_site_parameter && tag != DW_TAG_GNU_call_site_parameter) continue;
+      Dwarf_Attribute attr;
+      Dwarf_Op* ops = nullptr;
+      std::size_t n = 0;
+      if (dwarf_attr(&parameter, DW_AT_location, &attr) == nullptr ||
+          dwarf_getlocation(&attr, &ops, &n) != 0 || n != 1)
+        continue;
+      const bool in_register = (ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg31 &&
+                                static_cast<std::uint64_t>(ops[0].atom - DW_OP_reg0) == regno) ||
+                               (ops[0].atom == DW_OP_regx && ops[0].number == regno);
+      if (!in_register) continue;
+      if ((dwarf_attr(&parameter, DW_AT_call_value, &attr) == nullptr &&
+           dwarf_attr(&parameter, DW_AT_GNU_call_site_value, &attr) == nullptr) ||
+          dwarf_getlocation(&attr, &ops, &n) != 0)
+        return std::nullopt;
+      // The value at the call, in the caller's frame (its registers, CFA and frame base).
+      const RegisterFile& registers = frames[i].registers;
+      const std::function<std::optional<std::uint64_t>(std::uint64_t)> entry =
+          [&](std::uint64_t r) { return entry_value(frames, i + 1, r, read, depth + 1); };
+      ExpressionContext context = s.context(&registers, &read);
+      context.entry_register = &entry;
+      context.attribute = &attr;
+      if (FramePtr frame = s.frame_at(return_pc - 1)) context.cfa = s.cfa(frame.get(), context);
+      set_frame_base(*caller, return_pc - 1, context);
+      ExpressionResult r = evaluate_expression({ops, n}, context);
+      switch (r.kind) {
+        case ExpressionResult::Kind::memory:  // the expression's result is the value itself
+        case ExpressionResult::Kind::value:
+          return r.number;
+        case ExpressionResult::Kind::register_number:
+          if (r.number < registers.size()) return registers[r.number];
+          return std::nullopt;
+        case ExpressionResult::Kind::none:
+          return std::nullopt;
+      }
+      return std::nullopt;
+    } while (dwarf_siblingof(&parameter, &parameter) == 0);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 ParameterValue DebugInfo::parameter(std::uint64_t pc, int index, const RegisterFile& registers,
                                     const MemoryReader& read, bool return_address) const {
+  return parameter_at(pc, index, registers, read, return_address, nullptr);
+}
+
+ParameterValue DebugInfo::parameter_at(
+    std::uint64_t pc, int index, const RegisterFile& registers, const MemoryReader& read,
+    bool return_address,
+    const std::function<std::optional<std::uint64_t>(std::uint64_t)>* entry_register) const {
   State& s = *state_;
   if (pc < s.bias + (return_address ? 1 : 0)) return no_value("no DWARF for this pc");
   const std::uint64_t address = pc - s.bias - (return_address ? 1 : 0);
@@ -651,17 +746,9 @@ ParameterValue DebugInfo::parameter(std::uint64_t pc, int index, const RegisterF
   if (dwarf_attr(&*param, DW_AT_location, &attr) == nullptr) return no_value("optimized out");
 
   ExpressionContext context = s.context(&registers, &read);
+  context.entry_register = entry_register;
   if (FramePtr frame = s.frame_at(address)) context.cfa = s.cfa(frame.get(), context);
-  Dwarf_Attribute base_attr;
-  if (dwarf_attr(&*sub, DW_AT_frame_base, &base_attr) != nullptr) {
-    if (auto base = location(&base_attr, address, context)) {
-      if (base->kind == ExpressionResult::Kind::memory)
-        context.frame_base = base->number;
-      else if (base->kind == ExpressionResult::Kind::register_number &&
-               base->number < registers.size())
-        context.frame_base = registers[base->number];
-    }
-  }
+  set_frame_base(*sub, address, context);
   std::optional<ExpressionResult> where = location(&attr, address, context);
   if (!where) return no_value("optimized out");
   const std::uint64_t mask = size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1;

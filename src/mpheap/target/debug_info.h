@@ -94,11 +94,29 @@ class DebugInfo {
   [[nodiscard]] ParameterValue parameter(std::uint64_t pc, int index, const RegisterFile& registers,
                                          const MemoryReader& read,
                                          bool return_address = false) const;
+  // The same for frame `i` of an unwind_frames chain (an outer frame's pc being a return
+  // address). A parameter whose location there is its value at entry (DW_OP_entry_value of a
+  // register: the compiler kept no copy) is found as gdb finds it: at the caller's call site,
+  // from the DW_AT_call_value of its call-site parameter for that register, evaluated with the
+  // caller's registers.
+  [[nodiscard]] ParameterValue parameter(std::span<const UnwoundFrame> frames, std::size_t i,
+                                         int index, const MemoryReader& read) const;
   // The number of parameters the function at `pc` declares, nullopt without DWARF for it.
   [[nodiscard]] std::optional<int> parameter_count(std::uint64_t pc) const;
 
  private:
   DebugInfo();
+  // The value register `regno` had when frame `i - 1` was entered, from the call site in frame
+  // `i` (its caller) that frame `i - 1` returns to.
+  [[nodiscard]] std::optional<std::uint64_t> entry_value(std::span<const UnwoundFrame> frames,
+                                                         std::size_t i, std::uint64_t regno,
+                                                         const MemoryReader& read, int depth) const;
+  [[nodiscard]] ParameterValue parameter_at(
+      std::uint64_t pc, int index, const RegisterFile& registers, const MemoryReader& read,
+      bool return_address,
+      const std::function<std::optional<std::uint64_t>(std::uint64_t)>* entry_register) const;
+  [[nodiscard]] ParameterValue parameter_in(std::span<const UnwoundFrame> frames, std::size_t i,
+                                            int index, const MemoryReader& read, int depth) const;
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -181,8 +181,28 @@ ExpressionResult evaluate_expression(std::span<const Dwarf_Op> ops,
       case DW_OP_nop:
         break;
       case DW_OP_entry_value:
-      case DW_OP_GNU_entry_value:
-        return missing("optimized out");
+      case DW_OP_GNU_entry_value: {
+        // Only a register's entry value is known (from the caller's call site), as gdb knows it.
+        std::optional<std::uint64_t> regno;
+        Dwarf_Attribute block;
+        Dwarf_Op* inner = nullptr;
+        std::size_t inner_n = 0;
+        if (context.attribute != nullptr &&
+            dwarf_getlocation_attr(context.attribute, &op, &block) == 0 &&
+            dwarf_getlocation(&block, &inner, &inner_n) == 0 && inner_n == 1) {
+          if (inner[0].atom >= DW_OP_reg0 && inner[0].atom <= DW_OP_reg31)
+            regno = inner[0].atom - DW_OP_reg0;
+          else if (inner[0].atom == DW_OP_regx)
+            regno = inner[0].number;
+        }
+        if (!regno) return missing("optimized out (an entry value of an expression)");
+        std::optional<std::uint64_t> v;
+        if (context.entry_register != nullptr && *context.entry_register)
+          v = (*context.entry_register)(*regno);
+        if (!v) return missing("optimized out (its value at entry is not known at the call site)");
+        stack.push_back(*v);
+        break;
+      }
       case DW_OP_piece:
       case DW_OP_bit_piece:
         return missing("optimized out (a value in pieces)");

@@ -7,6 +7,7 @@
 #include <elfutils/libdw.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,11 @@ struct ExpressionContext {
   std::uint64_t load_bias = 0;              // added to DW_OP_addr
   std::uint32_t word_size = 8;              // address size: DW_OP_deref, wrap-around
   bool little_endian = true;
+  // DW_OP_entry_value(DW_OP_regN): the register's value when the function was entered, from the
+  // caller's call site (nullptr, or nullopt from it: "optimized out").
+  const std::function<std::optional<std::uint64_t>(std::uint64_t regno)>* entry_register = nullptr;
+  // The attribute the operations came from (libdw gives an entry value's block through it).
+  Dwarf_Attribute* attribute = nullptr;
 };
 
 // Where an expression puts the object: at an address in memory, in a register, or a value of
