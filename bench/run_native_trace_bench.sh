@@ -79,15 +79,24 @@ for engine in native gdb; do
 done
 
 elf=tests/data/stock-v1.28/unix-x64/micropython
+# The Python frames' cost: their count and the reads they needed past the stack window.
+python_cost() {
+  sed -n 's/^  Python frames: \([0-9]*\) (\([0-9.]*\) per event).* \([0-9]*\) reads for them over the link (\([0-9.]*\) per event)/    Python frames: \1 (\2 per event), reads over the link for them: \3 (\4 per event)/p' "$1"
+}
+
 echo "stock MicroPython 1.28 unix, workload.py, no hook, under gdbserver:"
-port=$(free_port)
-gdbserver "127.0.0.1:$port" "$elf" -X heapsize=64K tests/data/stock-v1.28/workload.py > "$work/gs.txt" 2>&1 &
-wait_port "$port"; sleep 0.1
-: > "$work/stock.err"
-timed "$work/stock.err" "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$port" \
-  -o "$work/stock.txt"
-wait || true
-report "  mpheap capture trace (gc functions)" "$work/stock.err"
+for python in with without; do
+  port=$(free_port)
+  gdbserver "127.0.0.1:$port" "$elf" -X heapsize=64K tests/data/stock-v1.28/workload.py > "$work/gs.txt" 2>&1 &
+  wait_port "$port"; sleep 0.1
+  : > "$work/stock.err"
+  flag=(); [[ $python == without ]] && flag=(--no-python-frames)
+  timed "$work/stock.err" "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$port" \
+    "${flag[@]}" -o "$work/stock.txt"
+  wait || true
+  report "  mpheap capture trace ($python Python frames)" "$work/stock.err"
+  python_cost "$work/stock.err"
+done
 # Hook mode on the same firmware, for the ratio: one stop per event with the full stack and two
 # arguments read, at gc_alloc's first statement (--hook gc_alloc: the events are only allocations,
 # their values gc_alloc's arguments; what matters here is the cost per stop at this stack depth).
@@ -103,7 +112,7 @@ report "  mpheap capture trace --hook gc_alloc (proxy)" "$work/proxy.err"
 if [[ $qemu == 1 ]] && command -v qemu-system-arm > /dev/null; then
   elf=tests/data/stock-v1.28/qemu-microbit/firmware.elf
   echo "stock MicroPython 1.28 micro:bit in QEMU, from reset, workload.py over the raw REPL:"
-  for engine in native gdb; do
+  for engine in native native-no-python gdb; do
     gport=$(free_port); uport=$(free_port)
     qemu-system-arm -M microbit -global nrf51-soc.flash-size=1048576 \
       -global nrf51-soc.sram-size=262144 -kernel "$elf" -semihosting -display none \
@@ -113,10 +122,11 @@ if [[ $qemu == 1 ]] && command -v qemu-system-arm > /dev/null; then
     qpid=$!
     wait_port "$uport"
     : > "$work/q$engine.err"
-    if [[ $engine == native ]]; then
+    if [[ $engine == native* ]]; then
+      flag=(); [[ $engine == native-no-python ]] && flag=(--no-python-frames)
       /usr/bin/time -f 'MAXRSS %M' -a -o "$work/q$engine.err" \
         "$mpheap" capture trace --elf "$elf" --remote "127.0.0.1:$gport" --no-until \
-        -o "$work/qemu.txt.log" 2>> "$work/q$engine.err" &
+        "${flag[@]}" -o "$work/qemu.txt.log" 2>> "$work/q$engine.err" &
     else
       cat > "$work/q.gdb" <<EOF
 set pagination off
@@ -139,7 +149,7 @@ EOF
     "$mpheap" capture repl --connect "tcp:127.0.0.1:$uport" \
       --run tests/data/stock-v1.28/workload.py -o "$work/q.seq" > /dev/null 2>> "$work/repl.err" || true
     end=$(date +%s.%N)
-    if [[ $engine == native ]]; then
+    if [[ $engine == native* ]]; then
       pkill -INT -P "$tracer" 2>/dev/null || true  # mpheap, under GNU time
     else
       kill -INT "$tracer" 2>/dev/null || true
@@ -147,9 +157,10 @@ EOF
     wait "$tracer" 2>/dev/null || true
     kill "$qpid" 2>/dev/null || true
     wait "$qpid" 2>/dev/null || true
-    if [[ $engine == native ]]; then
+    if [[ $engine == native* ]]; then
       sed -n 's/.*events logged to .*(\([0-9.]*\) s,.*/WALL \1/p' "$work/q$engine.err" >> "$work/q$engine.err"
-      report "  mpheap capture trace (gc functions)" "$work/q$engine.err"
+      report "  mpheap capture trace ($engine)" "$work/q$engine.err"
+      python_cost "$work/q$engine.err"
     else
       stops=$(grep -c '^Breakpoint [123], ' "$work/qemu.gdb.log" || true)
       printf '%-44s %7s stops  %7.2f s %8.0f stops/s (boot + workload, wall of the REPL run)\n' \

@@ -177,6 +177,115 @@ void expect_replay_equals_tables(const std::string& log, const std::vector<Check
   EXPECT_EQ(reader.stats().duplicates, 0u);
 }
 
+// One allocation of a log with Python frames: the C functions of its stack and its Python frames,
+// innermost first.
+struct PythonFrameText {
+  std::string function, file;
+  int line = 0;
+  bool operator==(const PythonFrameText&) const = default;
+};
+struct PythonAllocation {
+  std::vector<std::string> c_functions;
+  std::vector<PythonFrameText> python;
+  [[nodiscard]] bool calls(std::string_view f) const {
+    return std::find(c_functions.begin(), c_functions.end(), f) != c_functions.end();
+  }
+};
+
+std::vector<PythonAllocation> python_allocations(const std::string& log) {
+  std::vector<PythonAllocation> out;
+  auto input = io::LineReader::open(log);
+  EXPECT_TRUE(input) << input.error().message();
+  if (!input) return out;
+  trace::StackTable stacks;
+  trace::GdbLogReader reader(**input, stacks);
+  for (;;) {
+    auto e = reader.next();
+    EXPECT_TRUE(e) << e.error().message();
+    if (!e || !*e) break;
+    PythonAllocation a;
+    for (trace::FrameId id : stacks.frames_innermost_first((*e)->stack)) {
+      const trace::Frame& f = stacks.frame(id);
+      if (!f.python) {
+        a.c_functions.push_back(f.function);
+        continue;
+      }
+      const auto colon = f.location.rfind(':');
+      EXPECT_NE(colon, std::string::npos) << "unresolved Python frame: " << f.function;
+      if (colon == std::string::npos) continue;
+      a.python.push_back(
+          {f.function, f.location.substr(0, colon), std::stoi(f.location.substr(colon + 1))});
+    }
+    if (!a.c_functions.empty() && a.c_functions[0] == "gc_alloc") out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// What tests/data/stock-v1.28/workload.py says, run `runs` times, with `file` as its name: the
+// allocations of the lines that build SPRITES, CONFIG, make_counter's `count` and GEN, and the
+// top Python allocation sites (the churn loop's lines, per execution counts from the source).
+void expect_workload_python_frames(const std::string& log, const std::string& file, int runs) {
+  const auto allocations = python_allocations(log);
+  auto at = [&](const std::string& function, int line) {
+    return PythonFrameText{function, file, line};
+  };
+  auto where = [](const PythonAllocation& a) {
+    return a.python.empty() ? std::string("no Python frame")
+                            : fmt::format("{} {}:{}", a.python[0].function, a.python[0].file,
+                                          a.python[0].line);
+  };
+  int instances = 0, config = 0, count = 0, generators = 0, floats = 0;
+  std::map<int, int> by_module_line;  // allocations whose innermost Python frame is <module>
+  for (const PythonAllocation& a : allocations) {
+    if (!a.python.empty() && a.python[0].function == "<module>" && a.python[0].file == file)
+      ++by_module_line[a.python[0].line];
+    // The three Sprite instances: `SPRITES = [Sprite("ship", 1, 2), ...]` at line 29.
+    if (a.calls("mp_obj_new_instance")) {
+      ++instances;
+      EXPECT_EQ(a.python, std::vector<PythonFrameText>{at("<module>", 29)}) << where(a);
+    }
+    // CONFIG's dict: `CONFIG = {"alpha": 1, ...}` at line 10.
+    if (a.calls("mp_obj_new_dict") && !a.python.empty() && a.python[0] == at("<module>", 10))
+      ++config;
+    // `count = [start]` in make_counter (line 34), called by `COUNTER = make_counter(10)` (43).
+    if (a.calls("mp_obj_new_list") && !a.python.empty() && a.python[0].function == "make_counter") {
+      ++count;
+      EXPECT_EQ(a.python,
+                (std::vector<PythonFrameText>{at("make_counter", 34), at("<module>", 43)}));
+    }
+    // The generator object: `GEN = squares(5)` at line 52.
+    if (a.calls("gen_wrap_call") && a.python == std::vector<PythonFrameText>{at("<module>", 52)})
+      ++generators;
+    // `d[j] = j * 1.5` (line 74) makes a float object each time: 9 rounds of 6.
+    if (a.calls("mp_obj_new_float") &&
+        a.python == std::vector<PythonFrameText>{at("<module>", 74)})
+      ++floats;
+  }
+  EXPECT_EQ(instances, 3 * runs);
+  EXPECT_GE(config, runs);  // the dict object (its table comes from the same line)
+  EXPECT_EQ(count, 2 * runs);  // the list and its items
+  EXPECT_EQ(generators, runs);
+  EXPECT_EQ(floats, 54 * runs);
+  // The top Python allocation sites of the run. `tmp.append([j] * 3)` (line 71) runs 9 x 8 times
+  // and makes two lists each time, each an object and its items: 288. `tmp.append("item %d-%d" %
+  // (rnd, j))` (line 70) runs as often and makes at least the string and its text: >= 144. Line
+  // 74: the 54 floats plus the dict's table as it grows.
+  std::vector<std::pair<int, int>> top;  // (allocations, line)
+  for (const auto& [line, n] : by_module_line) top.emplace_back(n, line);
+  std::sort(top.rbegin(), top.rend());
+  ASSERT_GE(top.size(), 3u);
+  EXPECT_EQ(top[0], std::make_pair(288 * runs, 71));
+  EXPECT_EQ(top[1].second, 70);
+  EXPECT_GE(top[1].first, 144 * runs);
+  EXPECT_EQ(top[2].second, 74);
+  EXPECT_GE(top[2].first, 54 * runs);
+  // Every stack that runs Python names it: no unresolved Python frame (checked above), and the
+  // `mpheap trace --python-only` table puts the same line first.
+  auto shown = mpheap::testing::run_mpheap(fmt::format("trace {} --python-only", log));
+  EXPECT_EQ(shown.status, 0) << shown.out;
+  EXPECT_NE(shown.out.find(fmt::format("{}:71", file)), std::string::npos) << shown.out;
+}
+
 class NativeTrace : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -284,6 +393,12 @@ TEST_F(NativeTrace, StockUnixWithoutHookReplayEqualsTheAllocationTable) {
     EXPECT_NE(j["end_reason"].get<std::string>().find("the program ended"), std::string::npos)
         << j["end_reason"];
     EXPECT_EQ(server->wait(10s), 0);
+    // Python frames: the workload's lines, named by the path it was run as.
+    if (std::string(heap) == "64K") {
+      EXPECT_NE(run.out.find("Python frames: "), std::string::npos) << run.out;
+      EXPECT_NE(run.out.find(", 0 not resolved"), std::string::npos) << run.out;
+      expect_workload_python_frames(log, workload, 1);
+    }
     if (std::string(heap) != "16K") continue;
     // Collections inside gc_alloc: each sweep run is followed by the allocation that asked for
     // it, with the same callers.
@@ -508,6 +623,10 @@ TEST(NativeTraceQemu, StockMicrobitWithoutHookReplayEqualsTheAllocationTable) {
   ASSERT_GE(cps.size(), 3u);
   EXPECT_EQ(cps.back().trigger, "on:end");
   expect_replay_equals_tables(log, cps, 3);
+  // Python frames: the workload sent over the raw REPL is `<stdin>` (a failed attempt that was
+  // sent again counts once more: two mem_info(1) checkpoints per run).
+  EXPECT_NE(said.find(", 0 not resolved"), std::string::npos) << said;
+  expect_workload_python_frames(log, "<stdin>", static_cast<int>((cps.size() - 1) / 2));
 }
 
 // Attached to a board that already runs (no -S: the REPL is up, its heap in use). What was live
