@@ -133,10 +133,11 @@ std::optional<FrameText> parse_python_frame_text(std::string_view text) {
   if (!text.starts_with(kPythonFrameMarker)) return std::nullopt;
   std::string_view rest = text.substr(kPythonFrameMarker.size());
   if (!rest.empty() && rest[0] != ' ' && rest[0] != '\t') return std::nullopt;  // "[py]x"
-  rest = trim(rest);
+  // " at " is looked for before trimming: "[py] at main.py:1" has a location and no function.
+  const std::string_view trimmed = trim(rest);
   FrameText f;
   f.python = true;
-  f.function = rest.empty() ? std::string_view("??") : rest;
+  f.function = trimmed.empty() ? std::string_view("??") : trimmed;
   if (std::size_t at = rest.find(" at "); at != std::string_view::npos) {
     std::string_view function = trim(rest.substr(0, at));
     std::string_view location = trim(rest.substr(at + 4));
