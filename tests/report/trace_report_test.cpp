@@ -9,6 +9,7 @@
 #include "mpheap/report/collections_text.h"
 #include "mpheap/report/history_json.h"
 #include "mpheap/report/output.h"
+#include "mpheap/report/speedscope.h"
 #include "trace/test_util.h"
 
 namespace mpheap::report {
@@ -137,6 +138,15 @@ TEST(TraceReport, PythonFramesInTreesHistoryAndSummary) {
   EXPECT_EQ(folded_stacks(tree),
             "main_ (micropython/ports/unix/main.c:496);mp_map_init (../../py/map.c:95) 2\n"
             "<module> (workload.py:29);squares (<stdin>:47) 1\n");
+  // speedscope: name, file and line as for a C frame, and nothing else.
+  auto ss = nlohmann::json::parse(speedscope_json(tree, SpeedscopeOptions{}));
+  bool squares_seen = false;
+  for (const auto& f : ss["shared"]["frames"]) {
+    if (f["name"] != "squares") continue;
+    squares_seen = true;
+    EXPECT_EQ(f, nlohmann::json::parse(R"({"name": "squares", "file": "<stdin>", "line": 47})"));
+  }
+  EXPECT_TRUE(squares_seen);
   auto j = nlohmann::json::parse(call_tree_json(tree, r->tree_event, 32));
   ASSERT_EQ(j["tree"].size(), 2u);
   EXPECT_FALSE(j["tree"][0].contains("python"));  // C frames: no key
