@@ -23,6 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   trace::TraceOptions options;
   options.collection_sink = &collections;
   if (size > 0) options.at_event = data[0] % 8;
+  // Both frame views: the high bit of the first byte picks the Python-only one.
+  if (size > 0 && (data[0] & 0x80) != 0) options.frame_view = trace::FrameView::python_only;
   auto result = trace::analyze_trace(*reader, options, &history);
   history.finish();
   (void)(*out)->close();

@@ -13,4 +13,12 @@ void add_heap_command(CLI::App& app, int* status);
 void add_capture_command(CLI::App& app, int* status);
 void add_report_command(CLI::App& app, int* status);
 
+// The --help text of --python-only, shared by the subcommands that read a trace log.
+inline constexpr const char* kPythonOnlyHelp =
+    "show Python frames only: a call stack with Python frames ('[py] FUNCTION at FILE:LINE' "
+    "lines, which the native tracer of 'mpheap capture trace' writes) keeps only those, "
+    "innermost first, so the call tree, flame graphs, exports and allocation sites name Python "
+    "code; a stack with no Python frame (start-up, the compiler, C code alone) is kept as logged. "
+    "Events are still classified by their C caller";
+
 }  // namespace mpheap::cli

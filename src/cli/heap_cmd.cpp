@@ -49,6 +49,7 @@ struct HeapArgs {
   std::size_t top = 10;
   std::string trace;                         // a gdb log of the same run: allocation sites
   std::optional<std::uint64_t> trace_event;  // the snapshot was taken after this event
+  bool python_only = false;                  // --trace's stacks: trace::FrameView::python_only
   std::string dot;                           // write the ownership graph here
   std::size_t dot_max_nodes = 200;
   std::string svg;                // write the block map as an SVG image here
@@ -248,7 +249,9 @@ Expected<int> print_can_alloc(const HeapArgs& a, const session::AnalyzedSnapshot
   if (!a.trace.empty()) {
     auto log = io::LineReader::open(a.trace);
     if (!log) return log.error();
-    auto l = trace::live_allocations_at(**log, a.trace_event);
+    auto l = trace::live_allocations_at(
+        **log, a.trace_event, "gc_log_change",
+        a.python_only ? trace::FrameView::python_only : trace::FrameView::mixed);
     if (!l) return l.error();
     live = std::move(*l);
   }
@@ -461,13 +464,17 @@ void add_heap_command(CLI::App& app, int* status) {
       "--diff-with", args->diff_with,
       "compare the snapshot with another dump FILE@ADDR of the same region: new, freed "
       "and resized objects by type");
-  cmd->add_option(
+  CLI::Option* trace_log = cmd->add_option(
       "--trace", args->trace,
       "a gdb log of the same run (mpheap trace's input): --can-alloc then names the code that "
       "allocated each pinning object");
   cmd->add_option(
       "--trace-event", args->trace_event,
       "the snapshot was taken after this event of --trace (default: the log's last event)");
+  cmd->add_flag("--python-only", args->python_only,
+                std::string("--trace: ") + kPythonOnlyHelp +
+                    " (the pinning objects are then named by the Python line that allocated them)")
+      ->needs(trace_log);
   // Each of these chooses what is printed: one at a time.
   const std::vector<CLI::Option*> modes = {blockmap, json, why, can_alloc, diff, diff_with};
   for (CLI::Option* m : modes)

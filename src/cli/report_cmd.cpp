@@ -36,7 +36,8 @@ struct ReportArgs {
   std::string output;
   std::string title;
   std::string hook = "gc_log_change";
-  std::string regs, stack;  // roots beyond what the snapshots' headers carry, as mpheap heap
+  bool python_only = false;  // trace::FrameView::python_only
+  std::string regs, stack;   // roots beyond what the snapshots' headers carry, as mpheap heap
   session::TargetSource target;
 };
 
@@ -121,6 +122,7 @@ int run_report(const ReportArgs& a) {
   if (!a.trace.empty()) {
     report::TraceReportOptions to;
     to.hook = a.hook;
+    to.frame_view = a.python_only ? trace::FrameView::python_only : trace::FrameView::mixed;
     if (a.target.block_size)
       to.block_size = *a.target.block_size;
     else if (loaded)
@@ -187,6 +189,7 @@ void add_report_command(CLI::App& app, int* status) {
   cmd->add_option("--title", args->title, "the page's title (default: the input's file name)");
   cmd->add_option("--hook", args->hook, "the hook's function name in the log")
       ->capture_default_str();
+  cmd->add_flag("--python-only", args->python_only, kPythonOnlyHelp);
   add_target_options(cmd, args->target);
   cmd->footer(
       "Examples:\n"

@@ -42,6 +42,7 @@ struct TraceArgs {
   std::string perfetto;                      // Chrome trace-event JSON file
   bool perfetto_slices = false;              // one slice per allocation lifespan
   std::optional<std::uint64_t> heap_blocks;  // the heap's size in blocks
+  bool python_only = false;                  // trace::FrameView::python_only
 };
 
 // The heap's size in blocks for the free-space figures: --heap-blocks, else the one heap area
@@ -109,6 +110,7 @@ int run_trace(const TraceArgs& a) {
 
   trace::TraceOptions options;
   options.hook = a.hook;
+  options.frame_view = a.python_only ? trace::FrameView::python_only : trace::FrameView::mixed;
   options.at_event = a.at;
   // Block size: --block-size, else the firmware description's when one is given, else guessed
   // from the log's address width.
@@ -299,6 +301,7 @@ void add_trace_command(CLI::App& app, int* status) {
   add_target_options(cmd, args->target);
   cmd->add_option("--hook", args->hook, "name of the hook function gdb stops in")
       ->capture_default_str();
+  cmd->add_flag("--python-only", args->python_only, kPythonOnlyHelp);
   cmd->add_flag("--no-tree", args->no_tree, "print the summary only");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on stdout (files and warnings only)");
   cmd->callback([args, status] { *status = run_trace(*args); });

@@ -163,4 +163,45 @@ TEST(TraceCli, CutOffLogWarnsOnStderr) {
   EXPECT_NE(r.out.find("316 complete events kept"), std::string::npos);
 }
 
+// --python-only: the stacks of the tree and the exports name Python lines; --help explains it.
+TEST(TraceCli, PythonOnlyShowsPythonFrames) {
+  const std::string log = temp_path("python.log");
+  {
+    std::FILE* f = std::fopen(log.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string_view text = mpheap::testing::kPythonFramesLog;
+    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
+    std::fclose(f);
+  }
+  CliRun mixed = run(log);
+  CliRun python = run(log + " --python-only");
+  CliRun json = run(log + " --python-only --json");
+  std::remove(log.c_str());
+  ASSERT_EQ(mixed.status, 0);
+  ASSERT_EQ(python.status, 0);
+  ASSERT_EQ(json.status, 0);
+  EXPECT_NE(mixed.out.find("../../py/objlist.c:477 mp_obj_new_list 1 blocks"), std::string::npos)
+      << mixed.out;
+  EXPECT_NE(mixed.out.find("<stdin>:47 squares 1 blocks"), std::string::npos);
+  EXPECT_NE(python.out.find("\nworkload.py:29 <module> 1 blocks\n  <stdin>:47 squares 1 blocks\n"),
+            std::string::npos)
+      << python.out;
+  EXPECT_EQ(python.out.find("mp_obj_new_list"), std::string::npos);
+  EXPECT_NE(python.out.find("  ../../py/map.c:95 mp_map_init 2 blocks"), std::string::npos);
+  EXPECT_NE(python.out.find("sweep 1"), std::string::npos);
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["tree"][1]["python"], true);
+
+  CliRun help = run("--help");
+  EXPECT_NE(help.out.find("--python-only"), std::string::npos);
+  EXPECT_NE(help.out.find("mpheap capture trace"), std::string::npos);
+  CliRun report_help = mpheap::testing::run_mpheap("report --help");
+  EXPECT_NE(report_help.out.find("--python-only"), std::string::npos);
+  // No Python frames in the log: said on stderr, the output is the mixed one.
+  CliRun plain = run(data_path("unix-x64/gc_log_pup.txt") + " --python-only --no-tree", true);
+  ASSERT_EQ(plain.status, 0);
+  EXPECT_NE(plain.out.find("warning: --python-only: the log has no Python frames"),
+            std::string::npos);
+}
+
 }  // namespace

@@ -155,5 +155,104 @@ TEST(GdbLines, FrameLineAddressValues) {
   EXPECT_FALSE(frame_line_address("#99999999999 0x0000d898 in f ()"));
 }
 
+// The native tracer's Python frames, exactly as it writes them.
+TEST(GdbLines, PythonFrames) {
+  auto module = parse_frame_line("#4  [py] <module> at workload.py:29");
+  ASSERT_TRUE(module);
+  EXPECT_EQ(module->index, 4u);
+  EXPECT_TRUE(module->frame.python);
+  EXPECT_EQ(module->frame.function, "<module>");
+  EXPECT_EQ(module->frame.location, "workload.py:29");
+  EXPECT_EQ(module->frame.address, "");
+  EXPECT_EQ(module->frame.args, "");
+
+  auto stdin_frame = parse_frame_line("#7  [py] squares at <stdin>:47");
+  ASSERT_TRUE(stdin_frame);
+  EXPECT_EQ(stdin_frame->index, 7u);
+  EXPECT_TRUE(stdin_frame->frame.python);
+  EXPECT_EQ(stdin_frame->frame.function, "squares");
+  EXPECT_EQ(stdin_frame->frame.location, "<stdin>:47");
+
+  // Unresolved: no location, the reason stays with the function.
+  auto unresolved = parse_frame_line("#5  [py] ?? (code_state: optimized out)");
+  ASSERT_TRUE(unresolved);
+  EXPECT_EQ(unresolved->index, 5u);
+  EXPECT_TRUE(unresolved->frame.python);
+  EXPECT_EQ(unresolved->frame.function, "?? (code_state: optimized out)");
+  EXPECT_EQ(unresolved->frame.location, "");
+
+  // A path, and a file with " at " and ':' in it: the file runs from the first " at " to the
+  // last ':'.
+  auto flash = parse_python_frame_text("[py] make_counter at /flash/main.py:3");
+  ASSERT_TRUE(flash);
+  EXPECT_EQ(flash->function, "make_counter");
+  EXPECT_EQ(flash->location, "/flash/main.py:3");
+  auto odd = parse_python_frame_text("[py] <lambda> at /sd/a at b:c.py:12");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->function, "<lambda>");
+  EXPECT_EQ(odd->location, "/sd/a at b:c.py:12");
+
+  // C frames are not Python frames, and neither is a function whose name starts with "[py]".
+  auto c = parse_frame_line(
+      "#5  0x000055555559360a in mp_execute_bytecode (code_state=0x7fffffffe380, inject_exc=0x0) "
+      "at ../../py/vm.c:825");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->frame.python);
+  EXPECT_FALSE(parse_python_frame_text("mp_execute_bytecode (code_state=0x1) at vm.c:825"));
+  EXPECT_FALSE(parse_python_frame_text("[py]x at y.py:1"));
+  auto glued = parse_frame_line("#6  [py]x at y.py:1");
+  ASSERT_TRUE(glued);
+  EXPECT_FALSE(glued->frame.python);
+}
+
+// Malformed Python frames: still Python frames, nothing printed is lost, nothing crashes.
+TEST(GdbLines, MalformedPythonFrames) {
+  auto bare = parse_frame_line("#4  [py]");
+  ASSERT_TRUE(bare);
+  EXPECT_TRUE(bare->frame.python);
+  EXPECT_EQ(bare->frame.function, "??");
+  EXPECT_EQ(bare->frame.location, "");
+  auto spaces = parse_python_frame_text("[py]   \t ");
+  ASSERT_TRUE(spaces);
+  EXPECT_EQ(spaces->function, "??");
+  EXPECT_EQ(spaces->location, "");
+
+  // No line number, an empty one, a line that is not a number: the whole text is the function.
+  for (std::string_view text : {"[py] f at /flash/main.py",
+                                "[py] f at main.py:", "[py] f at main.py:2x", "[py] f at :12"}) {
+    auto f = parse_python_frame_text(text);
+    ASSERT_TRUE(f) << text;
+    EXPECT_TRUE(f->python);
+    EXPECT_EQ(f->function, text.substr(5)) << text;
+    EXPECT_EQ(f->location, "") << text;
+  }
+  // No function: the location is kept, the function unknown.
+  auto nameless = parse_python_frame_text("[py]  at main.py:12");
+  ASSERT_TRUE(nameless);
+  EXPECT_EQ(nameless->function, "??");
+  EXPECT_EQ(nameless->location, "main.py:12");
+  // Trailing white space (a log that went through Windows) is not part of the line number.
+  auto crlf = parse_python_frame_text("[py] f at main.py:12\r");
+  ASSERT_TRUE(crlf);
+  EXPECT_EQ(crlf->location, "main.py:12");
+  // Without a function the name is the rest ("?? (reason)" or whatever was printed).
+  auto words = parse_python_frame_text("[py] no frame here");
+  ASSERT_TRUE(words);
+  EXPECT_EQ(words->function, "no frame here");
+  EXPECT_EQ(words->location, "");
+}
+
+// The reader's fast paths do not take a Python frame for something else.
+TEST(GdbLines, PythonFramesAndTheFastPaths) {
+  EXPECT_FALSE(frame_line_address("#4  [py] <module> at workload.py:29"));
+  EXPECT_FALSE(frame_line_address("#5  [py] ?? (code_state: optimized out)"));
+  EXPECT_FALSE(frame_line_address("#4  [py]"));
+  // A Python frame is one line, whatever it ends with: never joined with the next.
+  EXPECT_TRUE(frame_line_looks_complete("#4  [py] <module> at workload.py:29"));
+  EXPECT_TRUE(frame_line_looks_complete("#4  [py]"));
+  EXPECT_TRUE(frame_line_looks_complete("#4  [py] f at /flash/main.py"));
+  EXPECT_FALSE(frame_line_looks_complete("#4  0x1 in f (a=1,"));
+}
+
 }  // namespace
 }  // namespace mpheap::trace::gdb

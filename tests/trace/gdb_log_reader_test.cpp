@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "test_util.h"
 
 namespace mpheap::trace {
@@ -232,6 +234,228 @@ TEST(GdbLogReader, SummaryLineStyle) {
   EXPECT_EQ(r->summary.duplicates, 1u);
   EXPECT_EQ(kind(r->summary, EventKind::sweep), 1u);
   EXPECT_EQ(r->summary.live_blocks_end, 0u);
+}
+
+// Every event of `text` read in `view`, and the table its stacks are in.
+struct ReadLog {
+  StackTable stacks;
+  std::vector<GcEvent> events;
+  LogReadStats stats;
+};
+ReadLog read_log(std::string_view text, FrameView view) {
+  ReadLog out;
+  auto input = io::LineReader::from_memory(text, "python.log");
+  GdbLogReader reader(*input, out.stacks, "gc_log_change", view);
+  for (;;) {
+    auto e = reader.next();
+    EXPECT_TRUE(e) << e.error().message();
+    if (!e || !*e) break;
+    out.events.push_back(**e);
+  }
+  out.stats = reader.stats();
+  return out;
+}
+
+// "function@location" for each frame of a stack, innermost first; Python frames marked "py:".
+std::vector<std::string> frame_names(const StackTable& stacks, StackId stack) {
+  std::vector<std::string> out;
+  for (FrameId id : stacks.frames_innermost_first(stack)) {
+    const Frame& f = stacks.frame(id);
+    out.push_back(fmt::format("{}{}@{}", f.python ? "py:" : "", f.function, f.location));
+  }
+  return out;
+}
+
+TEST(GdbLogReader, PythonFramesInTheMixedView) {
+  ReadLog r = read_log(mpheap::testing::kPythonFramesLog, FrameView::mixed);
+  ASSERT_EQ(r.events.size(), 6u);
+  EXPECT_EQ(r.stats.python_stops, 5u);
+  EXPECT_EQ(r.stats.duplicates, 0u);
+  EXPECT_EQ(r.stats.style, LogStyle::backtrace);
+  EXPECT_TRUE(r.stats.wide_addresses);
+  EXPECT_EQ(r.stats.frames_without_source, 1u);  // the unresolved Python frame
+  EXPECT_EQ(frame_names(r.stacks, r.events[0].stack),
+            (std::vector<std::string>{"gc_alloc@../../py/gc.c:849", "m_malloc@../../py/malloc.c:86",
+                                      "mp_map_init@../../py/map.c:95",
+                                      "main_@micropython/ports/unix/main.c:496"}));
+  EXPECT_EQ(frame_names(r.stacks, r.events[1].stack),
+            (std::vector<std::string>{
+                "gc_alloc@../../py/gc.c:849", "m_malloc@../../py/malloc.c:86",
+                "mp_obj_new_tuple@../../py/objtuple.c:244", "py:squares@<stdin>:47",
+                "mp_execute_bytecode@../../py/vm.c:825", "fun_bc_call@../../py/objfun.c:294",
+                "py:<module>@workload.py:29", "mp_execute_bytecode@../../py/vm.c:825",
+                "fun_bc_call@../../py/objfun.c:294", "main_@micropython/ports/unix/main.c:520"}));
+  EXPECT_NE(r.events[1].stack, r.events[2].stack);  // different C functions allocated
+  // The Python frames as interned.
+  auto frames = r.stacks.frames_innermost_first(r.events[1].stack);
+  const Frame& squares = r.stacks.frame(frames[3]);
+  EXPECT_TRUE(squares.python);
+  EXPECT_EQ(squares.function, "squares");
+  EXPECT_EQ(squares.location, "<stdin>:47");
+  EXPECT_EQ(squares.address, "");  // no code address to show
+  EXPECT_FALSE(squares.allocator);
+  EXPECT_FALSE(squares.wide_address);
+  EXPECT_FALSE(r.stacks.frame(frames[4]).python);  // mp_execute_bytecode
+  EXPECT_EQ(r.stacks.frame(frames[4]).address, "0x000055555559360a");
+  auto unresolved = r.stacks.frames_innermost_first(r.events[3].stack)[3];
+  EXPECT_TRUE(r.stacks.frame(unresolved).python);
+  EXPECT_EQ(r.stacks.frame(unresolved).function, "?? (code_state: optimized out)");
+  EXPECT_EQ(r.stacks.frame(unresolved).location, "??");
+  // The same Python line in two stops is one frame.
+  EXPECT_EQ(frames[3], r.stacks.frames_innermost_first(r.events[2].stack)[3]);
+  // Each event's caller is its innermost logged frame.
+  for (const GcEvent& e : r.events) {
+    ASSERT_TRUE(e.caller);
+    EXPECT_EQ(*e.caller, r.stacks.frame_of(e.stack));
+  }
+}
+
+TEST(GdbLogReader, PythonOnlyViewKeepsPythonFramesOfStacksThatHaveThem) {
+  ReadLog mixed = read_log(mpheap::testing::kPythonFramesLog, FrameView::mixed);
+  ReadLog r = read_log(mpheap::testing::kPythonFramesLog, FrameView::python_only);
+  ASSERT_EQ(r.events.size(), 6u);
+  EXPECT_EQ(r.stats.python_stops, 5u);
+  // Start-up: no Python frame, the stack as logged.
+  EXPECT_EQ(frame_names(r.stacks, r.events[0].stack),
+            frame_names(mixed.stacks, mixed.events[0].stack));
+  EXPECT_EQ(frame_names(r.stacks, r.events[1].stack),
+            (std::vector<std::string>{"py:squares@<stdin>:47", "py:<module>@workload.py:29"}));
+  EXPECT_EQ(r.events[1].stack, r.events[2].stack);  // the same Python lines: one stack
+  EXPECT_EQ(frame_names(r.stacks, r.events[3].stack),
+            (std::vector<std::string>{"py:?? (code_state: optimized out)@??"}));
+  EXPECT_EQ(frame_names(r.stacks, r.events[4].stack),
+            (std::vector<std::string>{"py:<module>@workload.py:31"}));
+  EXPECT_EQ(frame_names(r.stacks, r.events[5].stack),
+            (std::vector<std::string>{"py:<module>@workload.py:33"}));
+  // The caller is still the C function that changed the heap.
+  ASSERT_TRUE(r.events[5].caller);
+  EXPECT_EQ(r.stacks.frame(*r.events[5].caller).function, "gc_collect_end");
+  ASSERT_TRUE(r.events[4].caller);
+  EXPECT_EQ(r.stacks.frame(*r.events[4].caller).function, "gc_free");
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    EXPECT_EQ(r.events[i].start_block, mixed.events[i].start_block);
+    EXPECT_EQ(r.events[i].length, mixed.events[i].length);
+    EXPECT_EQ(r.events[i].line, mixed.events[i].line);
+  }
+}
+
+// The view changes stacks, not what happened: the same kinds, live blocks and repeats.
+TEST(GdbLogReader, PythonOnlyViewKeepsTheEventKinds) {
+  TraceOptions python;
+  python.frame_view = FrameView::python_only;
+  auto m = analyze_text(mpheap::testing::kPythonFramesLog);
+  auto p = analyze_text(mpheap::testing::kPythonFramesLog, python);
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_TRUE(p) << p.error().message();
+  for (const TraceSummary* s : {&m->summary, &p->summary}) {
+    EXPECT_EQ(s->events, 6u);
+    EXPECT_EQ(kind(*s, EventKind::alloc), 4u);
+    EXPECT_EQ(kind(*s, EventKind::free), 1u);
+    EXPECT_EQ(kind(*s, EventKind::sweep), 1u);  // gc_collect_end, though <module> is innermost
+    EXPECT_EQ(s->by_caller, 6u);
+    EXPECT_EQ(s->live_blocks_end, 3u);
+    EXPECT_EQ(s->python_stops, 5u);
+    EXPECT_EQ(s->unmatched_frees, 0u);
+  }
+  EXPECT_EQ(m->summary.frame_view, FrameView::mixed);
+  EXPECT_EQ(p->summary.frame_view, FrameView::python_only);
+  EXPECT_LT(p->summary.distinct_stacks, m->summary.distinct_stacks);
+}
+
+// A repeated report is a repeat of the whole stop: in the Python view two stops with the same
+// values and Python frames but different C frames are two events.
+TEST(GdbLogReader, PythonOnlyViewDropsOnlyRealRepeats) {
+  const std::string header = std::string(kNoHookHeader) + "\n";
+  // (One return address is one function and line in a log: the C callers differ in both.)
+  auto stop = [](int value, const char* c_function, int address) {
+    return fmt::format(
+        "\nBreakpoint 1, gc_alloc () at ../../py/gc.c:849\n"
+        "#0  gc_alloc () at ../../py/gc.c:849\n"
+        "#1  0x{3:016x} in {1} () at ../../py/{1}.c:10\n"
+        "#2  [py] f at main.py:3\n"
+        "#3  0x0000555555500002 in mp_execute_bytecode () at ../../py/vm.c:825\n"
+        "${0} = 0x7\n${2} = 0x1\n",
+        value, c_function, value + 1, address);
+  };
+  const std::string log = header + stop(1, "mp_obj_new_list", 0x1000) +
+                          stop(3, "mp_obj_new_list", 0x1000) + stop(5, "mp_obj_new_tuple", 0x2000) +
+                          "\n";
+  for (FrameView view : {FrameView::mixed, FrameView::python_only}) {
+    ReadLog r = read_log(log, view);
+    EXPECT_EQ(r.events.size(), 2u);
+    EXPECT_EQ(r.stats.duplicates, 1u);
+    EXPECT_EQ(r.stats.stops, 3u);
+  }
+}
+
+// Each allocation's site ("function@location", "py:" for a Python frame) by start block.
+class SiteRecorder final : public LifespanSink {
+ public:
+  void ended(const EndedAllocation& a, const StackTable& stacks) override {
+    record(a.allocation, stacks);
+  }
+  void still_live(const Allocation& a, std::uint64_t /*end_time*/,
+                  const StackTable& stacks) override {
+    record(a, stacks);
+  }
+  std::map<std::uint64_t, std::string> sites;
+
+ private:
+  void record(const Allocation& a, const StackTable& stacks) {
+    auto site = allocation_site(stacks, a.start_stack);
+    ASSERT_TRUE(site);
+    const Frame& f = stacks.frame(*site);
+    sites[a.start_block] = fmt::format("{}{}@{}", f.python ? "py:" : "", f.function, f.location);
+  }
+};
+
+TEST(TraceAnalysis, PythonOnlyAllocationSiteIsTheInnermostPythonFrame) {
+  SiteRecorder mixed, python;
+  TraceOptions po;
+  po.frame_view = FrameView::python_only;
+  CollectionList mixed_collections, python_collections;
+  TraceOptions mo;
+  mo.collection_sink = &mixed_collections;
+  po.collection_sink = &python_collections;
+  ASSERT_TRUE(analyze_text(mpheap::testing::kPythonFramesLog, mo, &mixed));
+  ASSERT_TRUE(analyze_text(mpheap::testing::kPythonFramesLog, po, &python));
+  EXPECT_EQ(mixed.sites,
+            (std::map<std::uint64_t, std::string>{{0, "mp_map_init@../../py/map.c:95"},
+                                                  {2, "mp_obj_new_tuple@../../py/objtuple.c:244"},
+                                                  {3, "mp_obj_new_list@../../py/objlist.c:477"},
+                                                  {4, "mp_obj_new_dict@../../py/objdict.c:646"}}));
+  // A C-only stack keeps its C site; the others name the Python line.
+  EXPECT_EQ(python.sites,
+            (std::map<std::uint64_t, std::string>{{0, "mp_map_init@../../py/map.c:95"},
+                                                  {2, "py:squares@<stdin>:47"},
+                                                  {3, "py:squares@<stdin>:47"},
+                                                  {4, "py:?? (code_state: optimized out)@??"}}));
+  // The collection's sites follow the same view: squares' two allocations are one site.
+  ASSERT_FALSE(python_collections.all.empty());
+  ASSERT_FALSE(mixed_collections.all.empty());
+  EXPECT_EQ(mixed_collections.all[0].sites.size(), 4u);
+  ASSERT_EQ(python_collections.all[0].sites.size(), 3u);
+  bool squares_counted = false;
+  for (const auto& [frame, counts] : python_collections.all[0].sites) {
+    (void)frame;
+    if (counts.first == 2) squares_counted = true;
+  }
+  EXPECT_TRUE(squares_counted);
+}
+
+// A C frame that prints like a Python frame is another frame.
+TEST(StackTable, PythonFrameIsNotTheCFrameOfTheSameText) {
+  StackTable stacks;
+  FrameId py = stacks.intern_python_frame("workload.py:29", "<module>");
+  FrameId c = stacks.intern_frame("", "workload.py:29", "<module>");
+  EXPECT_NE(py, c);
+  EXPECT_EQ(stacks.intern_python_frame("workload.py:29", "<module>"), py);
+  EXPECT_EQ(stacks.intern_frame("", "workload.py:29", "<module>"), c);
+  EXPECT_TRUE(stacks.frame(py).python);
+  EXPECT_FALSE(stacks.frame(c).python);
+  // A Python file named like the allocator's is still no allocator frame.
+  EXPECT_FALSE(stacks.frame(stacks.intern_python_frame("py/gc.c:1", "f")).allocator);
+  EXPECT_TRUE(stacks.frame(stacks.intern_frame("0x1", "py/gc.c:1", "f")).allocator);
 }
 
 }  // namespace

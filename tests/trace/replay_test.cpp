@@ -17,7 +17,8 @@ class ReplayTest : public ::testing::Test {
   }
   ReplayStep apply(std::uint64_t start, std::uint64_t length, const char* caller) {
     ended.clear();
-    return replay.apply(GcEvent{start, length, std::nullopt, stack(caller), 0}, time++, ended);
+    return replay.apply(GcEvent{start, length, std::nullopt, stack(caller), 0, std::nullopt},
+                        time++, ended);
   }
 
   StackTable stacks;
@@ -25,6 +26,27 @@ class ReplayTest : public ::testing::Test {
   std::vector<EndedAllocation> ended;
   std::uint64_t time = 0;
 };
+
+// A stack without the caller (the Python-only view) is classified by the caller the event
+// names, not by its innermost kept frame.
+TEST_F(ReplayTest, ClassifiesByTheEventsCallerNotTheViewsInnermostFrame) {
+  FrameId gc_free = stacks.intern_frame("0x200", "../../py/gc.c:900", "gc_free");
+  FrameId module = stacks.intern_python_frame("workload.py:29", "<module>");
+  StackId python_stack = stacks.intern_stack(std::vector<FrameId>{module});
+  EXPECT_EQ(apply(4, 2, nullptr).kind, EventKind::alloc);
+  ended.clear();
+  auto step = replay.apply(GcEvent{4, 0, std::nullopt, python_stack, 0, gc_free}, time++, ended);
+  EXPECT_EQ(step.kind, EventKind::free);
+  EXPECT_TRUE(step.by_caller);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end_stack, python_stack);
+  // Without it, the innermost frame of the stack says nothing and the block state decides.
+  EXPECT_EQ(apply(6, 1, nullptr).kind, EventKind::alloc);
+  ended.clear();
+  auto by_state =
+      replay.apply(GcEvent{6, 0, std::nullopt, python_stack, 0, std::nullopt}, time++, ended);
+  EXPECT_FALSE(by_state.by_caller);
+}
 
 TEST_F(ReplayTest, ClassifiesByCaller) {
   EXPECT_EQ(apply(0, 2, "gc_alloc").kind, EventKind::alloc);

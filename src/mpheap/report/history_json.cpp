@@ -1,5 +1,6 @@
 // allocation_history.json: a list of {start_block, size, start_trace, start_time, end_trace,
-// end_time, end_cause}; traces are [address, "file:line", function] lists, innermost first.
+// end_time, end_cause}; traces are [address, "file:line", function] lists, innermost first
+// ("[py]" in place of the address for a Python frame).
 #include "mpheap/report/history_json.h"
 
 #include <algorithm>
@@ -24,7 +25,9 @@ const std::string& HistoryJsonWriter::frame_json(trace::FrameId id,
   if (s.empty()) {
     const trace::Frame& f = stacks.frame(id);
     s.push_back('[');
-    append_json_string(s, f.address);
+    // A Python frame has no code address: the log's own marker stands in its place, so the
+    // frame keeps gc_activity.py's three strings and nobody reads it as an address.
+    append_json_string(s, f.python ? std::string_view("[py]") : std::string_view(f.address));
     s += ", ";
     append_json_string(s, f.location);
     s += ", ";

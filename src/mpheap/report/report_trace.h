@@ -32,6 +32,7 @@ struct TraceReportData {
 
 struct TraceReportOptions {
   std::string hook = "gc_log_change";
+  trace::FrameView frame_view = trace::FrameView::mixed;  // the stacks the report shows
   std::optional<std::uint64_t> block_size;
   std::optional<std::uint64_t> heap_blocks;  // free blocks and free runs need it
   std::size_t max_timeline_points = 4096;

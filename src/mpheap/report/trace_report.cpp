@@ -30,10 +30,11 @@ ordered_json tree_json(const std::vector<trace::CallTreeNode>& nodes) {
   ordered_json a = ordered_json::array();
   for (const auto& n : nodes) {
     if (n.blocks == 0) continue;
-    a.push_back(ordered_json{{"location", n.location},
-                             {"function", n.function},
-                             {"blocks", n.blocks},
-                             {"children", tree_json(n.children)}});
+    ordered_json node{{"location", n.location}, {"function", n.function}};
+    if (n.python) node["python"] = true;
+    node["blocks"] = n.blocks;
+    node["children"] = tree_json(n.children);
+    a.push_back(std::move(node));
   }
   return a;
 }
@@ -100,6 +101,12 @@ std::string summary_text(const trace::TraceSummary& s, std::size_t collections) 
                  "unlogged     {} allocations ended unlogged; {} frees of blocks not live\n",
                  s.unlogged, s.unmatched_frees);
   fmt::format_to(std::back_inserter(out), "end          {}\n", s.end_reason);
+  if (s.python_stops > 0 || s.frame_view == trace::FrameView::python_only)
+    fmt::format_to(std::back_inserter(out), "python       {} stops with Python frames; {}\n",
+                   s.python_stops,
+                   s.frame_view == trace::FrameView::python_only
+                       ? "their stacks show only those (--python-only)"
+                       : "stacks show Python and C frames");
   return out;
 }
 
@@ -110,6 +117,11 @@ std::string summary_warnings(const trace::TraceSummary& s) {
                    "warning: {}:{}: the log ends inside this stop; its event is incomplete and "
                    "was left out ({} complete events kept)\n",
                    s.file, s.incomplete_line, s.events);
+  }
+  if (s.frame_view == trace::FrameView::python_only && s.python_stops == 0 && s.events > 0) {
+    out +=
+        "warning: --python-only: the log has no Python frames ('[py]' lines, which mpheap "
+        "capture trace's native tracer writes); every stack is shown as logged\n";
   }
   if (!s.sweeps_logged && s.events > 0) {
     fmt::format_to(std::back_inserter(out),
@@ -161,6 +173,10 @@ std::string summary_json(const trace::TraceResult& r) {
       {"distinct_stacks", s.distinct_stacks},
   };
   if (s.incomplete_last_event) j["incomplete_line"] = s.incomplete_line;
+  if (s.python_stops > 0 || s.frame_view == trace::FrameView::python_only) {
+    j["python_stops"] = s.python_stops;
+    j["frame_view"] = s.frame_view == trace::FrameView::python_only ? "python_only" : "mixed";
+  }
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

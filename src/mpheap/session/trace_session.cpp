@@ -11,6 +11,7 @@ Expected<report::TraceReportData> trace_report(io::LineReader& input,
   trace::TimelineObserver series(input.name(), options.heap_blocks, options.max_timeline_points);
   trace::TraceOptions to;
   to.hook = options.hook;
+  to.frame_view = options.frame_view;
   to.block_size = options.block_size;
   to.observers = {&series};
   report::LifespanCollector lifespans(data.allocations);

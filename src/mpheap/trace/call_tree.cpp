@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 namespace mpheap::trace {
@@ -11,13 +12,19 @@ namespace {
 
 struct BuildNode {
   std::uint64_t blocks = 0;
-  std::map<std::pair<std::string_view, std::string_view>, std::unique_ptr<BuildNode>> children;
+  // (location, function, python): a Python frame never merges with a C frame of the same text.
+  std::map<std::tuple<std::string_view, std::string_view, bool>, std::unique_ptr<BuildNode>>
+      children;
 };
 
 void convert(const BuildNode& in, std::vector<CallTreeNode>& out) {
   out.reserve(in.children.size());
   for (const auto& [key, child] : in.children) {  // std::map: already sorted
-    CallTreeNode n{std::string(key.first), std::string(key.second), child->blocks, {}};
+    CallTreeNode n{std::string(std::get<0>(key)),
+                   std::string(std::get<1>(key)),
+                   std::get<2>(key),
+                   child->blocks,
+                   {}};
     convert(*child, n.children);
     out.push_back(std::move(n));
   }
@@ -39,7 +46,7 @@ CallTree build(const StackTable& stacks, std::span<const Weight> weights) {
     BuildNode* node = &root;
     for (auto it = path.rbegin(); it != path.rend(); ++it) {
       const Frame& f = stacks.frame(*it);
-      auto& child = node->children[{f.location, f.function}];
+      auto& child = node->children[{f.location, f.function, f.python}];
       if (!child) child = std::make_unique<BuildNode>();
       child->blocks += w;
       node = child.get();

@@ -13,8 +13,9 @@ namespace mpheap::trace {
 struct CallTreeNode {
   std::string location;  // "file:line"
   std::string function;
+  bool python = false;                 // a Python frame (Frame::python)
   std::uint64_t blocks = 0;            // this frame and everything it called
-  std::vector<CallTreeNode> children;  // sorted by (location, function)
+  std::vector<CallTreeNode> children;  // sorted by (location, function, python)
 };
 
 struct CallTree {

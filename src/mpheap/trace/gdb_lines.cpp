@@ -88,6 +88,22 @@ bool looks_like_file_line(std::string_view s) {
   return true;
 }
 
+std::string_view trim(std::string_view s) {
+  s = skip_spaces(s);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// `FILE:LINE` with a non-empty file and only digits after the last ':'.
+bool looks_like_python_location(std::string_view s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= s.size()) return false;
+  for (std::size_t i = colon + 1; i < s.size(); ++i)
+    if (!is_digit(s[i])) return false;
+  return true;
+}
+
 bool looks_like_library(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -112,9 +128,32 @@ std::optional<std::uint64_t> parse_integer(std::string_view text) {
   return v;
 }
 
+std::optional<FrameText> parse_python_frame_text(std::string_view text) {
+  text = skip_spaces(text);
+  if (!text.starts_with(kPythonFrameMarker)) return std::nullopt;
+  std::string_view rest = text.substr(kPythonFrameMarker.size());
+  if (!rest.empty() && rest[0] != ' ' && rest[0] != '\t') return std::nullopt;  // "[py]x"
+  // " at " is looked for before trimming: "[py] at main.py:1" has a location and no function.
+  const std::string_view trimmed = trim(rest);
+  FrameText f;
+  f.python = true;
+  f.function = trimmed.empty() ? std::string_view("??") : trimmed;
+  if (std::size_t at = rest.find(" at "); at != std::string_view::npos) {
+    std::string_view function = trim(rest.substr(0, at));
+    std::string_view location = trim(rest.substr(at + 4));
+    if (looks_like_python_location(location)) {
+      f.function = function.empty() ? std::string_view("??") : function;
+      f.location = location;
+    }
+  }
+  return f;
+}
+
 std::optional<FrameText> parse_frame_text(std::string_view text) {
   FrameText f;
   text = skip_spaces(text);
+  if (text.starts_with(kPythonFrameMarker))
+    if (auto python = parse_python_frame_text(text)) return python;
   if (text.starts_with("0x")) {
     std::size_t sp = text.find(' ');
     if (sp == std::string_view::npos) return std::nullopt;
@@ -257,6 +296,12 @@ bool frame_line_looks_complete(std::string_view line) {
   if (line.empty()) return true;
   char last = line.back();
   if (last == ')' || is_digit(last)) return true;
+  // The native tracer's Python frames are one line each, whatever they end with.
+  if (line[0] == '#') {
+    std::size_t i = 1;
+    while (i < line.size() && is_digit(line[i])) ++i;
+    if (skip_spaces(line.substr(i)).starts_with(kPythonFrameMarker)) return true;
+  }
   // "from /lib/libc.so.6" and locations without a line number end otherwise.
   return line.rfind(" from ") != std::string_view::npos &&
          line.find('(') != std::string_view::npos && line.find(')') != std::string_view::npos;

@@ -7,12 +7,14 @@
 
 namespace mpheap::trace::gdb {
 
-// What a frame description says: `[0xADDR in ]function (args)[ at file:line| from lib]`.
+// What a frame description says: `[0xADDR in ]function (args)[ at file:line| from lib]`, or a
+// Python frame `[py] function at file:line` (see parse_python_frame_text).
 struct FrameText {
   std::string_view address;   // "" when gdb printed none (inlined frames, most stop lines)
   std::string_view function;  // "??" when unknown
   std::string_view args;      // text between the parentheses, "" when absent
   std::string_view location;  // "file:line", a library path, or "" when gdb printed none
+  bool python = false;        // a `[py]` frame: no address, no arguments
 };
 
 // `#N  <frame description>`.
@@ -32,7 +34,18 @@ struct ValueLine {
   std::string_view value;
 };
 
+// Also recognises Python frames (parse_python_frame_text).
 std::optional<FrameText> parse_frame_text(std::string_view text);
+
+// What the native tracer writes for a Python frame, just before (innermost of) the
+// mp_execute_bytecode frame that runs it:
+//   `[py] FUNCTION at FILE:LINE`  (FILE is everything after the first " at " up to the last ':')
+//   `[py] ?? (REASON)`            (unresolved: no location; the function keeps the reason)
+// nullopt when `text` does not start with the `[py]` marker. Anything after the marker is a
+// Python frame: without a well-formed `at FILE:LINE` its location is "" and its function is the
+// whole text ("??" when there is none), so nothing printed is lost.
+std::optional<FrameText> parse_python_frame_text(std::string_view text);
+inline constexpr std::string_view kPythonFrameMarker = "[py]";
 
 // The frame index and address of `#N  0xADDR in ...` without parsing the rest.
 struct FrameAddress {

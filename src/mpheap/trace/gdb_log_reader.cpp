@@ -22,10 +22,12 @@ const char* to_string(LogStyle style) {
   return "values only";
 }
 
-GdbLogReader::GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook)
+GdbLogReader::GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook,
+                           FrameView view)
     : input_(input),
       stacks_(stacks),
       hook_(std::move(hook)),
+      view_(view),
       // gdb's parser takes the function up to the first " (" and an address for a leading "0x".
       hook_frame_fast_(!hook_.empty() && hook_.find(' ') == std::string::npos &&
                        !hook_.starts_with("0x")) {}
@@ -106,18 +108,22 @@ void GdbLogReader::add_frame_text(std::string_view text) {
     while (!frame.function.empty() && frame.function.front() == ' ')
       frame.function.remove_prefix(1);
   }
-  if (index == 0 && frame.function == hook_) {
+  if (index == 0 && !frame.python && frame.function == hook_) {
     stats_.style = LogStyle::backtrace;
     return;  // the hook's own frame
   }
   if (stats_.style == LogStyle::unknown)
     stats_.style = index == 0 ? LogStyle::backtrace : LogStyle::up;
   if (frame.location.empty()) ++stats_.frames_without_source;
-  FrameId id = stacks_.intern_frame(frame.address.empty() ? "0x0" : frame.address,
-                                    frame.location.empty() ? "??" : frame.location,
-                                    frame.function.empty() ? "??" : frame.function);
+  std::string_view location = frame.location.empty() ? "??" : frame.location;
+  std::string_view function = frame.function.empty() ? "??" : frame.function;
+  FrameId id = frame.python ? stacks_.intern_python_frame(location, function)
+                            : stacks_.intern_frame(frame.address.empty() ? "0x0" : frame.address,
+                                                   location, function);
   if (stacks_.frame(id).wide_address) stats_.wide_addresses = true;
-  last_frame_open_ = frame.location.empty();
+  if (frame.python) pending_.python = true;
+  // A Python frame is one line; what follows it is never its location.
+  last_frame_open_ = !frame.python && frame.location.empty();
   pending_.frames.push_back(id);
   pending_.values_last = false;
 }
@@ -133,7 +139,9 @@ void GdbLogReader::attach_wrapped_location(std::string_view text) {
   if (!parsed || parsed->location.empty()) return;
   const Frame old = stacks_.frame(pending_.frames.back());
   if (old.location == "??" && stats_.frames_without_source > 0) --stats_.frames_without_source;
-  pending_.frames.back() = stacks_.intern_frame(old.address, parsed->location, old.function);
+  pending_.frames.back() = old.python
+                               ? stacks_.intern_python_frame(parsed->location, old.function)
+                               : stacks_.intern_frame(old.address, parsed->location, old.function);
 }
 
 Expected<GdbLogReader::Step> GdbLogReader::consume(const io::Line& line) {
@@ -234,6 +242,14 @@ bool GdbLogReader::is_hook_frame_text(std::string_view frame_text) const {
 bool GdbLogReader::is_gc_function(std::string_view function) {
   return function == "gc_alloc" || function == "gc_free" || function == "gc_realloc" ||
          function == "gc_collect_end" || function == "gc_sweep_all";
+}
+
+std::span<const FrameId> GdbLogReader::view_frames(const Pending& p) {
+  if (view_ == FrameView::mixed || !p.python) return p.frames;
+  view_frames_.clear();
+  for (FrameId f : p.frames)
+    if (stacks_.frame(f).python) view_frames_.push_back(f);
+  return view_frames_;
 }
 
 std::string_view GdbLogReader::stop_args(const Pending& p) {
@@ -374,20 +390,25 @@ Expected<GdbLogReader::Step> GdbLogReader::finish_pending(bool at_eof) {
                                 "uint32_t arguments), found {} and {}",
                                 ev.start_block, ev.length));
   }
-  ev.stack = stacks_.intern_stack(p.frames);
+  if (p.python) ++stats_.python_stops;
+  ev.stack = stacks_.intern_stack(view_frames(p));
+  if (!p.frames.empty()) ev.caller = p.frames.front();
   last_shape_ = Shape{true,
                       p.value_count,
                       !p.frames.empty(),
                       p.values_last,
                       p.frames.size(),
                       p.frames.empty() ? std::string() : stacks_.frame(p.frames.back()).function};
+  const bool same_frames = view_ == FrameView::mixed
+                               ? last_emitted_ && last_emitted_->stack == ev.stack
+                               : last_frames_ == p.frames;
   if (last_emitted_ && last_emitted_->start_block == ev.start_block &&
-      last_emitted_->length == ev.length && last_emitted_->ticks == ev.ticks &&
-      last_emitted_->stack == ev.stack) {
+      last_emitted_->length == ev.length && last_emitted_->ticks == ev.ticks && same_frames) {
     ++stats_.duplicates;
     return Step::more;
   }
   last_emitted_ = ev;
+  if (view_ != FrameView::mixed) last_frames_.assign(p.frames.begin(), p.frames.end());
   ready_.push_back(ev);
   ++emitted_;
   return Step::event;

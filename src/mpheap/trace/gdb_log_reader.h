@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,14 @@ enum class LogStyle {
 
 const char* to_string(LogStyle style);
 
+// Which frames an event's stack keeps. Chosen once, where the reader builds the stack, so every
+// consumer (call trees, lifespans, exports, allocation sites) sees the same stacks.
+enum class FrameView : std::uint8_t {
+  mixed,        // every frame as logged, C and Python
+  python_only,  // a stack with Python frames keeps only those (innermost first); a stack without
+                // any (start-up, the compiler) stays as logged
+};
+
 struct LogReadStats {
   std::uint64_t stops = 0;             // hook stops read, repeats included
   std::uint64_t duplicates = 0;        // stops dropped as repeats of the one before
@@ -39,12 +48,15 @@ struct LogReadStats {
   LogStyle style = LogStyle::unknown;
   bool wide_addresses = false;              // frames printed with 64-bit addresses
   std::uint64_t frames_without_source = 0;  // `?? ()` frames and frames with no file:line
+  std::uint64_t python_stops =
+      0;  // stops with at least one Python frame (`[py]`), repeats included
 };
 
 class GdbLogReader {
  public:
   // `hook` is the function gdb stops in; every other stop after the first hook stop ends the log.
-  GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook = "gc_log_change");
+  GdbLogReader(io::LineReader& input, StackTable& stacks, std::string hook = "gc_log_change",
+               FrameView view = FrameView::mixed);
 
   // The next event, std::nullopt at the end of the trace, or the error that stops reading.
   Expected<std::optional<GcEvent>> next();
@@ -62,10 +74,11 @@ class GdbLogReader {
     bool values_last = false;    // the last thing printed was a `$N` value
     bool terminated = false;     // something followed the stop's output
     bool last_line_cut = false;  // the stop's last line had no newline
+    bool python = false;         // a frame of `frames` is a Python frame
     std::vector<FrameId> frames;
 
     void clear() {
-      active = terminated = last_line_cut = values_last = false;
+      active = terminated = last_line_cut = values_last = python = false;
       line = 0;
       header_args.clear();
       header_is_frame_text = false;
@@ -95,10 +108,13 @@ class GdbLogReader {
   [[nodiscard]] static std::string_view stop_args(const Pending& p);
   [[nodiscard]] bool is_hook_frame_text(std::string_view frame_text) const;
   [[nodiscard]] static bool is_gc_function(std::string_view function);
+  // The frames of `p`'s stack in the reader's view.
+  [[nodiscard]] std::span<const FrameId> view_frames(const Pending& p);
 
   io::LineReader& input_;
   StackTable& stacks_;
   std::string hook_;
+  FrameView view_;
   bool hook_frame_fast_ = false;  // `#0  HOOK (` lines can be recognised by their prefix
   std::optional<std::uint32_t> hook_breakpoint_;
   LogReadStats stats_;
@@ -108,7 +124,11 @@ class GdbLogReader {
   std::uint64_t wrapped_line_ = 0;
   std::deque<GcEvent> ready_;  // finished events not yet returned
   std::optional<GcEvent> last_emitted_;
-  bool last_frame_open_ = false;  // the last frame line had no location (gdb may wrap it)
+  // The frames of the last event as logged: in the Python view two stops with different C frames
+  // can share a stack, and only a repeat of the whole stop is a repeated report.
+  std::vector<FrameId> last_frames_;
+  std::vector<FrameId> view_frames_;  // scratch for view_frames
+  bool last_frame_open_ = false;      // the last frame line had no location (gdb may wrap it)
   bool ended_ = false;
   bool done_ = false;
   bool gc_functions_ = false;  // a --no-hook log (kNoHookHeader)

@@ -9,9 +9,9 @@ namespace mpheap::trace {
 
 Expected<LiveAllocations> live_allocations_at(io::LineReader& input,
                                               std::optional<std::uint64_t> event,
-                                              const std::string& hook) {
+                                              const std::string& hook, FrameView view) {
   LiveAllocations out;
-  GdbLogReader reader(input, out.stacks, hook);
+  GdbLogReader reader(input, out.stacks, hook, view);
   Replay replay(out.stacks);
   std::vector<EndedAllocation> ended;
   for (;;) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mpheap/io/line_reader.h"
+#include "mpheap/trace/gdb_log_reader.h"
 #include "mpheap/trace/replay.h"
 #include "mpheap/trace/stack_table.h"
 #include "mpheap/util/error.h"
@@ -24,6 +25,7 @@ struct LiveAllocations {
 // `event`: nullopt = the end of the log.
 Expected<LiveAllocations> live_allocations_at(io::LineReader& input,
                                               std::optional<std::uint64_t> event,
-                                              const std::string& hook = "gc_log_change");
+                                              const std::string& hook = "gc_log_change",
+                                              FrameView view = FrameView::mixed);
 
 }  // namespace mpheap::trace

@@ -88,7 +88,9 @@ void Replay::end_overlapping(std::uint64_t first, std::uint64_t last, std::uint6
 ReplayStep Replay::apply(const GcEvent& e, std::uint64_t time,
                          std::vector<EndedAllocation>& ended) {
   ReplayStep step;
-  auto caller_kind = kind_from_caller(stacks_.innermost_function(e.stack), e.length);
+  std::string_view caller = e.caller ? std::string_view(stacks_.frame(*e.caller).function)
+                                     : stacks_.innermost_function(e.stack);
+  auto caller_kind = kind_from_caller(caller, e.length);
   auto at = live_.find(e.start_block);
   if (caller_kind) {
     step.kind = *caller_kind;

@@ -6,8 +6,9 @@
 namespace mpheap::trace {
 namespace {
 
-std::uint64_t frame_hash(std::string_view a, std::string_view l, std::string_view f) {
-  return hash_bytes(f, hash_bytes(l, hash_bytes(a)));
+std::uint64_t frame_hash(std::string_view a, std::string_view l, std::string_view f, bool python) {
+  std::uint64_t h = hash_bytes(f, hash_bytes(l, hash_bytes(a)));
+  return python ? hash_bytes("[py]", h) : h;
 }
 
 bool ends_with_path(std::string_view file, std::string_view tail) {
@@ -48,19 +49,34 @@ StackTable::StackTable() : recent_stacks_(kRecentStacks, kEmptyStack) {
 
 FrameId StackTable::intern_frame(std::string_view address, std::string_view location,
                                  std::string_view function) {
-  std::uint64_t h = frame_hash(address, location, function);
+  return intern(address, location, function, false);
+}
+
+FrameId StackTable::intern_python_frame(std::string_view location, std::string_view function) {
+  return intern("", location, function, true);
+}
+
+FrameId StackTable::intern(std::string_view address, std::string_view location,
+                           std::string_view function, bool python) {
+  std::uint64_t h = frame_hash(address, location, function, python);
   auto first = frame_index_.find(h);
   if (first) {
     for (FrameId id = *first; id != kNoFrame; id = frame_chain_[id]) {
       const Frame& f = frames_[id];
-      if (f.address == address && f.location == location && f.function == function) return id;
+      if (f.python == python && f.address == address && f.location == location &&
+          f.function == function)
+        return id;
     }
   }
   auto id = static_cast<FrameId>(frames_.size());
-  Frame f{std::string(address), std::string(location), std::string(function),
-          is_allocator_location(location), false};
+  Frame f{std::string(address),
+          std::string(location),
+          std::string(function),
+          !python && is_allocator_location(location),
+          false,
+          python};
   std::string_view digits = address.starts_with("0x") ? address.substr(2) : address;
-  f.wide_address = digits.size() > 8;
+  f.wide_address = !python && digits.size() > 8;
   frames_.push_back(std::move(f));
   if (std::uint64_t value = address_value(address); value != 0) address_index_.insert(value, id);
   if (first) {

@@ -18,11 +18,14 @@ using StackId = std::uint32_t;
 inline constexpr StackId kEmptyStack = 0;
 
 struct Frame {
-  std::string address;     // as gdb printed it ("0x0000d898"); "0x0" for inlined frames without one
-  std::string location;    // "file:line", a library path ("/lib/libc.so.6") or "??"
-  std::string function;    // "mp_map_init" or "??"
-  bool allocator = false;  // lives in py/gc.c or py/malloc.c (left out of call trees)
+  // As gdb printed it ("0x0000d898"); "0x0" for inlined frames without one; "" for a Python frame
+  // (it has no code address).
+  std::string address;
+  std::string location;       // "file:line", a library path ("/lib/libc.so.6") or "??"
+  std::string function;       // "mp_map_init", "<module>" or "??" ("?? (REASON)" for Python frames)
+  bool allocator = false;     // lives in py/gc.c or py/malloc.c (left out of call trees)
   bool wide_address = false;  // printed with more than 8 hex digits (a 64-bit target)
+  bool python = false;        // a Python frame (`[py]` in the log): a function of the bytecode
 };
 
 class StackTable {
@@ -31,6 +34,8 @@ class StackTable {
 
   FrameId intern_frame(std::string_view address, std::string_view location,
                        std::string_view function);
+  // A Python frame: never equal to a C frame of the same text, never an allocator, no address.
+  FrameId intern_python_frame(std::string_view location, std::string_view function);
   // The frame first interned with this return address (its numeric value; 0 never matches).
   [[nodiscard]] std::optional<FrameId> find_by_address(std::string_view address) const;
   // The same by the address's value (gdb::FrameAddress::value).
@@ -63,9 +68,12 @@ class StackTable {
     StackId parent = kEmptyStack;
     std::uint32_t depth = 0;
   };
+  FrameId intern(std::string_view address, std::string_view location, std::string_view function,
+                 bool python);
+
   std::vector<Frame> frames_;
   std::vector<Node> nodes_;
-  FlatHashMap64 frame_index_;         // hash of (address, location, function) -> first FrameId
+  FlatHashMap64 frame_index_;  // hash of (address, location, function, python) -> first FrameId
   std::vector<FrameId> frame_chain_;  // next FrameId with the same hash (collisions)
   FlatHashMap64 address_index_;       // return address -> FrameId, for frames with an address
   FlatHashMap64 child_index_;         // (parent << 32 | frame) -> StackId

@@ -94,7 +94,7 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
   TraceResult result;
   TraceSummary& sum = result.summary;
   sum.file = input.name();
-  GdbLogReader reader(input, result.stacks, options.hook);
+  GdbLogReader reader(input, result.stacks, options.hook, options.frame_view);
   Replay replay(result.stacks);
   CollectionTracker collections(result.stacks, options.collection_sink);
   std::vector<EndedAllocation> ended;
@@ -148,6 +148,8 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
   sum.style = rs.style;
   sum.wide_addresses = rs.wide_addresses;
   sum.frames_without_source = rs.frames_without_source;
+  sum.frame_view = options.frame_view;
+  sum.python_stops = rs.python_stops;
   sum.bytes_read = input.bytes_consumed();
   sum.unlogged = replay.unlogged();
   sum.unmatched_frees = replay.unmatched();

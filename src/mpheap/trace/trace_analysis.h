@@ -80,6 +80,8 @@ class CollectionList final : public CollectionSink {
 
 struct TraceOptions {
   std::string hook = "gc_log_change";
+  // python_only: stacks with Python frames keep only those (`mpheap trace --python-only`).
+  FrameView frame_view = FrameView::mixed;
   std::optional<std::uint64_t> at_event;    // keep the live tree as it stood after this event
   std::optional<std::uint64_t> block_size;  // bytes per GC block; else 32 for 64-bit logs, else 16
   std::string block_size_source = "--block-size";  // what to call it in the summary
@@ -118,6 +120,8 @@ struct TraceSummary {
   bool has_ticks = false;
   std::uint64_t frames_without_source = 0;
   std::uint64_t distinct_frames = 0, distinct_stacks = 0;
+  FrameView frame_view = FrameView::mixed;  // the frames the stacks keep
+  std::uint64_t python_stops = 0;           // stops with at least one Python frame
 };
 
 struct TraceResult {
@@ -136,7 +140,8 @@ struct TraceResult {
 Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& options,
                                     LifespanSink* lifespans);
 
-// The frame that allocated: the innermost one outside py/gc.c and py/malloc.c.
+// The frame that allocated: the innermost one outside py/gc.c and py/malloc.c (in the
+// python_only view, the innermost Python frame of a stack that has one).
 std::optional<FrameId> allocation_site(const StackTable& stacks, StackId stack);
 
 }  // namespace mpheap::trace
