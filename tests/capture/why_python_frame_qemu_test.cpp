@@ -103,10 +103,16 @@ TEST(WhyPythonFrameQemu, StockMicrobitNamesTheFunctionWhoseFrameHoldsTheObject) 
   auto analyzed = opened->analyze(0, 0);
   ASSERT_TRUE(analyzed) << analyzed.error().message();
   const session::AnalyzedSnapshot& s = **analyzed;
+  const target::Target& t = opened->target();
+  const io::WordReader word{s.memory, t.word_size, t.little_endian};
   std::vector<std::uint64_t> counts;
-  for (const heap::HeapObject& o : s.snapshot.objects)
-    if (o.kind == heap::ObjectKind::list && s.reader->repr(o.address) == "[10]")
-      counts.push_back(o.address);
+  for (const heap::HeapObject& o : s.snapshot.objects) {
+    if (o.kind != heap::ObjectKind::list) continue;
+    auto len = word.at(o.address + t.objects.list_len);
+    auto items = word.at(o.address + t.objects.list_items);
+    auto first = items ? word.at(*items) : std::nullopt;
+    if (len == 1u && first && s.reader->repr(*first) == "10") counts.push_back(o.address);
+  }
   ASSERT_EQ(counts.size(), 1u);
 
   auto why = mpheap::testing::run_mpheap(
