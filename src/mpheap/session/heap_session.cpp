@@ -180,26 +180,7 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
   auto given = read_given_roots(request.stack, request.registers);
   if (!given) return given.error();
   s.given_ = std::move(*given);
-  // The ELF's debug information names the Python frames on the stack; without it (or with a
-  // map, nm or image target) the stack roots keep their offsets.
-  if (request.target.elf.empty()) {
-    s.debug_missing_ = "the target is not an ELF (pass --target firmware.elf, with DWARF)";
-  } else if (auto bytes = io::read_whole_file(request.target.elf); !bytes) {
-    s.debug_missing_ = bytes.error().message();
-  } else {
-    s.elf_bytes_ = std::make_unique<std::string>(std::move(*bytes));
-    auto image = target::elf::ElfImage::open(*s.elf_bytes_, request.target.elf);
-    if (!image) {
-      s.debug_missing_ = image.error().message();
-    } else {
-      s.elf_ = std::move(*image);
-      auto debug = target::elf::DebugInfo::open(*s.elf_, s.load_bias());
-      if (debug)
-        s.debug_ = std::move(*debug);
-      else
-        s.debug_missing_ = debug.error().message();
-    }
-  }
+  s.elf_path_ = request.target.elf;
   return s;
 }
 
@@ -446,6 +427,32 @@ target::elf::RegisterFile dwarf_registers(const std::vector<io::Register>& given
 
 }  // namespace
 
+void HeapSession::open_debug_info() {
+  // Once, when a snapshot first has a stack to name: the DWARF is read only then.
+  if (debug_ || !debug_missing_.empty()) return;
+  if (elf_path_.empty()) {
+    debug_missing_ = "the target is not an ELF (pass --elf firmware.elf, with DWARF)";
+    return;
+  }
+  auto bytes = io::read_whole_file(elf_path_);
+  if (!bytes) {
+    debug_missing_ = bytes.error().message();
+    return;
+  }
+  elf_bytes_ = std::make_unique<std::string>(std::move(*bytes));
+  auto image = target::elf::ElfImage::open(*elf_bytes_, elf_path_);
+  if (!image) {
+    debug_missing_ = image.error().message();
+    return;
+  }
+  elf_ = std::move(*image);
+  auto debug = target::elf::DebugInfo::open(*elf_, load_bias());
+  if (debug)
+    debug_ = std::move(*debug);
+  else
+    debug_missing_ = debug.error().message();
+}
+
 void HeapSession::name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHeader* header) {
   const target::Target& t = loaded_.target;
   auto cannot = [&](std::string why) {
@@ -458,6 +465,7 @@ void HeapSession::name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHead
     cannot("no stack is scanned (no registers with an SP, no --stack)");
     return;
   }
+  open_debug_info();
   if (!debug_) {
     cannot(debug_missing_);
     return;

@@ -131,11 +131,13 @@ class HeapSession {
   // The stack roots of `s` in a running Python function's frame renamed after it; a note says
   // why not when it cannot be done.
   void name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHeader* header);
+  void open_debug_info();
 
   std::vector<DumpFile> files_;
   LoadedTarget loaded_;
-  // The ELF given as the target and its debug information, for the Python frames on the stack
-  // (empty when none was given; `debug_missing_` says why there is no debug information).
+  // The ELF given as the target and its debug information, for the Python frames on the stack,
+  // read when first needed (`debug_missing_` says why there is none).
+  std::string elf_path_;
   std::unique_ptr<std::string> elf_bytes_;
   std::unique_ptr<target::elf::ElfImage> elf_;
   std::unique_ptr<target::elf::DebugInfo> debug_;
