@@ -285,7 +285,12 @@ Expected<int> print_why(const HeapArgs& a, const session::AnalyzedSnapshot& s,
   if (!addr) return addr.error();
   auto path = heap::retainer_path(snap, an.graph, an.reach, *addr);
   auto held = heap::object_containing(snap, *addr, t.block_size);
+  if (!s.python_frames_note.empty()) fmt::print(stderr, "mpheap heap: {}\n", s.python_frames_note);
   if (path && held) {
+    // A slot of a running Python function's frame: say whose, before the paths.
+    if (const heap::RootRef* root = heap::path_root(an.graph, an.reach, *held);
+        root != nullptr && root->python_frame)
+      fmt::print("{:#x}: held by {}\n", snap.objects[*held].address, root->name);
     if (auto py = heap::python_path(snap, an.graph, an.reach, *s.reader, t, *held))
       fmt::print("{}\n", *py);
     fmt::print("{}\n", *path);
@@ -439,7 +444,9 @@ void add_heap_command(CLI::App& app, int* status) {
                   "START:END run-time addresses of the C stack in the dumps, scanned as roots (SP "
                   ".. stack_top); overrides the range --regs gives");
   CLI::Option* why = cmd->add_option(
-      "--why", args->why, "print the shortest path from a root to the object at this address");
+      "--why", args->why,
+      "print the shortest path from a root to the object at this address (a root in a running "
+      "Python function's frame is named after it: needs --elf and the snapshot's registers)");
   CLI::Option* can_alloc = cmd->add_option(
       "--can-alloc", args->can_alloc,
       "would an allocation of N bytes succeed (after the collection the allocator runs first)? "

@@ -203,18 +203,19 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
   // Name the root after a static slot when there is one: it says more than a stack offset or
   // a register.
   auto refs = g.roots_of(chain.front());
-  std::string out = refs.empty() ? "?" : g.roots[refs.front()].name;
-  for (std::uint32_t k : refs) {
-    if (g.roots[k].slot != 0 && !g.roots[k].name.starts_with("stack+")) {
-      out = g.roots[k].name;
-      break;
-    }
-  }
+  std::string out = refs.empty() ? "?" : g.roots[preferred_root(g, refs)].name;
   for (std::uint32_t o : chain) {
     const HeapObject& h = s.objects[o];
     out += fmt::format(" -> 0x{:x} ({})", h.address, object_type_label(s, h));
   }
   return out;
+}
+
+const RootRef* path_root(const ObjectGraph& g, const Reachability& r, std::uint32_t object) {
+  std::vector<std::uint32_t> chain = retainer_chain(r, object);
+  if (chain.empty()) return nullptr;
+  auto refs = g.roots_of(chain.front());
+  return refs.empty() ? nullptr : &g.roots[preferred_root(g, refs)];
 }
 
 std::vector<std::uint32_t> dominated_by(const Snapshot& s, const DominatorTree& d,

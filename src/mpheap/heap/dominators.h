@@ -58,5 +58,7 @@ std::optional<std::string> retainer_path(const Snapshot& s, const ObjectGraph& g
                                          const Reachability& r, std::uint64_t address);
 // The same path as object indices, root-side first.
 std::vector<std::uint32_t> retainer_chain(const Reachability& r, std::uint32_t object);
+// The root that retainer_path names for `object` (nullptr for garbage).
+const RootRef* path_root(const ObjectGraph& g, const Reachability& r, std::uint32_t object);
 
 }  // namespace mpheap::heap

@@ -261,7 +261,9 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
     scan_words(memory, r.start, r.end, ws, le, g, [&](std::uint64_t slot, std::uint64_t value) {
       const std::uint32_t to = resolve.find(value);
       if (to == kNone) return;
-      g.roots.push_back({slot, value, to, root_name(t, bias, slot, options.stack, pystack)});
+      g.roots.push_back(
+          {slot, value, to, root_name(t, bias, slot, options.stack, pystack),
+           options.stack && slot >= options.stack->start && slot < options.stack->end});
     });
   }
   g.root_index.resize(g.roots.size());
@@ -270,6 +272,19 @@ ObjectGraph build_graph(const target::Target& t, const io::MemoryImage& memory, 
     return g.roots[x].object < g.roots[y].object;
   });
   return g;
+}
+
+std::uint32_t preferred_root(const ObjectGraph& g, std::span<const std::uint32_t> refs) {
+  auto rank = [&](std::uint32_t k) {
+    const RootRef& r = g.roots[k];
+    if (r.python_frame) return 1;
+    if (r.stack) return 3;
+    return r.slot == 0 ? 2 : 0;  // a register, else a static slot
+  };
+  std::uint32_t pick = refs.front();
+  for (std::uint32_t k : refs)
+    if (rank(k) < rank(pick)) pick = k;
+  return pick;
 }
 
 }  // namespace mpheap::heap

@@ -49,7 +49,16 @@ struct RootRef {
   std::uint32_t object = 0;  // index into Snapshot::objects
   std::string
       name;  // "mp_state_ctx.vm.dict_main.map.table", "symbol+8", "stack+0x10", "register r4"
+  bool stack = false;  // a word of the scanned C stack
+  // A stack word in a running Python function's state (heap/python_stack names it so).
+  bool python_frame = false;
 };
+
+struct ObjectGraph;
+// The root to name a path after among `refs` (indices into ObjectGraph::roots, non-empty): a
+// static slot says more than a Python frame's slot, which says more than a register or a bare
+// stack offset.
+std::uint32_t preferred_root(const ObjectGraph& g, std::span<const std::uint32_t> refs);
 
 // Compressed sparse rows: object i's edges are edges[edge_begin[i] .. edge_begin[i+1]), each an
 // index into Snapshot::objects (deduplicated per source, self-references dropped); its root

@@ -29,15 +29,9 @@ class HopNamer {
     auto roots = g_.roots_of(first);
     if (roots.empty()) return std::nullopt;
     // The root word holds `first`; a static slot says more than a register or a stack offset
-    // (a register often holds what a global holds too). A root that is a dict's table names
-    // the dict instead.
-    std::uint32_t pick = roots.front();
-    for (std::uint32_t k : roots)
-      if (g_.roots[k].slot != 0 && !g_.roots[k].name.starts_with("stack+")) {
-        pick = k;
-        break;
-      }
-    std::string expr = g_.roots[pick].name;
+    // (a register often holds what a global holds too), a Python frame's slot more than a
+    // register. A root that is a dict's table names the dict instead.
+    std::string expr = g_.roots[preferred_root(g_, roots)].name;
     *state = {};
     if (expr.ends_with(".map.table")) {
       expr.resize(expr.size() - 10);

@@ -5,7 +5,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
+#include "mpheap/heap/python_stack.h"
 #include "mpheap/heap/stack.h"
 #include "mpheap/io/file.h"
 #include "mpheap/target/layout_heuristics.h"
@@ -177,6 +180,7 @@ Expected<HeapSession> HeapSession::open(const HeapRequest& request) {
   auto given = read_given_roots(request.stack, request.registers);
   if (!given) return given.error();
   s.given_ = std::move(*given);
+  s.elf_path_ = request.target.elf;
   return s;
 }
 
@@ -373,6 +377,7 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   if (!roots->warning.empty())
     out->warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, roots->warning);
   out->analysis = heap::analyze_snapshot(t, out->memory, out->snapshot, out->roots);
+  name_python_frames(*out, header);
   if (header != nullptr && !header->reader_objects.empty()) {
     out->reader_held =
         heap::dominated_by(out->snapshot, out->analysis.dominators, header->reader_objects);
@@ -387,6 +392,139 @@ Expected<std::unique_ptr<AnalyzedSnapshot>> HeapSession::analyze(std::size_t fil
   if (!gaps.empty())
     out->roots_warning = fmt::format("{}: snapshot {}: {}", dumps.path(), index, gaps);
   return out;
+}
+
+namespace {
+
+// DWARF register numbers of registers named as gdb's `info registers` names them.
+target::elf::RegisterFile dwarf_registers(const std::vector<io::Register>& given,
+                                          const std::string& machine) {
+  static constexpr std::array<const char*, 16> kArm = {"r0",  "r1", "r2", "r3", "r4",  "r5",
+                                                       "r6",  "r7", "r8", "r9", "r10", "r11",
+                                                       "r12", "sp", "lr", "pc"};
+  static constexpr std::array<const char*, 17> kX86_64 = {"rax", "rdx", "rcx", "rbx", "rsi", "rdi",
+                                                          "rbp", "rsp", "r8",  "r9",  "r10", "r11",
+                                                          "r12", "r13", "r14", "r15", "rip"};
+  target::elf::RegisterFile out;
+  auto place = [&](const auto& names) {
+    out.assign(names.size(), std::nullopt);
+    for (const io::Register& r : given)
+      for (std::size_t k = 0; k < names.size(); ++k)
+        if (r.name == names[k]) out[k] = r.value;
+  };
+  if (machine == "ARM") {
+    place(kArm);
+    for (const io::Register& r : given)
+      if (r.name == "fp")
+        out[11] = r.value;
+      else if (r.name == "ip")
+        out[12] = r.value;
+  } else if (machine == "x86-64") {
+    place(kX86_64);
+  }
+  return out;
+}
+
+}  // namespace
+
+void HeapSession::open_debug_info() {
+  // Once, when a snapshot first has a stack to name: the DWARF is read only then.
+  if (debug_ || !debug_missing_.empty()) return;
+  if (elf_path_.empty()) {
+    debug_missing_ = "the target is not an ELF (pass --elf firmware.elf, with DWARF)";
+    return;
+  }
+  auto bytes = io::read_whole_file(elf_path_);
+  if (!bytes) {
+    debug_missing_ = bytes.error().message();
+    return;
+  }
+  elf_bytes_ = std::make_unique<std::string>(std::move(*bytes));
+  auto image = target::elf::ElfImage::open(*elf_bytes_, elf_path_);
+  if (!image) {
+    debug_missing_ = image.error().message();
+    return;
+  }
+  elf_ = std::move(*image);
+  auto debug = target::elf::DebugInfo::open(*elf_, load_bias());
+  if (debug)
+    debug_ = std::move(*debug);
+  else
+    debug_missing_ = debug.error().message();
+}
+
+void HeapSession::name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHeader* header) {
+  const target::Target& t = loaded_.target;
+  auto cannot = [&](std::string why) {
+    s.python_frames_note = fmt::format(
+        "note: snapshot {}: the stack roots are not named after the Python functions whose frames "
+        "hold them: {}",
+        s.index, why);
+  };
+  if (!s.roots.stack) {
+    cannot("no stack is scanned (no registers with an SP, no --stack)");
+    return;
+  }
+  open_debug_info();
+  if (!debug_) {
+    cannot(debug_missing_);
+    return;
+  }
+  target::elf::RegisterFile regs;
+  if (!given_.registers.empty())
+    regs = dwarf_registers(given_.registers, elf_->machine());
+  else if (header != nullptr && !header->registers.empty())
+    regs = debug_->registers_from_g_reply(header->registers);
+  auto known = [&](int n) {
+    return n >= 0 && static_cast<std::size_t>(n) < regs.size() && regs[n].has_value();
+  };
+  if (!known(debug_->pc_register()) || !known(debug_->sp_register())) {
+    cannot(regs.empty() ? "no registers at this snapshot (the sequence's headers or --regs)"
+                        : "no pc and sp among the registers");
+    return;
+  }
+  const std::uint64_t sp = *regs[static_cast<std::size_t>(debug_->sp_register())];
+  if (!s.memory.covers(sp, t.word_size)) {
+    cannot(fmt::format("the stack at SP 0x{:x} is not in the dump", sp));
+    return;
+  }
+  // The snapshot's memory, and the ELF's read-only segments for what is in flash (frozen
+  // bytecode, ROM qstrs).
+  const std::uint64_t bias = load_bias();
+  heap::MemoryRead read = [&](std::uint64_t a, std::size_t n, std::uint8_t* out) {
+    if (const std::string_view run = s.memory.captured_from(a); run.size() >= n) {
+      std::memcpy(out, run.data(), n);
+      return true;
+    }
+    if (a < bias) return false;
+    const std::uint64_t link = a - bias;
+    for (const target::elf::ElfSegment& seg : elf_->segments()) {
+      if ((seg.flags & 2U) != 0 || link < seg.vaddr || link + n > seg.vaddr + seg.filesz)
+        continue;  // PF_W: written at run time, read from the snapshot
+      if (auto b = elf_->bytes_at(link, n)) {
+        std::memcpy(out, b->data(), n);
+        return true;
+      }
+    }
+    return false;
+  };
+  const heap::PythonStack stack = heap::python_stack(*debug_, regs, read, t, bias);
+  const std::size_t renamed = heap::name_python_frame_roots(s.analysis.graph, stack, t.word_size);
+  std::vector<std::string> names;
+  for (const heap::PythonFrame& f : stack.frames)
+    if (f.resolved()) names.push_back(f.describe());
+  if (stack.frames.empty() && stack.unresolved.empty()) {
+    cannot(fmt::format("no frame of the bytecode VM in the {} frames unwound from pc 0x{:x}",
+                       stack.native_frames,
+                       *regs[static_cast<std::size_t>(debug_->pc_register())]));
+    return;
+  }
+  s.notes.push_back(fmt::format(
+      "note: snapshot {}: Python frames on the stack: {}; {} stack root{} named after them{}{}",
+      s.index,
+      names.empty() ? std::string("none named") : fmt::format("{}", fmt::join(names, ", ")),
+      renamed, renamed == 1 ? "" : "s", stack.unresolved.empty() ? "" : "; not read: ",
+      fmt::format("{}", fmt::join(stack.unresolved, "; "))));
 }
 
 report::SnapshotSummary summarize(const AnalyzedSnapshot& s, std::string label,

@@ -20,6 +20,8 @@
 #include "mpheap/report/report_heap.h"
 #include "mpheap/session/dump_file.h"
 #include "mpheap/session/target_source.h"
+#include "mpheap/target/debug_info.h"
+#include "mpheap/target/elf_image.h"
 #include "mpheap/util/error.h"
 
 namespace mpheap::session {
@@ -68,6 +70,9 @@ struct AnalyzedSnapshot {
   // in the sequence's header) and all they alone hold; a note says how much.
   std::vector<std::uint32_t> reader_held;
   std::string reader_note;
+  // Why the stack roots are not named after the Python functions whose frames hold them (no ELF
+  // with DWARF, no pc among the registers, the stack not in the dump); "" when they are.
+  std::string python_frames_note;
   [[nodiscard]] bool stack_scanned() const { return roots.stack.has_value(); }
   // What to tell the user about this snapshot, in order: the diagnostics, the notes (once per
   // run: `with_notes` for the first snapshot shown), the warnings.
@@ -123,8 +128,20 @@ class HeapSession {
   [[nodiscard]] Expected<std::unique_ptr<AnalyzedSnapshot>> decode_in(
       std::unique_ptr<AnalyzedSnapshot> out, const std::string& source);
 
+  // The stack roots of `s` in a running Python function's frame renamed after it; a note says
+  // why not when it cannot be done.
+  void name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHeader* header);
+  void open_debug_info();
+
   std::vector<DumpFile> files_;
   LoadedTarget loaded_;
+  // The ELF given as the target and its debug information, for the Python frames on the stack,
+  // read when first needed (`debug_missing_` says why there is none).
+  std::string elf_path_;
+  std::unique_ptr<std::string> elf_bytes_;
+  std::unique_ptr<target::elf::ElfImage> elf_;
+  std::unique_ptr<target::elf::DebugInfo> debug_;
+  std::string debug_missing_;
   GivenRoots given_;
   std::vector<std::string> notes_;
   std::optional<target::Target> search_;  // scratch for recheck_layout
