@@ -31,6 +31,7 @@ struct TraceArgs {
   std::string folded_weight = "live";
   bool json = false;
   bool collections = false;
+  std::size_t sites = 0;
   bool no_tree = false;
   bool quiet = false;
   std::optional<std::uint64_t> at;
@@ -231,6 +232,9 @@ int run_trace(const TraceArgs& a) {
       return fail(w.error());
     }
   }
+  if (a.sites > 0)
+    fmt::print("\n{}",
+               report::allocation_sites_text(trace::allocation_sites(r), r.stacks, a.sites));
   if (!a.no_tree) {
     fmt::print(
         "\nlive blocks by call site after event {} (frames in py/gc.c and py/malloc.c left out):\n",
@@ -268,6 +272,10 @@ void add_trace_command(CLI::App& app, int* status) {
                   "show the live call tree as it stood after this event (0-based)");
   cmd->add_option("--summary-json", args->summary_json,
                   "write the summary (counts by kind, live and peak blocks, sizes) as JSON");
+  cmd->add_option("--sites", args->sites,
+                  "print the N sites that allocated most over the whole run (allocations, blocks; "
+                  "the site is the innermost frame outside py/gc.c and py/malloc.c, with "
+                  "--python-only the innermost Python line)");
   cmd->add_flag("--collections", args->collections,
                 "print statistics between collections (runs of sweep events)");
   cmd->add_option("--top", args->top, "allocation sites listed per collection")

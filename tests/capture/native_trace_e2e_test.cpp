@@ -20,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "capture/process_util.h"
@@ -230,9 +231,9 @@ void expect_workload_python_frames(const std::string& log, const std::string& fi
     return PythonFrameText{function, file, line};
   };
   auto where = [](const PythonAllocation& a) {
-    return a.python.empty() ? std::string("no Python frame")
-                            : fmt::format("{} {}:{}", a.python[0].function, a.python[0].file,
-                                          a.python[0].line);
+    return a.python.empty()
+               ? std::string("no Python frame")
+               : fmt::format("{} {}:{}", a.python[0].function, a.python[0].file, a.python[0].line);
   };
   int instances = 0, config = 0, count = 0, generators = 0, floats = 0;
   std::map<int, int> by_module_line;  // allocations whose innermost Python frame is <module>
@@ -257,19 +258,18 @@ void expect_workload_python_frames(const std::string& log, const std::string& fi
     if (a.calls("gen_wrap_call") && a.python == std::vector<PythonFrameText>{at("<module>", 52)})
       ++generators;
     // `d[j] = j * 1.5` (line 74) makes a float object each time: 9 rounds of 6.
-    if (a.calls("mp_obj_new_float") &&
-        a.python == std::vector<PythonFrameText>{at("<module>", 74)})
+    if (a.calls("mp_obj_new_float") && a.python == std::vector<PythonFrameText>{at("<module>", 74)})
       ++floats;
   }
   EXPECT_EQ(instances, 3 * runs);
-  EXPECT_GE(config, runs);  // the dict object (its table comes from the same line)
+  EXPECT_GE(config, runs);     // the dict object (its table comes from the same line)
   EXPECT_EQ(count, 2 * runs);  // the list and its items
   EXPECT_EQ(generators, runs);
   EXPECT_EQ(floats, 54 * runs);
   // The top Python allocation sites of the run. `tmp.append([j] * 3)` (line 71) runs 9 x 8 times
-  // and makes two lists each time, each an object and its items: 288. `tmp.append("item %d-%d" %
-  // (rnd, j))` (line 70) runs as often and makes at least the string and its text: >= 144. Line
-  // 74: the 54 floats plus the dict's table as it grows.
+  // and makes two lists each time, each an object and its item array: 4 x 72 = 288.
+  // `tmp.append("item %d-%d" % (rnd, j))` (line 70) runs as often and makes at least the string and
+  // its text: >= 144. Line 74: the 54 floats plus the dict's table as it grows.
   std::vector<std::pair<int, int>> top;  // (allocations, line)
   for (const auto& [line, n] : by_module_line) top.emplace_back(n, line);
   std::sort(top.rbegin(), top.rend());
@@ -279,11 +279,29 @@ void expect_workload_python_frames(const std::string& log, const std::string& fi
   EXPECT_GE(top[1].first, 144 * runs);
   EXPECT_EQ(top[2].second, 74);
   EXPECT_GE(top[2].first, 54 * runs);
-  // Every stack that runs Python names it: no unresolved Python frame (checked above), and the
-  // `mpheap trace --python-only` table puts the same line first.
-  auto shown = mpheap::testing::run_mpheap(fmt::format("trace {} --python-only", log));
+  // `mpheap trace --python-only --sites 3` prints the same table.
+  auto shown =
+      mpheap::testing::run_mpheap(fmt::format("trace {} --python-only --sites 3 --no-tree", log));
   EXPECT_EQ(shown.status, 0) << shown.out;
-  EXPECT_NE(shown.out.find(fmt::format("{}:71", file)), std::string::npos) << shown.out;
+  std::vector<std::string> rows;
+  const std::string title = "allocation sites of the whole run: 3 of ";
+  const auto table = shown.out.find(title);
+  ASSERT_NE(table, std::string::npos) << shown.out;
+  std::istringstream lines(shown.out.substr(table));
+  std::string line;
+  std::getline(lines, line);  // the title
+  std::getline(lines, line);  // the column names
+  while (rows.size() < 3 && std::getline(lines, line)) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 3u) << shown.out;
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(rows[i]);
+    std::istringstream row(rows[i]);
+    std::uint64_t listed = 0;
+    row >> listed;
+    EXPECT_EQ(listed, static_cast<std::uint64_t>(top[i].first));
+    EXPECT_NE(rows[i].find(fmt::format(" {}:{} <module> [py]", file, top[i].second)),
+              std::string::npos);
+  }
 }
 
 class NativeTrace : public ::testing::Test {

@@ -2,12 +2,12 @@
 // endian): a code_state, its function object, module context, qstr table, bytecode with a
 // compressed prelude and line table, and a qstr pool in RAM. The end-to-end tests check it on
 // real firmware (tests/capture/native_trace_e2e_test.cpp); these pin each path and its reasons.
+#include "mpheap/heap/python_frames.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <map>
-
-#include "mpheap/heap/python_frames.h"
 
 namespace mpheap::heap {
 namespace {
@@ -61,11 +61,11 @@ class PythonFrames : public ::testing::Test {
   // A pool in RAM holding qstr 0x40 ("count"): mp_state_ctx.vm.last_pool points at it.
   void add_pool() {
     word(0x00, kBase + 0x140);
-    word(0x144, 0x40);              // total_prev_len
-    word(0x148, 4);                 // alloc
-    word(0x14C, 1);                 // len
-    word(0x154, kBase + 0x160);     // lengths
-    word(0x158, kBase + 0x170);     // qstrs[0]
+    word(0x144, 0x40);           // total_prev_len
+    word(0x148, 4);              // alloc
+    word(0x14C, 1);              // len
+    word(0x154, kBase + 0x160);  // lengths
+    word(0x158, kBase + 0x170);  // qstrs[0]
     mem_[0x160] = 5;
     std::memcpy(&mem_[0x170], "count", 5);
   }

@@ -460,3 +460,37 @@ TEST(StackTable, PythonFrameIsNotTheCFrameOfTheSameText) {
 
 }  // namespace
 }  // namespace mpheap::trace
+
+namespace mpheap::trace {
+namespace {
+
+// The run's allocation sites (`mpheap trace --sites`): squares' two allocations at <stdin>:47
+// are one site in the Python view and two C sites in the mixed one; most allocations first.
+TEST(TraceAnalysis, AllocationSitesOfTheWholeRun) {
+  TraceOptions po;
+  po.frame_view = FrameView::python_only;
+  auto python = mpheap::testing::analyze_text(mpheap::testing::kPythonFramesLog, po);
+  ASSERT_TRUE(python) << python.error().message();
+  auto sites = allocation_sites(*python);
+  ASSERT_EQ(sites.size(), 3u);
+  const Frame& top = python->stacks.frame(sites[0].frame);
+  EXPECT_TRUE(top.python);
+  EXPECT_EQ(top.function, "squares");
+  EXPECT_EQ(top.location, "<stdin>:47");
+  EXPECT_EQ(sites[0].allocations, 2u);
+  EXPECT_EQ(sites[0].blocks, 2u);
+  for (std::size_t i = 1; i < sites.size(); ++i) EXPECT_EQ(sites[i].allocations, 1u);
+  auto mixed = mpheap::testing::analyze_text(mpheap::testing::kPythonFramesLog);
+  ASSERT_TRUE(mixed) << mixed.error().message();
+  auto c_sites = allocation_sites(*mixed);
+  ASSERT_EQ(c_sites.size(), 4u);
+  std::uint64_t total = 0;
+  for (const AllocationSite& s : c_sites) {
+    EXPECT_FALSE(mixed->stacks.frame(s.frame).python);
+    total += s.allocations;
+  }
+  EXPECT_EQ(total, 4u);
+}
+
+}  // namespace
+}  // namespace mpheap::trace

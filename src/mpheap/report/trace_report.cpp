@@ -246,4 +246,25 @@ std::string folded_stacks(const trace::CallTree& tree) {
   return out;
 }
 
+std::string allocation_sites_text(const std::vector<trace::AllocationSite>& sites,
+                                  const trace::StackTable& stacks, std::size_t top) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  std::uint64_t total = 0;
+  for (const trace::AllocationSite& s : sites) total += s.allocations;
+  fmt::format_to(it, "allocation sites of the whole run: {} of {} ({} allocations)\n",
+                 std::min(top, sites.size()), sites.size(), total);
+  if (sites.empty()) return out;
+  fmt::format_to(it, "  {:>11}  {:>6}  {:>8}  site\n", "allocations", "%", "blocks");
+  for (std::size_t i = 0; i < sites.size() && i < top; ++i) {
+    const trace::Frame& f = stacks.frame(sites[i].frame);
+    fmt::format_to(
+        it, "  {:>11}  {:>5.1f}%  {:>8}  {} {}{}\n", sites[i].allocations,
+        total > 0 ? 100.0 * static_cast<double>(sites[i].allocations) / static_cast<double>(total)
+                  : 0.0,
+        sites[i].blocks, f.location, f.function, f.python ? " [py]" : "");
+  }
+  return out;
+}
+
 }  // namespace mpheap::report

@@ -35,4 +35,8 @@ inline constexpr std::string_view kCollectionsNotVisible =
 // speedscope). Frames are `function (file:line)`.
 std::string folded_stacks(const trace::CallTree& tree);
 
+// `mpheap trace --sites N`: the run's top N allocation sites (allocations, blocks, the frame).
+std::string allocation_sites_text(const std::vector<trace::AllocationSite>& sites,
+                                  const trace::StackTable& stacks, std::size_t top);
+
 }  // namespace mpheap::report

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace mpheap::trace {
 namespace {
 
@@ -89,6 +92,29 @@ std::optional<FrameId> allocation_site(const StackTable& stacks, StackId stack) 
   return std::nullopt;
 }
 
+std::vector<AllocationSite> allocation_sites(const TraceResult& result) {
+  std::vector<AllocationSite> sites;
+  std::vector<std::size_t> index(result.stacks.frame_count(), SIZE_MAX);  // frame -> sites[i]
+  for (std::size_t s = 0; s < result.allocations_by_stack.size(); ++s) {
+    const auto [allocations, blocks] = result.allocations_by_stack[s];
+    if (allocations == 0) continue;
+    auto site = allocation_site(result.stacks, static_cast<StackId>(s));
+    if (!site) continue;
+    if (index[*site] == SIZE_MAX) {
+      index[*site] = sites.size();
+      sites.push_back({*site, 0, 0});
+    }
+    sites[index[*site]].allocations += allocations;
+    sites[index[*site]].blocks += blocks;
+  }
+  std::sort(sites.begin(), sites.end(), [](const AllocationSite& a, const AllocationSite& b) {
+    if (a.allocations != b.allocations) return a.allocations > b.allocations;
+    if (a.blocks != b.blocks) return a.blocks > b.blocks;
+    return a.frame < b.frame;
+  });
+  return sites;
+}
+
 Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& options,
                                     LifespanSink* lifespans) {
   TraceResult result;
@@ -118,6 +144,13 @@ Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& o
         result.allocated_by_stack.resize(
             std::max<std::size_t>(e.stack + 1, result.allocated_by_stack.size() * 2));
       result.allocated_by_stack[e.stack] += e.length;
+      if (step.kind == EventKind::alloc) {
+        if (e.stack >= result.allocations_by_stack.size())
+          result.allocations_by_stack.resize(
+              std::max<std::size_t>(e.stack + 1, result.allocations_by_stack.size() * 2));
+        ++result.allocations_by_stack[e.stack].first;
+        result.allocations_by_stack[e.stack].second += e.length;
+      }
     }
     if (lifespans != nullptr)
       for (const EndedAllocation& a : ended) lifespans->ended(a, result.stacks);

@@ -131,6 +131,8 @@ struct TraceResult {
   std::vector<std::int64_t> live_by_stack;
   std::uint64_t tree_event = 0;                   // the event the live tree stands after
   std::vector<std::uint64_t> allocated_by_stack;  // blocks ever allocated per stack
+  // Allocation events (gc_alloc's) per stack, and their blocks: the run's allocation sites.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> allocations_by_stack;
   // Runs of sweep events (the activity after the last one not counted); the collections
   // themselves go to TraceOptions::collection_sink.
   std::uint64_t collections = 0;
@@ -139,6 +141,14 @@ struct TraceResult {
 // Reads the whole log. `lifespans` may be null.
 Expected<TraceResult> analyze_trace(io::LineReader& input, const TraceOptions& options,
                                     LifespanSink* lifespans);
+
+// The allocation sites of the whole run, most allocations first (then most blocks, then the
+// first interned): each stack's allocations counted at its allocation_site().
+struct AllocationSite {
+  FrameId frame = 0;
+  std::uint64_t allocations = 0, blocks = 0;
+};
+std::vector<AllocationSite> allocation_sites(const TraceResult& result);
 
 // The frame that allocated: the innermost one outside py/gc.c and py/malloc.c (in the
 // python_only view, the innermost Python frame of a stack that has one).
