@@ -497,14 +497,9 @@ void HeapSession::name_python_frames(AnalyzedSnapshot& s, const io::SnapshotHead
       return true;
     }
     if (a < bias) return false;
-    const std::uint64_t link = a - bias;
-    for (const target::elf::ElfSegment& seg : elf_->segments()) {
-      if ((seg.flags & 2U) != 0 || link < seg.vaddr || link + n > seg.vaddr + seg.filesz)
-        continue;  // PF_W: written at run time, read from the snapshot
-      if (auto b = elf_->bytes_at(link, n)) {
-        std::memcpy(out, b->data(), n);
-        return true;
-      }
+    if (auto b = elf_->read_only_bytes_at(a - bias, n)) {
+      std::memcpy(out, b->data(), n);
+      return true;
     }
     return false;
   };

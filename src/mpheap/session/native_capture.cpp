@@ -304,14 +304,9 @@ Expected<NativeCaptureResult> run_native_capture(
     source.resolve = [&](std::uint64_t code_state, const target::elf::MemoryReader& read) {
       heap::MemoryRead from_elf_or_target = [&](std::uint64_t a, std::size_t n, std::uint8_t* out) {
         if (a >= plan.load_bias)
-          for (const target::elf::ElfSegment& seg : image.segments()) {
-            const std::uint64_t link = a - plan.load_bias;
-            if ((seg.flags & 2U) != 0 || link < seg.vaddr || link + n > seg.vaddr + seg.filesz)
-              continue;  // PF_W: written at run time, read from the target
-            if (auto b = image.bytes_at(link, n)) {
-              std::memcpy(out, b->data(), n);
-              return true;
-            }
+          if (auto b = image.read_only_bytes_at(a - plan.load_bias, n)) {
+            std::memcpy(out, b->data(), n);
+            return true;
           }
         return read(a, n, out);
       };

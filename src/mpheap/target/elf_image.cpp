@@ -343,6 +343,25 @@ std::optional<std::string_view> ElfImage::bytes_at(std::uint64_t address,
   return std::nullopt;
 }
 
+std::optional<std::string_view> ElfImage::read_only_bytes_at(std::uint64_t address,
+                                                             std::uint64_t size) const {
+  auto inside = [&](std::uint64_t start, std::uint64_t length) {
+    return address >= start && address - start <= length && size <= length - (address - start);
+  };
+  std::string_view file(original_);
+  if (!segments_.empty()) {
+    for (const ElfSegment& s : segments_)
+      if ((s.flags & PF_W) == 0 && s.filesz != 0 && inside(s.vaddr, s.filesz))
+        return file.substr(s.offset + (address - s.vaddr), size);
+    return std::nullopt;
+  }
+  for (const ElfSection& s : sections_)
+    if ((s.flags & SHF_ALLOC) != 0 && (s.flags & SHF_WRITE) == 0 && s.type != SHT_NOBITS &&
+        s.size != 0 && inside(s.address, s.size))
+      return file.substr(s.offset + (address - s.address), size);
+  return std::nullopt;
+}
+
 std::uint64_t ElfImage::decode(std::string_view bytes) const {
   return get_uint(bytes, 0, bytes.size() > 8 ? 8 : bytes.size(), little_endian_);
 }

@@ -72,6 +72,11 @@ class ElfImage {
   // in the file (unmapped, or .bss).
   [[nodiscard]] std::optional<std::string_view> bytes_at(std::uint64_t address,
                                                          std::uint64_t size) const;
+  // The same from the read-only parts alone (segments without PF_W, or allocated sections
+  // without SHF_WRITE): bytes the running program cannot have changed (code, constants, frozen
+  // bytecode, ROM qstrs), so a reader may take them from the file instead of the target.
+  [[nodiscard]] std::optional<std::string_view> read_only_bytes_at(std::uint64_t address,
+                                                                   std::uint64_t size) const;
   // An unsigned integer of `size` bytes (1..8) in the ELF's byte order. A word that a
   // position-independent executable's RELATIVE relocation fills at load time reads as its
   // link-time value (lld leaves those words zero in the file; GNU ld writes them too).
