@@ -69,5 +69,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     (void)f.info->parameter_count(pcs[0]);
   }
+  // Every frame's parameters through the chain, entry values from the callers' call sites
+  // included: a value or a reason.
+  auto chain = f.info->unwind_frames(regs, read, max_frames);
+  if (chain.size() != pcs.size()) __builtin_trap();
+  for (std::size_t i = 0; i < chain.size(); ++i)
+    for (int p = 0; p < 2; ++p) {
+      auto v = f.info->parameter(chain, i, p, read);
+      if (!v.value && v.missing.empty()) __builtin_trap();
+    }
   return 0;
 }
