@@ -775,8 +775,10 @@ void add_capture_command(CLI::App& app, int* status) {
                  "length, up x4)")
       ->capture_default_str();
   tr->add_option("--until", t->until,
-                 "end at this function (gdb engine: any gdb location; default: "
-                 "pyexec_friendly_repl when the ELF has it)");
+                 "end at this function (gdb engine: any gdb location). Default: "
+                 "pyexec_friendly_repl when the ELF has it, with the hook (both engines); the "
+                 "native engine without the hook has no default end, so what runs at the REPL "
+                 "is traced too");
   tr->add_flag("--no-until", t->no_until, "no end location: run until Ctrl-C or the program ends");
   tr->add_option("--max-events", t->max_events, "stop after N events");
   tr->add_option("--ram", t->ram, "also append RAM START:END to a dump file at every event");
