@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 
 namespace mpheap::heap {
 namespace {
+
+constexpr std::size_t kMaxFunctions = 1 << 16;  // function objects kept at once
 
 std::uint64_t load(const std::uint8_t* p, std::size_t n, bool little_endian) {
   std::uint64_t v = 0;
@@ -55,53 +58,67 @@ std::optional<std::uint64_t> PythonFrameReader::word(std::uint64_t address,
   return load(b.data(), t_.word_size, t_.little_endian);
 }
 
-std::optional<std::string> PythonFrameReader::qstr(std::uint64_t id, const MemoryRead& read) {
-  if (id < t_.rom_qstrs.size()) return t_.rom_qstrs[id];
-  if (auto it = qstrs_.find(id); it != qstrs_.end()) return it->second;
+const std::vector<PythonFrameReader::Pool>& PythonFrameReader::pools(const MemoryRead& read) {
+  if (pools_read_) return pools_;
+  pools_read_ = true;
+  pools_.clear();
   const target::QstrPoolLayout& q = t_.qstr_pool;
   if (!t_.mp_state_ctx || !t_.state.vm_last_pool || !q.qstrs || !q.len || !q.total_prev_len ||
       q.size == 0 || q.size > 256)
-    return std::nullopt;
+    return pools_;
   const std::uint64_t W = t_.word_size;
   const std::uint64_t prev_mask = W >= 8 ? ~0ULL >> 1 : 0x7fffffffULL;  // is_sorted: the top bit
   auto pool = word(*t_.mp_state_ctx + bias_ + *t_.state.vm_last_pool, read);
   std::array<std::uint8_t, 256> header{};
+  // From the newest pool back, down to the ROM's (whose qstrs the target already has).
   for (int depth = 0; pool && *pool != 0 && depth < 64; ++depth) {
-    if (!bytes(*pool, q.size, header.data(), read)) return std::nullopt;
+    if (!bytes(*pool, q.size, header.data(), read)) break;
     auto field = [&](std::uint64_t offset) {
       return load(header.data() + offset, W, t_.little_endian);
     };
-    const std::uint64_t first = field(*q.total_prev_len) & prev_mask;
-    const std::uint64_t len = field(*q.len);
-    if (id >= first && id - first < len) {
-      const std::uint64_t i = id - first;
-      auto p = word(*pool + *q.qstrs + i * W, read);
-      if (!p) return std::nullopt;
-      std::uint64_t n = 0;
-      std::uint64_t text = *p;
-      std::array<std::uint8_t, 2> nb{};
-      if (q.lengths) {
-        const std::uint64_t lengths = field(*q.lengths);
-        if (!bytes(lengths + i * q.len_bytes, q.len_bytes, nb.data(), read)) return std::nullopt;
-      } else {  // before 1.19: hash and length bytes before the string
-        if (!bytes(*p + q.hash_bytes, q.len_bytes, nb.data(), read)) return std::nullopt;
-        text = *p + q.hash_bytes + q.len_bytes;
-      }
-      n = load(nb.data(), q.len_bytes, t_.little_endian);
-      std::string s(n, '\0');
-      if (n > 0 && !bytes(text, n, reinterpret_cast<std::uint8_t*>(s.data()), read))
-        return std::nullopt;
-      qstrs_.emplace(id, s);
-      return s;
-    }
-    if (id >= first + len || !q.prev) return std::nullopt;  // past the newest pool, or no chain
+    Pool p;
+    p.address = *pool;
+    p.first = field(*q.total_prev_len) & prev_mask;
+    p.len = field(*q.len);
+    p.lengths = q.lengths ? field(*q.lengths) : 0;
+    pools_.push_back(p);
+    if (p.first <= t_.rom_qstrs.size() || !q.prev) break;
     pool = field(*q.prev);
+  }
+  return pools_;
+}
+
+std::optional<std::string> PythonFrameReader::qstr(std::uint64_t id, const MemoryRead& read) {
+  if (id < t_.rom_qstrs.size()) return t_.rom_qstrs[id];
+  if (auto it = qstrs_.find(id); it != qstrs_.end()) return it->second;
+  const target::QstrPoolLayout& q = t_.qstr_pool;
+  const std::uint64_t W = t_.word_size;
+  for (const Pool& pool : pools(read)) {
+    if (id < pool.first || id - pool.first >= pool.len) continue;
+    const std::uint64_t i = id - pool.first;
+    auto p = word(pool.address + *q.qstrs + i * W, read);
+    if (!p) return std::nullopt;
+    std::uint64_t text = *p;
+    std::array<std::uint8_t, 2> nb{};
+    if (q.lengths) {
+      if (!bytes(pool.lengths + i * q.len_bytes, q.len_bytes, nb.data(), read)) return std::nullopt;
+    } else {  // before 1.19: hash and length bytes before the string
+      if (!bytes(*p + q.hash_bytes, q.len_bytes, nb.data(), read)) return std::nullopt;
+      text = *p + q.hash_bytes + q.len_bytes;
+    }
+    const std::uint64_t n = load(nb.data(), q.len_bytes, t_.little_endian);
+    std::string s(n, '\0');
+    if (n > 0 && !bytes(text, n, reinterpret_cast<std::uint8_t*>(s.data()), read))
+      return std::nullopt;
+    qstrs_.emplace(id, s);
+    return s;
   }
   return std::nullopt;
 }
 
 PythonFrameReader::Function PythonFrameReader::read_function(std::uint64_t fun_bc,
                                                              const MemoryRead& read) {
+  pools_read_ = false;  // new pools may have come since the last function was read
   Function f;
   const target::ObjectLayout& L = t_.objects;
   auto second = word(fun_bc + L.fun_bc_context, read);
@@ -121,7 +138,8 @@ PythonFrameReader::Function PythonFrameReader::read_function(std::uint64_t fun_b
     return f;
   }
   f.bytecode = *bytecode;
-  // The prelude and code info: 64 bytes, more when the code info says it is longer.
+  // Since 1.19 qstrs in bytecode are indices into the module's qstr table when the context's
+  // constants start with a pointer to one; else they start with the source file's qstr.
   std::optional<std::uint64_t> qstr_table, context_file;
   if (!globals) {
     auto first_constant = word(*second + L.context_qstr_table, read);
@@ -130,14 +148,20 @@ PythonFrameReader::Function PythonFrameReader::read_function(std::uint64_t fun_b
     else if (first_constant)
       context_file = *first_constant;
   }
+  // Each index once per function (the code info is parsed up to three times, and a corrupt one
+  // may name the same index many times): bounded work.
+  std::unordered_map<std::uint64_t, std::optional<std::string>> resolved;
   auto resolve = [&](std::uint64_t index) -> std::optional<std::string> {
+    if (auto it = resolved.find(index); it != resolved.end()) return it->second;
+    const std::uint64_t key = index;
     if (qstr_table) {
       std::array<std::uint8_t, 2> e{};
       if (!bytes(*qstr_table + 2 * index, 2, e.data(), read)) return std::nullopt;
       index = load(e.data(), 2, t_.little_endian);
     }
     auto s = qstr(index, read);
-    if (s && !plausible_name(*s)) return std::nullopt;
+    if (s && !plausible_name(*s)) s.reset();
+    resolved.emplace(key, s);
     return s;
   };
   // The prelude and code info: 64 bytes, more when they are longer (a long line table), less
@@ -203,7 +227,11 @@ PythonFrame PythonFrameReader::frame(std::uint64_t code_state, const MemoryRead&
       static_cast<std::uint32_t>(load(h.data() + L.code_state_n_state, 2, t_.little_endian));
   out.state = code_state + head;
   auto it = functions_.find(fun_bc);
-  if (it == functions_.end()) it = functions_.emplace(fun_bc, read_function(fun_bc, read)).first;
+  if (it == functions_.end()) {
+    // Bounded: a stack unwound wrongly can hand over any address.
+    if (functions_.size() >= kMaxFunctions) functions_.clear();
+    it = functions_.emplace(fun_bc, read_function(fun_bc, read)).first;
+  }
   const Function& f = it->second;
   if (!f.missing.empty()) {
     out.missing = f.missing;

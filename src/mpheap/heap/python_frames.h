@@ -66,6 +66,11 @@ class PythonFrameReader {
     std::string missing;
   };
   Function read_function(std::uint64_t fun_bc, const MemoryRead& read);
+  // The qstr pools in RAM, newest first (read once per function read).
+  struct Pool {
+    std::uint64_t address = 0, first = 0, len = 0, lengths = 0;
+  };
+  const std::vector<Pool>& pools(const MemoryRead& read);
   std::optional<std::string> qstr(std::uint64_t id, const MemoryRead& read);
   std::optional<std::uint64_t> word(std::uint64_t address, const MemoryRead& read);
   bool bytes(std::uint64_t address, std::size_t n, std::uint8_t* out, const MemoryRead& read);
@@ -74,6 +79,8 @@ class PythonFrameReader {
   std::uint64_t bias_ = 0;
   std::unordered_map<std::uint64_t, Function> functions_;  // by function object address
   std::unordered_map<std::uint64_t, std::string> qstrs_;   // qstrs from the pools in RAM
+  std::vector<Pool> pools_;
+  bool pools_read_ = false;
   std::uint64_t reads_ = 0;
 };
 
