@@ -322,43 +322,34 @@ Expected<std::vector<ElfSymbol>> ElfImage::symbols() const {
 
 std::optional<std::string_view> ElfImage::bytes_at(std::uint64_t address,
                                                    std::uint64_t size) const {
+  return bytes_in(address, size, false);
+}
+
+std::optional<std::string_view> ElfImage::read_only_bytes_at(std::uint64_t address,
+                                                             std::uint64_t size) const {
+  return bytes_in(address, size, true);
+}
+
+std::optional<std::string_view> ElfImage::bytes_in(std::uint64_t address, std::uint64_t size,
+                                                   bool read_only) const {
   auto inside = [&](std::uint64_t start, std::uint64_t length) {
     return address >= start && address - start <= length && size <= length - (address - start);
   };
   std::string_view file(original_);
   if (!segments_.empty()) {
     for (const ElfSegment& s : segments_) {
-      if (s.filesz != 0 && inside(s.vaddr, s.filesz)) {
+      if (read_only && (s.flags & PF_W) != 0) continue;
+      if (s.filesz != 0 && inside(s.vaddr, s.filesz))
         return file.substr(s.offset + (address - s.vaddr), size);
-      }
     }
     return std::nullopt;
   }
   for (const ElfSection& s : sections_) {
+    if (read_only && (s.flags & SHF_WRITE) != 0) continue;
     if ((s.flags & SHF_ALLOC) != 0 && s.type != SHT_NOBITS && s.size != 0 &&
-        inside(s.address, s.size)) {
+        inside(s.address, s.size))
       return file.substr(s.offset + (address - s.address), size);
-    }
   }
-  return std::nullopt;
-}
-
-std::optional<std::string_view> ElfImage::read_only_bytes_at(std::uint64_t address,
-                                                             std::uint64_t size) const {
-  auto inside = [&](std::uint64_t start, std::uint64_t length) {
-    return address >= start && address - start <= length && size <= length - (address - start);
-  };
-  std::string_view file(original_);
-  if (!segments_.empty()) {
-    for (const ElfSegment& s : segments_)
-      if ((s.flags & PF_W) == 0 && s.filesz != 0 && inside(s.vaddr, s.filesz))
-        return file.substr(s.offset + (address - s.vaddr), size);
-    return std::nullopt;
-  }
-  for (const ElfSection& s : sections_)
-    if ((s.flags & SHF_ALLOC) != 0 && (s.flags & SHF_WRITE) == 0 && s.type != SHT_NOBITS &&
-        s.size != 0 && inside(s.address, s.size))
-      return file.substr(s.offset + (address - s.address), size);
   return std::nullopt;
 }
 

@@ -93,6 +93,10 @@ class ElfImage {
   void read_relative_relocations();
 
   std::string name_;
+  // bytes_at() and read_only_bytes_at(): the segments (or sections) that hold the range,
+  // `read_only` skipping the writable ones.
+  [[nodiscard]] std::optional<std::string_view> bytes_in(std::uint64_t address, std::uint64_t size,
+                                                         bool read_only) const;
   std::string original_;     // the file's bytes, read by bytes_at()
   std::string libelf_copy_;  // libelf may convert byte order in place; it gets its own copy
   Elf* elf_ = nullptr;
