@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -63,23 +64,34 @@ struct LoggedEvent {
   bool operator==(const LoggedEvent&) const = default;
 };
 
-std::vector<LoggedEvent> read_log(const std::string& path, std::uint64_t* duplicates = nullptr) {
-  std::vector<LoggedEvent> events;
+// Hands every event of a log to `each`, as `mpheap trace` reads it; the repeats it dropped.
+std::uint64_t for_each_logged_event(
+    const std::string& path,
+    const std::function<void(const trace::GcEvent&, const trace::StackTable&)>& each) {
   auto input = io::LineReader::open(path);
   EXPECT_TRUE(input) << input.error().message();
-  if (!input) return events;
+  if (!input) return 0;
   trace::StackTable stacks;
   trace::GdbLogReader reader(**input, stacks);
   for (;;) {
     auto e = reader.next();
     EXPECT_TRUE(e) << e.error().message();
     if (!e || !*e) break;
-    LoggedEvent le{(*e)->start_block, (*e)->length, {}};
-    for (trace::FrameId f : stacks.frames_innermost_first((*e)->stack))
-      le.frames.push_back(stacks.frame(f).function + " " + stacks.frame(f).location);
-    events.push_back(std::move(le));
+    each(**e, stacks);
   }
-  if (duplicates != nullptr) *duplicates = reader.stats().duplicates;
+  return reader.stats().duplicates;
+}
+
+std::vector<LoggedEvent> read_log(const std::string& path, std::uint64_t* duplicates = nullptr) {
+  std::vector<LoggedEvent> events;
+  const std::uint64_t dropped =
+      for_each_logged_event(path, [&](const trace::GcEvent& e, const trace::StackTable& stacks) {
+        LoggedEvent le{e.start_block, e.length, {}};
+        for (trace::FrameId f : stacks.frames_innermost_first(e.stack))
+          le.frames.push_back(stacks.frame(f).function + " " + stacks.frame(f).location);
+        events.push_back(std::move(le));
+      });
+  if (duplicates != nullptr) *duplicates = dropped;
   return events;
 }
 
@@ -195,17 +207,9 @@ struct PythonAllocation {
 
 std::vector<PythonAllocation> python_allocations(const std::string& log) {
   std::vector<PythonAllocation> out;
-  auto input = io::LineReader::open(log);
-  EXPECT_TRUE(input) << input.error().message();
-  if (!input) return out;
-  trace::StackTable stacks;
-  trace::GdbLogReader reader(**input, stacks);
-  for (;;) {
-    auto e = reader.next();
-    EXPECT_TRUE(e) << e.error().message();
-    if (!e || !*e) break;
+  for_each_logged_event(log, [&](const trace::GcEvent& e, const trace::StackTable& stacks) {
     PythonAllocation a;
-    for (trace::FrameId id : stacks.frames_innermost_first((*e)->stack)) {
+    for (trace::FrameId id : stacks.frames_innermost_first(e.stack)) {
       const trace::Frame& f = stacks.frame(id);
       if (!f.python) {
         a.c_functions.push_back(f.function);
@@ -218,7 +222,7 @@ std::vector<PythonAllocation> python_allocations(const std::string& log) {
           {f.function, f.location.substr(0, colon), std::stoi(f.location.substr(colon + 1))});
     }
     if (!a.c_functions.empty() && a.c_functions[0] == "gc_alloc") out.push_back(std::move(a));
-  }
+  });
   return out;
 }
 
